@@ -1,0 +1,25 @@
+# The front door: `make test` is what CI runs, `make demo` shows the main job,
+# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks.
+CARGO ?= cargo
+
+.PHONY: build test lint bench demo install clean
+
+build:
+	$(CARGO) build --workspace --release
+
+test:
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench:
+	$(CARGO) bench --workspace
+
+install: build
+	install -m 0755 target/release/havip /usr/local/bin/havip
+
+clean:
+	$(CARGO) clean

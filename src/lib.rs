@@ -1,0 +1,6 @@
+//! havip: keeps a Tencent Cloud HAVIP (and its EIP) where keepalived says it should be, and proves it.
+//!
+//! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
+
+pub mod cloud;
+pub mod cmd;

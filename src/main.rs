@@ -1,0 +1,3 @@
+//! The `havip` command: parses arguments and hands over to the library.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The `tcsim` binary.
+
+fn main() {}
