@@ -2,5 +2,10 @@
 //!
 //! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
 
+pub mod alert;
 pub mod cloud;
 pub mod cmd;
+pub mod config;
+pub mod journal;
+pub mod node;
+pub mod state;

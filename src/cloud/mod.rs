@@ -1,1 +1,182 @@
-//! The TencentCloud API client: signing, retries, clock skew, credentials, one module per action.
+//! The TencentCloud API client: signing applied to requests, retries, clock skew, credentials,
+//! metadata, and one module per resource with one struct per action (STYLE.md §7).
+//!
+//! Adding an action is adding a request struct that implements [`Action`]; [`Client::call`]
+//! signs, sends, retries and decodes. Response structs are tolerant: unknown fields are ignored
+//! and `null` reads as the default, because the API documents many fields as nullable.
+
+pub mod address;
+pub mod client;
+pub mod clock;
+pub mod credentials;
+pub mod eni;
+pub mod error;
+pub mod havip;
+pub mod metadata;
+pub mod region;
+pub mod retry;
+pub mod task;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use client::{CallObserver, CallRecord, Client, ClientConfig};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
+pub use error::{classify_code, Error, ErrorClass};
+pub use metadata::Metadata;
+pub use retry::RetryPolicy;
+
+/// The VPC API version every action here uses.
+pub const VPC_VERSION: &str = "2017-03-12";
+
+/// One API action: its request parameters (serialized as the JSON body) and its response.
+pub trait Action: Serialize + Send + Sync {
+    /// The product short name, e.g. `vpc`.
+    const SERVICE: &'static str;
+    /// e.g. `2017-03-12`.
+    const VERSION: &'static str;
+    /// e.g. `DescribeHaVips`.
+    const ACTION: &'static str;
+    /// The fields inside `Response`, RequestId included.
+    type Response: serde::de::DeserializeOwned + Send;
+}
+
+/// Declares a VPC 2017-03-12 action.
+macro_rules! vpc_action {
+    ($req:ty => $resp:ty, $name:literal) => {
+        impl $crate::cloud::Action for $req {
+            const SERVICE: &'static str = "vpc";
+            const VERSION: &'static str = $crate::cloud::VPC_VERSION;
+            const ACTION: &'static str = $name;
+            type Response = $resp;
+        }
+    };
+}
+pub(crate) use vpc_action;
+
+/// A query filter: filters are AND-ed, values within one are OR-ed; booleans as `"TRUE"`/`"FALSE"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Filter {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+impl Filter {
+    pub fn new<S: Into<String>>(name: impl Into<String>, values: impl IntoIterator<Item = S>) -> Self {
+        Filter {
+            name: name.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A response that carries nothing but its RequestId (most write actions).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RequestIdOnly {
+    #[serde(default, deserialize_with = "nullable")]
+    pub request_id: String,
+}
+
+/// A key/value tag.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    #[serde(default, deserialize_with = "nullable")]
+    pub key: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub value: String,
+}
+
+/// The largest page the Describe actions accept.
+pub const PAGE_LIMIT: u64 = 100;
+
+/// A Describe action that pages with `Offset`/`Limit` and answers `TotalCount`.
+pub trait Paged: Action + Clone {
+    type Item: Send;
+    /// Sets `Offset` and `Limit`.
+    fn set_page(&mut self, offset: u64, limit: u64);
+    /// `TotalCount` and the page's items.
+    fn split(resp: Self::Response) -> (u64, Vec<Self::Item>);
+}
+
+/// Fetches every item of a paged Describe: pages of [`PAGE_LIMIT`] until `TotalCount` items
+/// are in (or a page comes back empty, so a server that lies about TotalCount cannot loop us).
+pub async fn fetch_all<A: Paged>(client: &Client, req: &A) -> Result<Vec<A::Item>, Error> {
+    let mut items = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let mut page_req = req.clone();
+        page_req.set_page(offset, PAGE_LIMIT);
+        let (total, page) = A::split(client.call(&page_req).await?);
+        let got = page.len() as u64;
+        items.extend(page);
+        offset += got;
+        if got == 0 || offset >= total {
+            return Ok(items);
+        }
+    }
+}
+
+/// Deserializes `null` (or a missing field, with `#[serde(default)]`) as the type's default.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Deserializes a string or a number as a string (`TaskId` is `"50121411"` in AssociateAddress
+/// and `12566700` in DescribeTaskResult); `null` reads as empty.
+pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+    }
+    Ok(match Option::<Either>::deserialize(d)? {
+        None => String::new(),
+        Some(Either::S(s)) => s,
+        Some(Either::I(i)) => i.to_string(),
+        Some(Either::U(u)) => u.to_string(),
+        Some(Either::F(f)) => f.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_serializes_pascal_case() {
+        let f = Filter::new("vpc-id", ["vpc-1", "vpc-2"]);
+        assert_eq!(
+            serde_json::to_value(&f).unwrap(),
+            serde_json::json!({"Name": "vpc-id", "Values": ["vpc-1", "vpc-2"]})
+        );
+    }
+
+    #[test]
+    fn nullable_and_string_or_number() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "nullable")]
+            a: String,
+            #[serde(default, deserialize_with = "nullable")]
+            b: Vec<u8>,
+            #[serde(default, deserialize_with = "string_or_number")]
+            c: String,
+            #[serde(default, deserialize_with = "string_or_number")]
+            d: String,
+        }
+        let t: T = serde_json::from_str(r#"{"a":null,"c":12566700,"d":"50121411","x":1}"#).unwrap();
+        assert_eq!((t.a.as_str(), t.b.len(), t.c.as_str(), t.d.as_str()), ("", 0, "12566700", "50121411"));
+        let t: T = serde_json::from_str(r#"{"c":null}"#).unwrap();
+        assert_eq!(t.c, "");
+    }
+}

@@ -374,7 +374,9 @@ pub enum VerifyError {
     Algorithm(String),
     #[error("credential scope must end in /tc3_request")]
     ScopeTerminator,
-    #[error("credential scope date {scope} does not match the request timestamp's UTC date {expected}")]
+    #[error(
+        "credential scope date {scope} does not match the request timestamp's UTC date {expected}"
+    )]
     ScopeDate { scope: String, expected: String },
     #[error("credential scope service {scope:?} does not match the service {expected:?}")]
     ScopeService { scope: String, expected: String },
@@ -532,8 +534,8 @@ pub fn verify(
             payload: req.payload,
             value_case,
         };
-        let signed =
-            sign(&signable, &params).map_err(|_| VerifyError::TimestampOutOfRange(req.timestamp))?;
+        let signed = sign(&signable, &params)
+            .map_err(|_| VerifyError::TimestampOutOfRange(req.timestamp))?;
         matched |= bool::from(signed.signature.as_bytes().ct_eq(auth.signature.as_bytes()));
     }
     if matched {

@@ -1,0 +1,707 @@
+//! The generic client: signs with tc3-sign, sends with reqwest (rustls), retries per
+//! [`RetryPolicy`], corrects clock skew, keeps one overall deadline, and reports each call to an
+//! optional [`CallObserver`] (the journal).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::clock::{Clock, SystemClock};
+use super::credentials::CredentialProvider;
+use super::metadata::{error_chain, truncate};
+use super::retry::RetryPolicy;
+use super::{Action, Error, ErrorClass};
+
+/// The Content-Type sent and signed. Exactly this, no charset: the signed value must be the
+/// sent value (API.md §1.2).
+pub const CONTENT_TYPE: &str = "application/json";
+/// Sent as `X-TC-RequestClient`.
+pub const REQUEST_CLIENT: &str = concat!("havip/", env!("CARGO_PKG_VERSION"));
+
+/// How the client reaches the API.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Overrides `https://<service>.tencentcloudapi.com` for every service (tcsim, a proxy).
+    /// `{service}` in it is replaced by the service name. Plain `http` only for loopback.
+    pub endpoint: Option<String>,
+    /// `X-TC-Region`; empty means the header is omitted (CAM and other global APIs).
+    pub region: String,
+    /// One HTTP exchange may take at most this long (never past the deadline).
+    pub request_timeout: Duration,
+    /// The overall budget of one call, retries included, when no deadline was set with
+    /// [`Client::with_deadline`].
+    pub deadline: Duration,
+    /// An extra trusted CA certificate (PEM), e.g. tcsim's `--tls` CA or an inspecting proxy's.
+    pub ca_file: Option<PathBuf>,
+    pub retry: RetryPolicy,
+    /// Wall-clock time for `X-TC-Timestamp` and credential expiry.
+    pub clock: Arc<dyn Clock>,
+    /// `X-TC-Language`.
+    pub language: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            endpoint: None,
+            region: String::new(),
+            request_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(30),
+            ca_file: None,
+            retry: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
+            language: "en-US".to_string(),
+        }
+    }
+}
+
+/// Receives one record per API call (not per attempt), e.g. to journal it.
+pub trait CallObserver: Send + Sync {
+    fn on_call(&self, rec: &CallRecord);
+}
+
+/// What happened in one API call. Holds no secrets: parameters are the request's own fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallRecord {
+    pub service: String,
+    pub action: String,
+    pub request_id: Option<String>,
+    pub duration: Duration,
+    pub attempts: u32,
+    /// `Err` holds the API error code, or the error class when there is no code.
+    pub outcome: Result<(), String>,
+    pub params: Value,
+}
+
+/// A TencentCloud API client. Cheap to clone; clones share the connection pool, the
+/// credentials and the measured clock offset.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    deadline: Option<Instant>,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+struct Inner {
+    cfg: ClientConfig,
+    http: reqwest::Client,
+    creds: Arc<dyn CredentialProvider>,
+    /// Server time minus local time, seconds, learned from a `SignatureExpire` response.
+    skew: AtomicI64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.cfg.endpoint)
+            .field("region", &self.inner.cfg.region)
+            .field("credentials", &self.inner.creds.source())
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+/// One attempt's failure, with the server's `Date` when it answered (for skew correction).
+struct AttemptError {
+    error: Error,
+    server_time: Option<i64>,
+}
+
+impl From<Error> for AttemptError {
+    fn from(error: Error) -> Self {
+        AttemptError {
+            error,
+            server_time: None,
+        }
+    }
+}
+
+impl Client {
+    /// Validates the configuration (endpoint scheme, CA file) and builds the HTTP client.
+    /// Does no network I/O.
+    pub fn new(cfg: ClientConfig, creds: Arc<dyn CredentialProvider>) -> Result<Client, Error> {
+        let mut loopback_only = false;
+        if let Some(ep) = &cfg.endpoint {
+            let url = parse_endpoint(ep, "vpc")?;
+            loopback_only = is_loopback(&url);
+        }
+        if cfg.request_timeout.is_zero() {
+            return Err(Error::Config("request timeout must be positive".into()));
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(REQUEST_CLIENT)
+            .connect_timeout(cfg.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30));
+        if loopback_only {
+            // A loopback endpoint (tcsim) must never be sent through an HTTP(S)_PROXY.
+            builder = builder.no_proxy();
+        }
+        if let Some(path) = &cfg.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::Config(format!("cannot read CA file {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("CA file {}: {}", path.display(), error_chain(&e)))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::Config(format!(
+                    "CA file {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {}", error_chain(&e))))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                cfg,
+                http,
+                creds,
+                skew: AtomicI64::new(0),
+            }),
+            deadline: None,
+            observer: None,
+        })
+    }
+
+    /// A client whose every later call (retries and task polling included) ends by `deadline`.
+    pub fn with_deadline(&self, deadline: Instant) -> Client {
+        Client {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
+    }
+
+    /// A client that reports each call to `obs`.
+    pub fn with_observer(&self, obs: Arc<dyn CallObserver>) -> Client {
+        Client {
+            observer: Some(obs),
+            ..self.clone()
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.cfg.region
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
+    /// The deadline set with [`Client::with_deadline`], if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The deadline a call starting at `start` runs under.
+    pub fn effective_deadline(&self, start: Instant) -> Instant {
+        self.deadline.unwrap_or(start + self.inner.cfg.deadline)
+    }
+
+    /// The clock offset (server minus local, seconds) measured so far; 0 until a
+    /// `SignatureExpire` was seen.
+    pub fn clock_skew(&self) -> i64 {
+        self.inner.skew.load(Ordering::Relaxed)
+    }
+
+    /// Where the credentials come from (for logs).
+    pub fn credentials_source(&self) -> String {
+        self.inner.creds.source()
+    }
+
+    /// Calls a typed action and decodes its response.
+    pub async fn call<A: Action>(&self, req: &A) -> Result<A::Response, Error> {
+        let params = serde_json::to_value(req).map_err(|e| {
+            Error::Config(format!("cannot encode {} parameters: {e}", A::ACTION))
+        })?;
+        let start = Instant::now();
+        let (result, attempts) = self
+            .execute(A::SERVICE, A::VERSION, A::ACTION, &params, start)
+            .await;
+        let result = result.and_then(|v| decode_response::<A::Response>(A::ACTION, v));
+        self.observe(A::SERVICE, A::ACTION, &params, start, attempts, &result);
+        result.map(|(r, _)| r)
+    }
+
+    /// Calls any action with JSON parameters; returns the `Response` object (RequestId included).
+    pub async fn call_raw(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        params: &Value,
+    ) -> Result<Value, Error> {
+        let start = Instant::now();
+        let (result, attempts) = self.execute(service, version, action, params, start).await;
+        let result = result.map(|v| {
+            let id = request_id_of(&v);
+            (v, id)
+        });
+        self.observe(service, action, params, start, attempts, &result);
+        result.map(|(v, _)| v)
+    }
+
+    fn observe<T>(
+        &self,
+        service: &str,
+        action: &str,
+        params: &Value,
+        start: Instant,
+        attempts: u32,
+        result: &Result<(T, Option<String>), Error>,
+    ) {
+        let Some(obs) = &self.observer else { return };
+        let (request_id, outcome) = match result {
+            Ok((_, id)) => (id.clone(), Ok(())),
+            Err(e) => (e.request_id().map(str::to_string), Err(e.label())),
+        };
+        obs.on_call(&CallRecord {
+            service: service.to_string(),
+            action: action.to_string(),
+            request_id,
+            duration: start.elapsed(),
+            attempts,
+            outcome,
+            params: params.clone(),
+        });
+    }
+
+    /// Sends until success, a non-retryable error, the attempt limit or the deadline.
+    async fn execute(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        params: &Value,
+        start: Instant,
+    ) -> (Result<Value, Error>, u32) {
+        let cfg = &self.inner.cfg;
+        let deadline = self.effective_deadline(start);
+        let budget = deadline.saturating_duration_since(start);
+        let body = match serde_json::to_vec(params) {
+            Ok(b) => b,
+            Err(e) => return (Err(Error::Config(format!("cannot encode parameters: {e}"))), 0),
+        };
+        let url = match cfg
+            .endpoint
+            .as_deref()
+            .map(|ep| parse_endpoint(ep, service))
+            .unwrap_or_else(|| parse_endpoint(&default_endpoint(service), service))
+        {
+            Ok(u) => u,
+            Err(e) => return (Err(e), 0),
+        };
+        let mut attempts = 0u32;
+        let mut skew_corrected: Option<i64> = None;
+        let mut token_refreshed = false;
+        let mut last: Option<Error> = None;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return (
+                    Err(Error::DeadlineExceeded {
+                        budget,
+                        attempts,
+                        last: last.map(Box::new),
+                    }),
+                    attempts,
+                );
+            }
+            attempts += 1;
+            let per_request = cfg.request_timeout.min(deadline - now);
+            let outcome = tokio::time::timeout(
+                per_request,
+                self.attempt(service, version, action, &url, &body),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(AttemptError::from(Error::Transport {
+                    message: format!(
+                        "{action}: no response within {:.1}s (per-request timeout)",
+                        per_request.as_secs_f64()
+                    ),
+                    timed_out: true,
+                }))
+            });
+            let AttemptError { error, server_time } = match outcome {
+                Ok(v) => return (Ok(v), attempts),
+                Err(e) => e,
+            };
+            let class = error.class();
+            tracing::debug!(action, attempt = attempts, class = class.as_str(), error = %error, "attempt failed");
+            match class {
+                ErrorClass::ClockSkew => {
+                    if let Some(measured) = skew_corrected {
+                        // Re-signed with the server's own time and still expired: report the skew.
+                        return (
+                            Err(Error::ClockSkew {
+                                skew_secs: measured,
+                                source: Box::new(error),
+                            }),
+                            attempts,
+                        );
+                    }
+                    let Some(server) = server_time else {
+                        return (Err(error), attempts);
+                    };
+                    let offset = server - cfg.clock.now_unix();
+                    tracing::warn!(
+                        skew_secs = offset,
+                        "API server clock differs from ours by {offset} s (AuthFailure.SignatureExpire); \
+                         re-signing with the server's time — fix NTP on this host"
+                    );
+                    self.inner.skew.store(offset, Ordering::Relaxed);
+                    skew_corrected = Some(offset);
+                    last = Some(error);
+                    continue;
+                }
+                ErrorClass::TokenExpired if !token_refreshed => {
+                    token_refreshed = true;
+                    self.inner.creds.invalidate().await;
+                    last = Some(error);
+                    continue;
+                }
+                _ => {}
+            }
+            if !cfg.retry.should_retry(class, attempts) {
+                return (Err(error), attempts);
+            }
+            let wait = cfg.retry.backoff(class, attempts, rand::random::<f64>());
+            if Instant::now() + wait >= deadline {
+                return (
+                    Err(Error::DeadlineExceeded {
+                        budget,
+                        attempts,
+                        last: Some(Box::new(error)),
+                    }),
+                    attempts,
+                );
+            }
+            tracing::debug!(action, wait_ms = wait.as_millis() as u64, "retrying");
+            last = Some(error);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One signed HTTP exchange.
+    async fn attempt(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        url: &reqwest::Url,
+        body: &[u8],
+    ) -> Result<Value, AttemptError> {
+        let cfg = &self.inner.cfg;
+        let creds = self.inner.creds.credentials().await?;
+        let host = host_header(url);
+        let timestamp = cfg.clock.now_unix() + self.inner.skew.load(Ordering::Relaxed);
+        let signable = tc3_sign::SignableRequest::post(&host, CONTENT_TYPE, body);
+        let signed = tc3_sign::sign(
+            &signable,
+            &tc3_sign::SigningParams {
+                secret_id: creds.secret_id(),
+                secret_key: creds.secret_key(),
+                service,
+                timestamp,
+            },
+        )
+        .map_err(|e| Error::Config(format!("cannot sign: {e}")))?;
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                "request {service} {version} {action} to {url}\n\
+                 --- canonical request ---\n{}\n--- string to sign ---\n{}\n\
+                 --- headers ---\nAuthorization: {}\nX-TC-Action: {action}\nX-TC-Timestamp: {timestamp}\n\
+                 X-TC-Version: {version}\nX-TC-Region: {}\nX-TC-Token: {}\n--- body ---\n{}",
+                signed.canonical_request,
+                signed.string_to_sign,
+                redacted_authorization(&signed.authorization),
+                cfg.region,
+                if creds.token().is_some() { "** redacted **" } else { "(none)" },
+                String::from_utf8_lossy(body),
+            );
+        }
+        let mut req = self
+            .inner
+            .http
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .header(reqwest::header::AUTHORIZATION, signed.authorization.to_string())
+            .header("X-TC-Action", action)
+            .header("X-TC-Timestamp", timestamp.to_string())
+            .header("X-TC-Version", version)
+            .header("X-TC-Language", cfg.language.as_str())
+            .header("X-TC-RequestClient", REQUEST_CLIENT)
+            .body(body.to_vec());
+        if !cfg.region.is_empty() {
+            req = req.header("X-TC-Region", cfg.region.as_str());
+        }
+        if let Some(token) = creds.token() {
+            let mut value = reqwest::header::HeaderValue::from_str(token)
+                .map_err(|_| Error::Credentials("token is not a valid header value".into()))?;
+            value.set_sensitive(true);
+            req = req.header("X-TC-Token", value);
+        }
+        let resp = req.send().await.map_err(|e| Error::Transport {
+            message: format!("{action}: {}", error_chain(&e)),
+            timed_out: e.is_timeout(),
+        })?;
+        let status = resp.status();
+        let server_time = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
+        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
+            message: format!("{action}: reading response: {}", error_chain(&e)),
+            timed_out: e.is_timeout(),
+        })?;
+        let result = if status != reqwest::StatusCode::OK {
+            let text = String::from_utf8_lossy(&bytes);
+            Err(Error::HttpStatus {
+                status: status.as_u16(),
+                body: truncate(text.trim(), 300),
+                request_id: serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("Response").and_then(request_id_of)),
+            })
+        } else {
+            decode_envelope(&bytes)
+        };
+        result.map_err(|error| AttemptError { error, server_time })
+    }
+}
+
+/// `https://<service>.tencentcloudapi.com`.
+pub fn default_endpoint(service: &str) -> String {
+    format!("https://{service}.tencentcloudapi.com")
+}
+
+/// Parses and checks an endpoint (`{service}` substituted): http(s), a host, no path, query or
+/// credentials; plain http only for loopback, so keys never cross a network unencrypted.
+pub fn parse_endpoint(endpoint: &str, service: &str) -> Result<reqwest::Url, Error> {
+    let text = endpoint.trim().replace("{service}", service);
+    let url = reqwest::Url::parse(&text)
+        .map_err(|e| Error::Config(format!("endpoint {endpoint:?}: {e}")))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Config(format!("endpoint {endpoint:?} has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(format!(
+            "endpoint {endpoint:?} must not contain credentials"
+        )));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "endpoint {endpoint:?} must not have a path or query: API 3.0 always posts to /"
+        )));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(Error::Config(format!(
+            "endpoint {endpoint:?}: plain http is allowed only for loopback addresses \
+             (127.0.0.0/8, ::1, localhost); use https"
+        ))),
+        other => Err(Error::Config(format!(
+            "endpoint {endpoint:?}: unsupported scheme {other:?}; use https"
+        ))),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The `Host` value as sent: the host, plus `:port` when it is not the scheme's default.
+pub fn host_header(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+/// The Authorization header for logs: the SecretId shortened and the signature hidden.
+pub fn redacted_authorization(auth: &tc3_sign::Authorization) -> String {
+    let id = &auth.secret_id;
+    let shown: String = id.chars().take(4).collect();
+    format!(
+        "{} Credential={shown}****/{}, SignedHeaders={}, Signature=** redacted **",
+        tc3_sign::ALGORITHM,
+        auth.scope,
+        auth.signed_headers.join(";")
+    )
+}
+
+/// Parses an HTTP `Date` header (IMF-fixdate, `Wed, 21 Oct 2015 07:28:00 GMT`) to Unix seconds.
+pub fn parse_http_date(value: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(value.trim())
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// Unwraps `{"Response": {...}}`: the Response object, or `Error::Api` when it has `Error`.
+pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Decode {
+        message: format!(
+            "body is not JSON ({e}): {}",
+            truncate(String::from_utf8_lossy(bytes).trim(), 200)
+        ),
+        request_id: None,
+    })?;
+    let Value::Object(mut top) = value else {
+        return Err(Error::Decode {
+            message: "body is not a JSON object".into(),
+            request_id: None,
+        });
+    };
+    let response = match top.remove("Response") {
+        Some(r @ Value::Object(_)) => r,
+        _ => {
+            return Err(Error::Decode {
+                message: "body has no \"Response\" object".into(),
+                request_id: None,
+            })
+        }
+    };
+    let request_id = request_id_of(&response);
+    if let Some(err) = response.get("Error") {
+        let field = |name: &str| err.get(name).and_then(Value::as_str).map(str::to_string);
+        let Some(code) = field("Code").filter(|c| !c.is_empty()) else {
+            return Err(Error::Decode {
+                message: format!("Response.Error has no Code: {err}"),
+                request_id,
+            });
+        };
+        return Err(Error::Api {
+            code,
+            message: field("Message").unwrap_or_default(),
+            request_id,
+        });
+    }
+    Ok(response)
+}
+
+fn request_id_of(response: &Value) -> Option<String> {
+    response
+        .get("RequestId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Decodes a Response object into a typed response, keeping the RequestId for errors and records.
+fn decode_response<T: DeserializeOwned>(
+    action: &str,
+    v: Value,
+) -> Result<(T, Option<String>), Error> {
+    let request_id = request_id_of(&v);
+    match serde_json::from_value::<T>(v) {
+        Ok(t) => Ok((t, request_id)),
+        Err(e) => Err(Error::Decode {
+            message: format!("{action} response: {e}"),
+            request_id,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_success_error_and_garbage() {
+        let ok = decode_envelope(br#"{"Response":{"TotalCount":0,"RequestId":"r1"}}"#).unwrap();
+        assert_eq!(ok["RequestId"], "r1");
+
+        let err = decode_envelope(
+            br#"{"Response":{"Error":{"Code":"InvalidParameter","Message":"bad"},"RequestId":"r2"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidParameter"));
+        assert_eq!(err.request_id(), Some("r2"));
+        assert!(matches!(err, Error::Api { ref message, .. } if message == "bad"));
+
+        for bad in [&b"not json"[..], b"[]", br#"{"Foo":1}"#, br#"{"Response":3}"#] {
+            let e = decode_envelope(bad).unwrap_err();
+            assert!(matches!(e, Error::Decode { .. }), "{e}");
+            assert_eq!(e.class(), ErrorClass::Local);
+        }
+        let e = decode_envelope(br#"{"Response":{"Error":{},"RequestId":"r3"}}"#).unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }));
+        assert_eq!(e.request_id(), Some("r3"));
+    }
+
+    #[test]
+    fn endpoints() {
+        let u = parse_endpoint("http://127.0.0.1:8080", "vpc").unwrap();
+        assert_eq!(host_header(&u), "127.0.0.1:8080");
+        let u = parse_endpoint("http://localhost:1/", "vpc").unwrap();
+        assert_eq!(host_header(&u), "localhost:1");
+        let u = parse_endpoint("http://[::1]:9000", "vpc").unwrap();
+        assert_eq!(host_header(&u), "[::1]:9000");
+        let u = parse_endpoint(&default_endpoint("cvm"), "cvm").unwrap();
+        assert_eq!(host_header(&u), "cvm.tencentcloudapi.com");
+        let u = parse_endpoint("https://{service}.ap-guangzhou.tencentcloudapi.com", "vpc").unwrap();
+        assert_eq!(host_header(&u), "vpc.ap-guangzhou.tencentcloudapi.com");
+        let u = parse_endpoint("https://example.test:8443", "vpc").unwrap();
+        assert_eq!(host_header(&u), "example.test:8443");
+
+        for bad in [
+            "http://10.0.0.1:80",
+            "http://vpc.tencentcloudapi.com",
+            "ftp://127.0.0.1",
+            "https://x.test/some/path",
+            "https://u:p@x.test",
+            "nonsense",
+        ] {
+            let e = parse_endpoint(bad, "vpc").unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
+        }
+        let e = parse_endpoint("http://10.0.0.1", "vpc").unwrap_err().to_string();
+        assert!(e.contains("loopback"), "{e}");
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(parse_http_date("Sat, 25 Feb 2019 16:44:25 GMT"), None); // wrong weekday
+        assert_eq!(parse_http_date("Mon, 25 Feb 2019 16:44:25 GMT"), Some(1_551_113_065));
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn authorization_is_redacted_for_logs() {
+        let signed = tc3_sign::sign(
+            &tc3_sign::SignableRequest::post("vpc.tencentcloudapi.com", CONTENT_TYPE, b"{}"),
+            &tc3_sign::SigningParams {
+                secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+                secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+                service: "vpc",
+                timestamp: 1_700_000_000,
+            },
+        )
+        .unwrap();
+        let text = redacted_authorization(&signed.authorization);
+        assert!(!text.contains(&signed.signature), "{text}");
+        assert!(!text.contains("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"), "{text}");
+        assert!(text.contains("2023-11-14/vpc/tc3_request"), "{text}");
+    }
+}

@@ -1,0 +1,297 @@
+//! The CVM instance metadata service: who and where this instance is, and its CAM role's
+//! temporary credentials (`shared/tencent/API.md` §4.1).
+//!
+//! The base URL is configurable (`HAVIP_METADATA_ENDPOINT`) so tests can point it at tcsim;
+//! paths are appended under `<base>/latest/meta-data/`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Error;
+
+/// The metadata base URL on a real CVM.
+pub const DEFAULT_BASE_URL: &str = "http://metadata.tencentyun.com";
+/// The environment variable that overrides [`DEFAULT_BASE_URL`].
+pub const ENDPOINT_ENV: &str = "HAVIP_METADATA_ENDPOINT";
+
+/// A client of the metadata service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+/// The CAM role's temporary credentials as the metadata service returns them.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleCredentials {
+    #[serde(default)]
+    pub tmp_secret_id: String,
+    #[serde(default)]
+    pub tmp_secret_key: String,
+    #[serde(default)]
+    pub token: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub expired_time: i64,
+    #[serde(default)]
+    pub expiration: String,
+    /// `Success` when the credentials are valid (both SDKs require it).
+    #[serde(default)]
+    pub code: String,
+}
+
+impl std::fmt::Debug for RoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleCredentials")
+            .field("tmp_secret_id", &self.tmp_secret_id)
+            .field("tmp_secret_key", &"** redacted **")
+            .field("token", &"** redacted **")
+            .field("expired_time", &self.expired_time)
+            .field("code", &self.code)
+            .finish()
+    }
+}
+
+impl Metadata {
+    /// A client for `base_url` (e.g. `http://metadata.tencentyun.com`, or tcsim's
+    /// `http://127.0.0.1:PORT/_sim/node/ins-1`). Each request times out after `timeout`:
+    /// off a CVM the service does not answer, and that must not eat the command's deadline.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, Error> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::Config(format!("metadata endpoint {base_url:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "metadata endpoint {base_url:?}: scheme must be http or https"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            // The metadata service is link-local to the instance: never through a proxy.
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("metadata client: {e}")))?;
+        Ok(Metadata {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    /// The base URL from `HAVIP_METADATA_ENDPOINT` (via `env`), else the real service.
+    pub fn from_env_value(value: Option<&str>, timeout: Duration) -> Result<Self, Error> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => Metadata::new(v, timeout),
+            None => Metadata::new(DEFAULT_BASE_URL, timeout),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The URL of a metadata path (relative to `latest/meta-data/`).
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}/latest/meta-data/{}",
+            self.base_url,
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// The value at `path`, trimmed; `Ok(None)` when the service answers 404 (no such item).
+    pub async fn get_opt(&self, path: &str) -> Result<Option<String>, Error> {
+        let url = self.url(path);
+        let resp = self.http.get(&url).send().await.map_err(|e| Error::Transport {
+            message: format!("metadata {url}: {}", error_chain(&e)),
+            timed_out: e.is_timeout(),
+        })?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body = resp.text().await.map_err(|e| Error::Transport {
+            message: format!("metadata {url}: {}", error_chain(&e)),
+            timed_out: e.is_timeout(),
+        })?;
+        if !status.is_success() {
+            return Err(Error::HttpStatus {
+                status: status.as_u16(),
+                body: truncate(&body, 200),
+                request_id: None,
+            });
+        }
+        Ok(Some(body.trim().to_string()))
+    }
+
+    /// The value at `path`; a 404 is an error naming the path.
+    pub async fn get(&self, path: &str) -> Result<String, Error> {
+        self.get_opt(path).await?.ok_or_else(|| Error::HttpStatus {
+            status: 404,
+            body: format!("metadata item {path} not found"),
+            request_id: None,
+        })
+    }
+
+    pub async fn instance_id(&self) -> Result<String, Error> {
+        self.get("instance-id").await
+    }
+
+    pub async fn region(&self) -> Result<String, Error> {
+        self.get("placement/region").await
+    }
+
+    pub async fn zone(&self) -> Result<String, Error> {
+        self.get("placement/zone").await
+    }
+
+    /// The primary ENI's MAC, as the service writes it (uppercase on real CVMs; compare
+    /// case-insensitively).
+    pub async fn mac(&self) -> Result<String, Error> {
+        self.get("mac").await
+    }
+
+    /// The primary private IPv4 (some images answer with a trailing `/`, trimmed here).
+    pub async fn local_ipv4(&self) -> Result<String, Error> {
+        Ok(self
+            .get("local-ipv4")
+            .await?
+            .trim_end_matches('/')
+            .to_string())
+    }
+
+    /// The MACs of all ENIs (`network/interfaces/macs/`), without the trailing `/`.
+    pub async fn macs(&self) -> Result<Vec<String>, Error> {
+        Ok(list_lines(&self.get("network/interfaces/macs/").await?))
+    }
+
+    /// The private IPv4s on the ENI with `mac`.
+    pub async fn local_ipv4s(&self, mac: &str) -> Result<Vec<String>, Error> {
+        let path = format!("network/interfaces/macs/{mac}/local-ipv4s/");
+        Ok(list_lines(&self.get(&path).await?))
+    }
+
+    /// The CAM role bound to this instance; `Ok(None)` when there is none (404 or empty).
+    pub async fn role_name(&self) -> Result<Option<String>, Error> {
+        Ok(self
+            .get_opt("cam/security-credentials/")
+            .await?
+            .and_then(|body| list_lines(&body).into_iter().next()))
+    }
+
+    /// The role's temporary credentials. Requires `Code == "Success"`.
+    pub async fn role_credentials(&self, role: &str) -> Result<RoleCredentials, Error> {
+        let path = format!("cam/security-credentials/{role}");
+        let body = self.get_opt(&path).await?.ok_or_else(|| {
+            Error::Credentials(format!(
+                "CAM role {role:?} is not bound to this instance (metadata {path} is 404)"
+            ))
+        })?;
+        let creds: RoleCredentials = serde_json::from_str(&body).map_err(|e| Error::Decode {
+            message: format!("metadata {path}: {e}"),
+            request_id: None,
+        })?;
+        if creds.code != "Success" {
+            return Err(Error::Credentials(format!(
+                "metadata {path} answered Code {:?}, not Success",
+                creds.code
+            )));
+        }
+        if creds.tmp_secret_id.is_empty() || creds.tmp_secret_key.is_empty() {
+            return Err(Error::Credentials(format!(
+                "metadata {path} returned empty TmpSecretId or TmpSecretKey"
+            )));
+        }
+        Ok(creds)
+    }
+}
+
+/// The entries of a directory listing: one per line, trailing `/` removed, blanks skipped.
+fn list_lines(body: &str) -> Vec<String> {
+    body.lines()
+        .map(|l| l.trim().trim_end_matches('/').to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// `e` and its sources joined with `: `, so "error sending request" says why.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_under_latest_meta_data() {
+        let m = Metadata::new("http://127.0.0.1:9/_sim/node/ins-1/", Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(
+            m.url("placement/region"),
+            "http://127.0.0.1:9/_sim/node/ins-1/latest/meta-data/placement/region"
+        );
+        assert_eq!(
+            m.url("/cam/security-credentials/"),
+            "http://127.0.0.1:9/_sim/node/ins-1/latest/meta-data/cam/security-credentials/"
+        );
+    }
+
+    #[test]
+    fn default_and_bad_endpoints() {
+        let m = Metadata::from_env_value(None, Duration::from_secs(1)).unwrap();
+        assert_eq!(m.base_url(), DEFAULT_BASE_URL);
+        let m = Metadata::from_env_value(Some("  "), Duration::from_secs(1)).unwrap();
+        assert_eq!(m.base_url(), DEFAULT_BASE_URL);
+        assert!(Metadata::new("not a url", Duration::from_secs(1)).is_err());
+        assert!(Metadata::new("ftp://x/", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn listings_drop_slashes_and_blanks() {
+        assert_eq!(
+            list_lines("52:54:00:AA:BB:01/\n\n52:54:00:AA:BB:02/\n"),
+            vec!["52:54:00:AA:BB:01", "52:54:00:AA:BB:02"]
+        );
+    }
+
+    #[test]
+    fn role_credentials_debug_redacts() {
+        let c: RoleCredentials = serde_json::from_str(
+            r#"{"TmpSecretId":"AKIDtmp","TmpSecretKey":"tmp-key-secret","Token":"tok-secret",
+                "ExpiredTime":1615590047,"Expiration":"2021-03-12T23:00:47Z","Code":"Success"}"#,
+        )
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("tmp-key-secret") && !text.contains("tok-secret"), "{text}");
+        assert_eq!(c.expired_time, 1_615_590_047);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("未命名", 4), "未…");
+    }
+}

@@ -1,0 +1,611 @@
+//! `havip check`: keepalived's `vrrp_script` — probe the service, fail while drained, fail closed.
+//!
+//! The seed deployment's `check_nginx.sh` failed *open* (an error in the script counted as
+//! healthy, so a broken node kept the VIP). This check inverts that: exit 0 only when every
+//! configured probe answered as expected within the timeout and no drain flag exists; any
+//! error — unreadable configuration, bad URL, DNS failure, timeout — is a failure with a
+//! one-line reason on stderr. It runs every few seconds, so it does one thing and exits.
+//!
+//! Exit codes: 0 healthy; 1 unhealthy (probe failed, timed out, or drained); 2 the check itself
+//! is misconfigured. keepalived treats every non-zero status as a failure.
+//!
+//! The `[check]` section of havip.toml, used when no probe flag is given:
+//! ```toml
+//! [check]
+//! http = "http://127.0.0.1/healthz"   # GET; healthy when the status is `expect`
+//! expect = 200                        # default 200
+//! tcp = "127.0.0.1:443"               # connect; may be combined with http (both must pass)
+//! timeout = "2s"                      # whole probe, default 2s; keep it below vrrp_script's
+//! ```
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole probe's bound when neither the flag nor the file sets one. keepalived's
+/// `vrrp_script` default `timeout` is the script interval; 2 s stays well inside common ones.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The status an HTTP probe expects unless told otherwise.
+pub const DEFAULT_EXPECT: u16 = 200;
+
+/// The `[check]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// URL to GET (`http://` or `https://`).
+    #[serde(default, deserialize_with = "deserialize_http")]
+    pub http: Option<String>,
+    /// The HTTP status that means healthy (default 200).
+    #[serde(default, deserialize_with = "deserialize_status")]
+    pub expect: Option<u16>,
+    /// `HOST:PORT` to connect to.
+    #[serde(default, deserialize_with = "deserialize_tcp")]
+    pub tcp: Option<String>,
+    /// The whole probe's bound (default 2 s).
+    #[serde(default, deserialize_with = "crate::alert::deserialize_timeout")]
+    pub timeout: Option<Duration>,
+}
+
+impl CheckConfig {
+    /// Checks the combination: at least one probe, and `expect` only with `http`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.http.is_none() && self.tcp.is_none() {
+            return Err("[check] needs `http` or `tcp` (or both)".to_owned());
+        }
+        if self.expect.is_some() && self.http.is_none() {
+            return Err("[check] `expect` applies to `http`, which is not set".to_owned());
+        }
+        if let Some(u) = &self.http {
+            parse_http_url(u)?;
+        }
+        if let Some(t) = &self.tcp {
+            parse_tcp(t)?;
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err("[check] `timeout` must be more than 0s".to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn deserialize_http<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_http_url(&s).map_err(serde::de::Error::custom)?;
+    Ok(Some(s))
+}
+
+fn deserialize_tcp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_tcp(&s).map_err(serde::de::Error::custom)?;
+    Ok(Some(s))
+}
+
+fn deserialize_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let n = i64::deserialize(d)?;
+    parse_status(n).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn parse_status(n: i64) -> Result<u16, String> {
+    match u16::try_from(n) {
+        Ok(s) if (100..=599).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "expected status {n} is not an HTTP status (100-599)"
+        )),
+    }
+}
+
+fn parse_http_url(s: &str) -> Result<reqwest::Url, String> {
+    let u = reqwest::Url::parse(s).map_err(|e| format!("invalid check URL {s:?}: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "invalid check URL {s:?}: expected http:// or https:// with a host"
+        ));
+    }
+    Ok(u)
+}
+
+/// `HOST:PORT` (a name, an IPv4 address, or a bracketed IPv6 address) with a port 1–65535.
+fn parse_tcp(s: &str) -> Result<(String, u16), String> {
+    let bad = |why: &str| format!("invalid check address {s:?}: {why} (expected HOST:PORT)");
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
+    if port == 0 {
+        return Err(bad("port 0"));
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty()
+        || host.contains(char::is_whitespace)
+        || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err())
+    {
+        return Err(bad("bad host"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// Probe the service for keepalived's `vrrp_script`.
+///
+/// Exit 0 healthy; 1 when a probe fails, times out, or a drain flag exists (`havip failover`
+/// sets one); 2 when the check itself is misconfigured. Without probe flags, the
+/// configuration's `[check]` section is used.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CheckArgs {
+    /// GET this URL; healthy when the status is `--expect`.
+    #[arg(long, value_name = "URL")]
+    pub http: Option<String>,
+    /// The HTTP status that means healthy [default: 200].
+    #[arg(long, value_name = "STATUS", requires = "http")]
+    pub expect: Option<u16>,
+    /// Connect to HOST:PORT; healthy when the connection is accepted.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub tcp: Option<String>,
+    /// The whole probe's bound, e.g. 2s or 500ms [default: 2s].
+    #[arg(long = "probe-timeout", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub probe_timeout: Option<Duration>,
+    /// Also fail while this VIP's drain flag exists; without it, any VIP's flag fails the check.
+    #[arg(long, value_name = "NAME")]
+    pub vip: Option<String>,
+    /// Where the drain flags live [env: HAVIP_STATE_DIR; default: the configuration's, else
+    /// /var/lib/havip].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// One probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Http { url: String, expect: u16 },
+    Tcp { addr: String },
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Http { url, expect } => write!(f, "GET {url} (expect {expect})"),
+            Probe::Tcp { addr } => write!(f, "tcp {addr}"),
+        }
+    }
+}
+
+/// What to check, fully resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub probes: Vec<Probe>,
+    pub timeout: Duration,
+    pub state_dir: PathBuf,
+    /// `Some`: the global flag and this VIP's; `None`: the global flag and every `*.drain`.
+    pub vip: Option<String>,
+}
+
+/// Why the check failed. `Misconfigured` maps to exit 2, the rest to exit 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
+    #[error("drained: {} exists", .0.display())]
+    Drained(PathBuf),
+    #[error("cannot tell whether the node is drained: {0}")]
+    DrainUnknown(String),
+    #[error("{probe}: {reason}")]
+    Probe { probe: String, reason: String },
+    #[error("timed out after {} ({probe})", humantime::format_duration(*.after))]
+    Timeout { probe: String, after: Duration },
+}
+
+impl CheckError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CheckError::Misconfigured(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Builds the plan from flags, falling back to the `[check]` section. `config_state_dir` is
+/// the configuration's state directory, when a configuration was loaded.
+pub fn plan(
+    args: &CheckArgs,
+    section: Option<&CheckConfig>,
+    config_state_dir: Option<&Path>,
+    env_state_dir: Option<PathBuf>,
+) -> Result<Plan, CheckError> {
+    let mis = CheckError::Misconfigured;
+    let from_flags = args.http.is_some() || args.tcp.is_some();
+    let (http, expect, tcp, timeout) = if from_flags {
+        (
+            args.http.clone(),
+            args.expect,
+            args.tcp.clone(),
+            args.probe_timeout,
+        )
+    } else if let Some(c) = section {
+        c.validate().map_err(mis)?;
+        (
+            c.http.clone(),
+            c.expect,
+            c.tcp.clone(),
+            args.probe_timeout.or(c.timeout),
+        )
+    } else {
+        return Err(mis(
+            "nothing to probe: give --http URL or --tcp HOST:PORT, or a [check] section in the configuration".to_owned(),
+        ));
+    };
+    let mut probes = Vec::new();
+    if let Some(url) = http {
+        parse_http_url(&url).map_err(mis)?;
+        let expect = match expect {
+            Some(e) => parse_status(i64::from(e)).map_err(mis)?,
+            None => DEFAULT_EXPECT,
+        };
+        probes.push(Probe::Http { url, expect });
+    }
+    if let Some(addr) = tcp {
+        parse_tcp(&addr).map_err(mis)?;
+        probes.push(Probe::Tcp { addr });
+    }
+    let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if timeout.is_zero() {
+        return Err(mis("--probe-timeout must be more than 0s".to_owned()));
+    }
+    if let Some(v) = &args.vip {
+        if !valid_vip_name(v) {
+            return Err(mis(format!("invalid VIP name {v:?}")));
+        }
+    }
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or(env_state_dir.filter(|p| !p.as_os_str().is_empty()))
+        .or(config_state_dir.map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_STATE_DIR));
+    Ok(Plan {
+        probes,
+        timeout,
+        state_dir,
+        vip: args.vip.clone(),
+    })
+}
+
+/// The same rule as the configuration's VIP names: they become file names.
+fn valid_vip_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The first drain flag that exists, if any. Errors other than "not there" fail closed.
+pub fn find_drain_flag(state_dir: &Path, vip: Option<&str>) -> Result<Option<PathBuf>, CheckError> {
+    let exists = |p: &Path| match std::fs::symlink_metadata(p) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(CheckError::DrainUnknown(format!("{}: {e}", p.display()))),
+    };
+    let global = state_dir.join("drain");
+    if exists(&global)? {
+        return Ok(Some(global));
+    }
+    match vip {
+        Some(v) => {
+            let p = state_dir.join(format!("{v}.drain"));
+            Ok(exists(&p)?.then_some(p))
+        }
+        None => {
+            let entries = match std::fs::read_dir(state_dir) {
+                Ok(e) => e,
+                // No state directory yet (first boot): nothing is drained.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => {
+                    return Err(CheckError::DrainUnknown(format!(
+                        "{}: {e}",
+                        state_dir.display()
+                    )))
+                }
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| {
+                    CheckError::DrainUnknown(format!("{}: {e}", state_dir.display()))
+                })?;
+                let name = entry.file_name();
+                if name.to_string_lossy().ends_with(".drain") {
+                    return Ok(Some(entry.path()));
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Runs the plan: drain flags first (cheap, and a drained node must fail even if healthy), then
+/// every probe under one deadline. Returns a description of what passed.
+pub async fn execute(plan: &Plan) -> Result<String, CheckError> {
+    if let Some(flag) = find_drain_flag(&plan.state_dir, plan.vip.as_deref())? {
+        return Err(CheckError::Drained(flag));
+    }
+    let deadline = tokio::time::Instant::now() + plan.timeout;
+    let mut passed = Vec::new();
+    for probe in &plan.probes {
+        let start = Instant::now();
+        let res = tokio::time::timeout_at(deadline, run_probe(probe, plan.timeout)).await;
+        match res {
+            Err(_) => {
+                return Err(CheckError::Timeout {
+                    probe: probe.to_string(),
+                    after: plan.timeout,
+                })
+            }
+            Ok(Err(reason)) => {
+                return Err(CheckError::Probe {
+                    probe: probe.to_string(),
+                    reason,
+                })
+            }
+            Ok(Ok(())) => passed.push(format!("{probe} ok in {:.1?}", start.elapsed())),
+        }
+    }
+    Ok(passed.join("; "))
+}
+
+async fn run_probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
+    match probe {
+        Probe::Http { url, expect } => {
+            let client = reqwest::Client::builder()
+                // A health check of a local service must not go through a proxy from the
+                // environment, and a redirect is an answer, not something to follow.
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(timeout)
+                .user_agent(concat!("havip-check/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("building HTTP client: {e}"))?;
+            let resp = client.get(url).send().await.map_err(|e| {
+                let kind = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
+                let mut msg = kind.to_owned();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    msg.push_str(&format!(": {s}"));
+                    src = s.source();
+                }
+                msg
+            })?;
+            let status = resp.status().as_u16();
+            if status != *expect {
+                return Err(format!("answered {status}, expected {expect}"));
+            }
+            Ok(())
+        }
+        Probe::Tcp { addr } => {
+            let (host, port) = parse_tcp(addr)?;
+            tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .map(drop)
+                .map_err(|e| format!("connection failed: {e}"))
+        }
+    }
+}
+
+/// The whole command. `main` loads the configuration (if any) and passes its `[check]` section
+/// and state directory, or `Err` with the reason it could not be loaded: that fails closed.
+pub async fn run(
+    args: &CheckArgs,
+    config: Result<(Option<&CheckConfig>, Option<&Path>), String>,
+) -> ExitCode {
+    let env_state_dir = std::env::var_os(crate::config::STATE_DIR_ENV).map(PathBuf::from);
+    let outcome = match config {
+        Ok((section, state_dir)) => match plan(args, section, state_dir, env_state_dir) {
+            Ok(p) => execute(&p).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(CheckError::Misconfigured(e)),
+    };
+    match outcome {
+        Ok(passed) => {
+            if !args.quiet {
+                println!("havip check: healthy: {passed}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("havip check: unhealthy: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        check: Option<CheckConfig>,
+    }
+
+    fn section(s: &str) -> Result<CheckConfig, String> {
+        toml::from_str::<File>(s)
+            .map_err(|e| e.to_string())
+            .and_then(|f| f.check.ok_or_else(|| "no [check]".to_owned()))
+    }
+
+    #[test]
+    fn section_parses_and_rejects_mistakes() {
+        let c = section(
+            "[check]\nhttp = \"http://127.0.0.1/healthz\"\nexpect = 204\ntimeout = \"1500ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.expect, Some(204));
+        assert_eq!(c.timeout, Some(Duration::from_millis(1500)));
+        assert!(c.validate().is_ok());
+        for (body, want) in [
+            ("htp = \"x\"", "htp"),
+            ("http = \"ftp://h/\"", "http:// or https://"),
+            ("http = \"nope\"", "invalid check URL"),
+            ("tcp = \"127.0.0.1\"", "no port"),
+            ("tcp = \"127.0.0.1:0\"", "port 0"),
+            ("tcp = \"127.0.0.1:99999\"", "bad port"),
+            ("http = \"http://h/\"\nexpect = 42", "not an HTTP status"),
+            ("http = \"http://h/\"\ntimeout = \"0s\"", "more than 0s"),
+            ("http = \"http://h/\"\ntimeout = \"fast\"", "fast"),
+        ] {
+            let err = section(&format!("[check]\n{body}\n")).unwrap_err();
+            assert!(err.contains(want), "{body:?}: {err}");
+        }
+        assert!(section("[check]\n")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .contains("needs `http` or `tcp`"));
+        assert!(section("[check]\ntcp = \"h:1\"\nexpect = 200\n")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .contains("expect"));
+    }
+
+    #[test]
+    fn tcp_addresses() {
+        assert_eq!(
+            parse_tcp("127.0.0.1:80").unwrap(),
+            ("127.0.0.1".to_owned(), 80)
+        );
+        assert_eq!(parse_tcp("[::1]:443").unwrap(), ("::1".to_owned(), 443));
+        assert_eq!(
+            parse_tcp("localhost:8080").unwrap(),
+            ("localhost".to_owned(), 8080)
+        );
+        for bad in ["", ":80", "::1:80", "host:", "host:-1", "a b:80"] {
+            assert!(parse_tcp(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_section_and_state_dir_resolves_in_order() {
+        let sec = CheckConfig {
+            http: Some("http://127.0.0.1:1/healthz".into()),
+            expect: None,
+            tcp: None,
+            timeout: Some(Duration::from_secs(1)),
+        };
+        let args = CheckArgs {
+            tcp: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
+        let p = plan(&args, Some(&sec), Some(Path::new("/cfg")), None).unwrap();
+        assert_eq!(
+            p.probes,
+            vec![Probe::Tcp {
+                addr: "127.0.0.1:2".into()
+            }]
+        );
+        assert_eq!(p.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(p.state_dir, PathBuf::from("/cfg"));
+
+        let p = plan(&CheckArgs::default(), Some(&sec), None, Some("/env".into())).unwrap();
+        assert_eq!(
+            p.probes,
+            vec![Probe::Http {
+                url: "http://127.0.0.1:1/healthz".into(),
+                expect: 200
+            }]
+        );
+        assert_eq!(p.timeout, Duration::from_secs(1));
+        assert_eq!(p.state_dir, PathBuf::from("/env"));
+
+        let args = CheckArgs {
+            state_dir: Some("/flag".into()),
+            ..Default::default()
+        };
+        let p = plan(
+            &args,
+            Some(&sec),
+            Some(Path::new("/cfg")),
+            Some("/env".into()),
+        )
+        .unwrap();
+        assert_eq!(p.state_dir, PathBuf::from("/flag"));
+
+        let p = plan(&CheckArgs::default(), Some(&sec), None, None).unwrap();
+        assert_eq!(p.state_dir, PathBuf::from(crate::config::DEFAULT_STATE_DIR));
+    }
+
+    #[test]
+    fn nothing_to_probe_or_bad_flags_is_misconfigured() {
+        let e = plan(&CheckArgs::default(), None, None, None).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("nothing to probe"), "{e}");
+        for args in [
+            CheckArgs {
+                http: Some("nope".into()),
+                ..Default::default()
+            },
+            CheckArgs {
+                http: Some("http://h/".into()),
+                expect: Some(7),
+                ..Default::default()
+            },
+            CheckArgs {
+                tcp: Some("h".into()),
+                ..Default::default()
+            },
+            CheckArgs {
+                tcp: Some("h:1".into()),
+                probe_timeout: Some(Duration::ZERO),
+                ..Default::default()
+            },
+            CheckArgs {
+                tcp: Some("h:1".into()),
+                vip: Some("../etc".into()),
+                ..Default::default()
+            },
+        ] {
+            let e = plan(&args, None, None, None).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn drain_flags_global_per_vip_and_any() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(find_drain_flag(d, Some("iam")).unwrap(), None);
+        assert_eq!(find_drain_flag(d, None).unwrap(), None);
+        assert_eq!(find_drain_flag(&d.join("missing"), None).unwrap(), None);
+
+        std::fs::write(d.join("web.drain"), "").unwrap();
+        assert_eq!(
+            find_drain_flag(d, Some("iam")).unwrap(),
+            None,
+            "another VIP's flag"
+        );
+        assert_eq!(
+            find_drain_flag(d, Some("web")).unwrap(),
+            Some(d.join("web.drain"))
+        );
+        assert_eq!(find_drain_flag(d, None).unwrap(), Some(d.join("web.drain")));
+
+        std::fs::write(d.join("drain"), "").unwrap();
+        assert_eq!(
+            find_drain_flag(d, Some("iam")).unwrap(),
+            Some(d.join("drain"))
+        );
+    }
+}

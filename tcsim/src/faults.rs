@@ -1,0 +1,240 @@
+//! Fault injection: rules posted to `/_sim/faults` that turn the next matching API calls into
+//! errors, HTTP failures, delays, hangs or failed async tasks.
+//!
+//! Rules are checked in the order they were added; the first rule that matches the action and
+//! fires (by its probability) applies, and its count, if any, goes down by one. `task_result`
+//! rules are consumed only when an async task of that action starts, so they never affect the
+//! request itself.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Answer the error envelope with this code (HTTP 200).
+    Error(String),
+    /// Answer this HTTP status with a non-API body, as a failing gateway would.
+    HttpStatus(u16),
+    /// Wait this long, then handle the request normally.
+    DelayMs(u64),
+    /// Never answer (until the client gives up, the server stops, or a long cap passes).
+    Hang,
+    /// The async task this request starts ends FAILED, its state rolled back.
+    TaskFailed,
+}
+
+/// A rule as posted.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hang: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_result: Option<String>,
+}
+
+/// An installed rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultRule {
+    pub id: u64,
+    /// An action name or `*`.
+    pub action: String,
+    /// Remaining firings; `None` = until cleared.
+    pub remaining: Option<u64>,
+    pub probability: Option<f64>,
+    pub effect: Effect,
+    pub fired: u64,
+}
+
+impl FaultSpec {
+    /// Validates the spec into a rule (`Err` is the message for a 400).
+    pub fn into_rule(self, id: u64) -> Result<FaultRule, String> {
+        if self.action.is_empty() {
+            return Err("\"action\" must be an action name or \"*\"".into());
+        }
+        if self.count == Some(0) {
+            return Err("\"count\" must be at least 1 (omit it for a rule that lasts until cleared)".into());
+        }
+        if let Some(p) = self.probability {
+            if !(0.0..=1.0).contains(&p) {
+                return Err("\"probability\" must be between 0.0 and 1.0".into());
+            }
+        }
+        let mut effects = Vec::new();
+        if let Some(code) = self.error {
+            if code.trim().is_empty() {
+                return Err("\"error\" must be a non-empty error code".into());
+            }
+            effects.push(Effect::Error(code));
+        }
+        if let Some(status) = self.http_status {
+            if !(300..=599).contains(&status) {
+                return Err("\"http_status\" must be between 300 and 599".into());
+            }
+            effects.push(Effect::HttpStatus(status));
+        }
+        if let Some(ms) = self.delay_ms {
+            effects.push(Effect::DelayMs(ms));
+        }
+        if let Some(hang) = self.hang {
+            if !hang {
+                return Err("\"hang\" must be true".into());
+            }
+            effects.push(Effect::Hang);
+        }
+        if let Some(result) = self.task_result {
+            if result != "FAILED" {
+                return Err("\"task_result\" must be \"FAILED\"".into());
+            }
+            effects.push(Effect::TaskFailed);
+        }
+        if effects.len() != 1 {
+            return Err(
+                "a rule needs exactly one effect: error, http_status, delay_ms, hang or task_result"
+                    .into(),
+            );
+        }
+        Ok(FaultRule {
+            id,
+            action: self.action,
+            remaining: self.count,
+            probability: self.probability,
+            effect: effects.remove(0),
+            fired: 0,
+        })
+    }
+}
+
+/// The installed rules.
+#[derive(Debug, Default)]
+pub struct Faults {
+    rules: Vec<FaultRule>,
+    next_id: u64,
+}
+
+impl Faults {
+    pub fn add(&mut self, spec: FaultSpec) -> Result<FaultRule, String> {
+        self.next_id += 1;
+        let rule = spec.into_rule(self.next_id)?;
+        self.rules.push(rule.clone());
+        Ok(rule)
+    }
+
+    pub fn clear(&mut self) -> usize {
+        std::mem::take(&mut self.rules).len()
+    }
+
+    pub fn rules(&self) -> &[FaultRule] {
+        &self.rules
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The request-time effect for `action`, if a rule fires.
+    pub fn take(&mut self, action: &str) -> Option<Effect> {
+        self.fire(action, |e| *e != Effect::TaskFailed)
+    }
+
+    /// Whether the async task that `action` is starting must fail.
+    pub fn take_task_failure(&mut self, action: &str) -> bool {
+        self.fire(action, |e| *e == Effect::TaskFailed).is_some()
+    }
+
+    fn fire(&mut self, action: &str, kind: impl Fn(&Effect) -> bool) -> Option<Effect> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        let mut rng = rand::thread_rng();
+        let idx = self.rules.iter().position(|r| {
+            (r.action == "*" || r.action == action)
+                && kind(&r.effect)
+                && r.probability.is_none_or(|p| rng.gen::<f64>() < p)
+        })?;
+        let rule = &mut self.rules[idx];
+        rule.fired += 1;
+        let effect = rule.effect.clone();
+        if let Some(n) = &mut rule.remaining {
+            *n -= 1;
+            if *n == 0 {
+                self.rules.remove(idx);
+            }
+        }
+        Some(effect)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> FaultSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn count_limits_firings() {
+        let mut f = Faults::default();
+        f.add(spec(r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#))
+            .unwrap();
+        assert_eq!(f.take("DescribeAddresses"), None);
+        assert_eq!(f.take("DescribeHaVips"), Some(Effect::Error("InternalError".into())));
+        assert_eq!(f.take("DescribeHaVips"), Some(Effect::Error("InternalError".into())));
+        assert_eq!(f.take("DescribeHaVips"), None);
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn probability_zero_never_fires_and_one_always_does() {
+        let mut f = Faults::default();
+        f.add(spec(r#"{"action": "*", "probability": 0.0, "http_status": 502}"#))
+            .unwrap();
+        assert!((0..1000).all(|_| f.take("X").is_none()));
+        f.clear();
+        f.add(spec(r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#))
+            .unwrap();
+        assert!((0..1000).all(|_| f.take("X") == Some(Effect::DelayMs(5))));
+    }
+
+    #[test]
+    fn task_rules_only_fire_for_tasks() {
+        let mut f = Faults::default();
+        f.add(spec(r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#))
+            .unwrap();
+        assert_eq!(f.take("AssociateAddress"), None);
+        assert!(f.take_task_failure("AssociateAddress"));
+        assert!(!f.take_task_failure("AssociateAddress"));
+    }
+
+    #[test]
+    fn invalid_specs_are_rejected() {
+        let bad = [
+            r#"{"action": "X"}"#,
+            r#"{"action": "X", "error": "A", "delay_ms": 1}"#,
+            r#"{"action": "X", "count": 0, "error": "A"}"#,
+            r#"{"action": "X", "probability": 1.5, "error": "A"}"#,
+            r#"{"action": "X", "hang": false}"#,
+            r#"{"action": "X", "task_result": "SUCCESS"}"#,
+            r#"{"action": "X", "http_status": 200}"#,
+            r#"{"action": "", "error": "A"}"#,
+        ];
+        for b in bad {
+            assert!(Faults::default().add(spec(b)).is_err(), "{b}");
+        }
+        assert!(serde_json::from_str::<FaultSpec>(r#"{"action": "X", "eror": "A"}"#).is_err());
+    }
+}
