@@ -10,6 +10,7 @@ build:
 test:
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
+	tests/contract/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -17,6 +18,10 @@ lint:
 
 bench:
 	$(CARGO) bench --workspace
+
+# The failover on one machine against tcsim: no account, no root, under a minute.
+demo:
+	CARGO="$(CARGO)" bash scripts/demo.sh
 
 install: build
 	install -m 0755 target/release/havip /usr/local/bin/havip

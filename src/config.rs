@@ -169,7 +169,10 @@ impl fmt::Debug for CredentialsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialsConfig")
             .field("secret_id", &self.secret_id)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "** redacted **"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "** redacted **"),
+            )
             .field("token", &self.token.as_ref().map(|_| "** redacted **"))
             .field("profile_file", &self.profile_file)
             .field("role", &self.role)
@@ -266,7 +269,11 @@ impl Config {
             line: None,
             message: format!("cannot read the configuration file: {e}"),
         })?;
-        Config::parse(&text, path, std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
+        Config::parse(
+            &text,
+            path,
+            std::env::var_os(STATE_DIR_ENV).map(PathBuf::from),
+        )
     }
 
     /// Parses `text` (from `path`, for messages); `state_dir_env` is `HAVIP_STATE_DIR`, which
@@ -385,7 +392,11 @@ impl Config {
                         if !i.get_ref().starts_with("eip-") {
                             return Err(err(
                                 Some(i.span()),
-                                format!("{} {:?} is not an EIP ID (eip-…)", ctx("eip_id"), i.get_ref()),
+                                format!(
+                                    "{} {:?} is not an EIP ID (eip-…)",
+                                    ctx("eip_id"),
+                                    i.get_ref()
+                                ),
                             ));
                         }
                     }
@@ -407,7 +418,11 @@ impl Config {
                     if !h.get_ref().starts_with("havip-") {
                         return Err(err(
                             Some(h.span()),
-                            format!("{} {:?} is not a HAVIP ID (havip-…)", ctx("havip_id"), h.get_ref()),
+                            format!(
+                                "{} {:?} is not a HAVIP ID (havip-…)",
+                                ctx("havip_id"),
+                                h.get_ref()
+                            ),
                         ));
                     }
                     if let Some(t) = &v.eip_takeover {
@@ -434,7 +449,10 @@ impl Config {
                     let Some(ip) = &v.private_ip else {
                         return Err(err(
                             Some(table_span),
-                            format!("{} is required (the secondary IP to migrate)", ctx("private_ip")),
+                            format!(
+                                "{} is required (the secondary IP to migrate)",
+                                ctx("private_ip")
+                            ),
                         ));
                     };
                     Target::PrivateIp {
@@ -468,7 +486,11 @@ impl Config {
             };
             if let Some(i) = &v.interface {
                 let s = i.get_ref();
-                if s.is_empty() || s.len() > 15 || s.contains('/') || s.contains(char::is_whitespace) {
+                if s.is_empty()
+                    || s.len() > 15
+                    || s.contains('/')
+                    || s.contains(char::is_whitespace)
+                {
                     return Err(err(
                         Some(i.span()),
                         format!("{} {s:?} is not an interface name", ctx("interface")),
@@ -487,7 +509,10 @@ impl Config {
             }
             let vrrp_instance = match &v.vrrp_instance {
                 Some(s) if s.get_ref().is_empty() => {
-                    return Err(err(Some(s.span()), format!("{} is empty", ctx("vrrp_instance"))))
+                    return Err(err(
+                        Some(s.span()),
+                        format!("{} is empty", ctx("vrrp_instance")),
+                    ))
                 }
                 Some(s) => s.get_ref().clone(),
                 // Without it the VIP follows the instance of the same name.
@@ -525,7 +550,9 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .or(raw.state_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
-        let journal = raw.journal.unwrap_or_else(|| state_dir.join("journal.jsonl"));
+        let journal = raw
+            .journal
+            .unwrap_or_else(|| state_dir.join("journal.jsonl"));
         Ok(Config {
             path: path.to_path_buf(),
             endpoint: raw.endpoint.map(|s| s.into_inner()),
@@ -557,7 +584,10 @@ impl Config {
 
     /// The VIPs that follow keepalived's `vrrp_instance` `name`.
     pub fn vips_for_instance(&self, name: &str) -> Vec<&VipConfig> {
-        self.vips.iter().filter(|v| v.vrrp_instance == name).collect()
+        self.vips
+            .iter()
+            .filter(|v| v.vrrp_instance == name)
+            .collect()
     }
 
     /// The VIPs that follow keepalived's `vrrp_sync_group` `name`.
@@ -611,7 +641,11 @@ fn valid_name(name: &str) -> bool {
 /// 1-based line of byte `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -670,7 +704,10 @@ deadline = "20s"
         assert_eq!(c.journal, PathBuf::from("/tmp/x/journal.jsonl"));
         assert_eq!(
             c.drain_flags("iam"),
-            [PathBuf::from("/tmp/x/drain"), PathBuf::from("/tmp/x/iam.drain")]
+            [
+                PathBuf::from("/tmp/x/drain"),
+                PathBuf::from("/tmp/x/iam.drain")
+            ]
         );
     }
 
@@ -801,10 +838,15 @@ deadline = "20s"
         )
         .unwrap();
         let dbg = format!("{:?}", c.credentials);
-        assert!(!dbg.contains("topsecret") && !dbg.contains("tok\""), "{dbg}");
+        assert!(
+            !dbg.contains("topsecret") && !dbg.contains("tok\""),
+            "{dbg}"
+        );
         assert!(dbg.contains("AKIDx"));
-        let e = parse("[credentials]\nsecret_id = \"AKIDx\"\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-1\"\n")
-            .unwrap_err();
+        let e = parse(
+            "[credentials]\nsecret_id = \"AKIDx\"\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-1\"\n",
+        )
+        .unwrap_err();
         assert!(e.message.contains("secret_key"), "{e}");
     }
 

@@ -134,7 +134,10 @@ impl Journal {
     /// Appends one record as one line and fsyncs it before returning.
     pub fn append(&self, rec: &JournalRecord) -> io::Result<()> {
         let ctx = |what: &str, e: io::Error| {
-            io::Error::new(e.kind(), format!("cannot {what} {}: {e}", self.path.display()))
+            io::Error::new(
+                e.kind(),
+                format!("cannot {what} {}: {e}", self.path.display()),
+            )
         };
         if let Some(dir) = self.path.parent() {
             if !dir.as_os_str().is_empty() {
@@ -275,15 +278,26 @@ mod tests {
     fn append_then_tail_filters_and_limits() {
         let d = tempfile::tempdir().unwrap();
         let j = Journal::new(&d.path().join("sub/journal.jsonl"));
-        assert_eq!(j.tail(None, 10).unwrap().0.len(), 0, "no file yet is empty history");
+        assert_eq!(
+            j.tail(None, 10).unwrap().0.len(),
+            0,
+            "no file yet is empty history"
+        );
         for i in 1..=5 {
-            j.append(&rec(if i % 2 == 0 { "b" } else { "a" }, i)).unwrap();
+            j.append(&rec(if i % 2 == 0 { "b" } else { "a" }, i))
+                .unwrap();
         }
         let (all, bad) = j.tail(None, 3).unwrap();
         assert_eq!(bad, 0);
-        assert_eq!(all.iter().map(|r| r.seq.unwrap()).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(
+            all.iter().map(|r| r.seq.unwrap()).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
         let (a, _) = j.tail(Some("a"), 10).unwrap();
-        assert_eq!(a.iter().map(|r| r.seq.unwrap()).collect::<Vec<_>>(), [1, 3, 5]);
+        assert_eq!(
+            a.iter().map(|r| r.seq.unwrap()).collect::<Vec<_>>(),
+            [1, 3, 5]
+        );
     }
 
     #[test]
@@ -301,8 +315,14 @@ mod tests {
     #[test]
     fn render_is_readable() {
         let out = render(&rec("iam", 7));
-        assert!(out.contains("iam  notify#7 MASTER  CONFIRMED  1.23s"), "{out}");
+        assert!(
+            out.contains("iam  notify#7 MASTER  CONFIRMED  1.23s"),
+            "{out}"
+        );
         assert!(out.contains("plan: add ins-iam00021"), "{out}");
-        assert!(out.contains("AssociateHaVipInstance") && out.contains("after 3 attempts"), "{out}");
+        assert!(
+            out.contains("AssociateHaVipInstance") && out.contains("after 3 attempts"),
+            "{out}"
+        );
     }
 }

@@ -3,9 +3,11 @@
 //! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
 
 pub mod alert;
+pub mod cli;
 pub mod cloud;
 pub mod cmd;
 pub mod config;
+pub mod failover;
 pub mod journal;
 pub mod node;
 pub mod state;

@@ -10,6 +10,7 @@
 //!    if a newer event was recorded meanwhile, it exits without acting;
 //! 3. while acting, checks [`VipState::superseded`] before every write, so a newer event stops
 //!    an older procedure at the next step instead of after it.
+//!
 //! Locks are `flock(2)` on files that are never deleted, so a crashed holder releases its lock
 //! with its file descriptors.
 
@@ -149,7 +150,10 @@ impl VipState {
     /// Records `state` as the newest event and returns it with its sequence number.
     pub fn record(&self, state: VrrpState, trigger: &str) -> io::Result<EventRecord> {
         std::fs::create_dir_all(&self.dir).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create {}: {e}", self.dir.display()))
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", self.dir.display()),
+            )
         })?;
         // The record lock is short (one read and one write), so a blocking flock is fine and
         // keeps sequence numbers dense and ordered.
@@ -299,7 +303,10 @@ mod tests {
         assert_eq!(a.master_since, Some(a.at));
         let b = s.record(VrrpState::Master, "notify").unwrap();
         assert_eq!(b.seq, 2);
-        assert_eq!(b.master_since, a.master_since, "repeated MASTER keeps the transition");
+        assert_eq!(
+            b.master_since, a.master_since,
+            "repeated MASTER keeps the transition"
+        );
         let c = s.record(VrrpState::Backup, "notify").unwrap();
         assert_eq!((c.seq, c.master_since), (3, None));
         let e = s.record(VrrpState::Master, "notify").unwrap();
@@ -327,7 +334,9 @@ mod tests {
         // flock locks belong to the open file description, so a second open in this process
         // contends exactly like another process would.
         let t0 = Instant::now();
-        let e = s.lock(Instant::now() + Duration::from_millis(50)).unwrap_err();
+        let e = s
+            .lock(Instant::now() + Duration::from_millis(50))
+            .unwrap_err();
         assert!(matches!(e, LockError::Timeout(_)), "{e}");
         assert!(t0.elapsed() < Duration::from_secs(1));
         drop(g);

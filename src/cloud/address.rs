@@ -206,7 +206,8 @@ mod tests {
             json!({"AddressId": "eip-1", "InstanceId": "ins-1"})
         );
         assert_eq!(
-            serde_json::to_value(AssociateAddress::to_eni_ip("eip-1", "eni-1", "10.0.0.5")).unwrap(),
+            serde_json::to_value(AssociateAddress::to_eni_ip("eip-1", "eni-1", "10.0.0.5"))
+                .unwrap(),
             json!({"AddressId": "eip-1", "NetworkInterfaceId": "eni-1", "PrivateIpAddress": "10.0.0.5"})
         );
         assert_eq!(
@@ -235,7 +236,8 @@ mod tests {
         let t: AddressTaskResponse =
             serde_json::from_value(json!({"TaskId": "50121411", "RequestId": "r"})).unwrap();
         assert_eq!(t.task_id, "50121411");
-        let t: AddressTaskResponse = serde_json::from_value(json!({"TaskId": 7, "RequestId": "r"})).unwrap();
+        let t: AddressTaskResponse =
+            serde_json::from_value(json!({"TaskId": 7, "RequestId": "r"})).unwrap();
         assert_eq!(t.task_id, "7");
     }
 }

@@ -85,6 +85,8 @@ pub struct Client {
     inner: Arc<Inner>,
     deadline: Option<Instant>,
     observer: Option<Arc<dyn CallObserver>>,
+    /// Overrides `ClientConfig::retry` for calls through this handle.
+    retry: Option<RetryPolicy>,
 }
 
 struct Inner {
@@ -171,6 +173,7 @@ impl Client {
             }),
             deadline: None,
             observer: None,
+            retry: None,
         })
     }
 
@@ -186,6 +189,17 @@ impl Client {
     pub fn with_observer(&self, obs: Arc<dyn CallObserver>) -> Client {
         Client {
             observer: Some(obs),
+            ..self.clone()
+        }
+    }
+
+    /// A client that retries per `policy` (e.g. [`RetryPolicy::never`] for a write whose
+    /// outcome the caller would rather read back than repeat). Transport failures of writes are
+    /// otherwise retried: a write may then be applied twice, which the API answers with a
+    /// "already done" code the caller checks (e.g. `DuplicatedHaVipAssociations`).
+    pub fn with_retry(&self, policy: RetryPolicy) -> Client {
+        Client {
+            retry: Some(policy),
             ..self.clone()
         }
     }
@@ -221,9 +235,8 @@ impl Client {
 
     /// Calls a typed action and decodes its response.
     pub async fn call<A: Action>(&self, req: &A) -> Result<A::Response, Error> {
-        let params = serde_json::to_value(req).map_err(|e| {
-            Error::Config(format!("cannot encode {} parameters: {e}", A::ACTION))
-        })?;
+        let params = serde_json::to_value(req)
+            .map_err(|e| Error::Config(format!("cannot encode {} parameters: {e}", A::ACTION)))?;
         let start = Instant::now();
         let (result, attempts) = self
             .execute(A::SERVICE, A::VERSION, A::ACTION, &params, start)
@@ -286,11 +299,17 @@ impl Client {
         start: Instant,
     ) -> (Result<Value, Error>, u32) {
         let cfg = &self.inner.cfg;
+        let retry = self.retry.as_ref().unwrap_or(&cfg.retry);
         let deadline = self.effective_deadline(start);
         let budget = deadline.saturating_duration_since(start);
         let body = match serde_json::to_vec(params) {
             Ok(b) => b,
-            Err(e) => return (Err(Error::Config(format!("cannot encode parameters: {e}"))), 0),
+            Err(e) => {
+                return (
+                    Err(Error::Config(format!("cannot encode parameters: {e}"))),
+                    0,
+                )
+            }
         };
         let url = match cfg
             .endpoint
@@ -373,10 +392,10 @@ impl Client {
                 }
                 _ => {}
             }
-            if !cfg.retry.should_retry(class, attempts) {
+            if !retry.should_retry(class, attempts) {
                 return (Err(error), attempts);
             }
-            let wait = cfg.retry.backoff(class, attempts, rand::random::<f64>());
+            let wait = retry.backoff(class, attempts, rand::random::<f64>());
             if Instant::now() + wait >= deadline {
                 return (
                     Err(Error::DeadlineExceeded {
@@ -436,7 +455,10 @@ impl Client {
             .http
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header(reqwest::header::AUTHORIZATION, signed.authorization.to_string())
+            .header(
+                reqwest::header::AUTHORIZATION,
+                signed.authorization.to_string(),
+            )
             .header("X-TC-Action", action)
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("X-TC-Version", version)
@@ -452,20 +474,20 @@ impl Client {
             value.set_sensitive(true);
             req = req.header("X-TC-Token", value);
         }
-        let resp = req.send().await.map_err(|e| Error::Transport {
-            message: format!("{action}: {}", error_chain(&e)),
-            timed_out: e.is_timeout(),
-        })?;
+        let resp = req.send().await.map_err(|e| send_error(action, &e))?;
         let status = resp.status();
         let server_time = resp
             .headers()
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_http_date);
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
-            message: format!("{action}: reading response: {}", error_chain(&e)),
-            timed_out: e.is_timeout(),
-        })?;
+        let bytes = read_body(resp, action).await?;
+        tracing::debug!(
+            action,
+            status = status.as_u16(),
+            bytes = bytes.len(),
+            "response received"
+        );
         let result = if status != reqwest::StatusCode::OK {
             let text = String::from_utf8_lossy(&bytes);
             Err(Error::HttpStatus {
@@ -479,6 +501,46 @@ impl Client {
             decode_envelope(&bytes)
         };
         result.map_err(|error| AttemptError { error, server_time })
+    }
+}
+
+/// The largest response body accepted. DescribeHaVips with 100 items is well under 1 MiB; a
+/// body beyond this is a broken server or proxy, and must not exhaust memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads the body, refusing one larger than [`MAX_RESPONSE_BYTES`].
+async fn read_body(mut resp: reqwest::Response, action: &str) -> Result<Vec<u8>, Error> {
+    let read_error = |e: reqwest::Error| Error::Transport {
+        message: format!("{action}: reading response: {}", error_chain(&e)),
+        timed_out: e.is_timeout(),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(read_error)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(Error::Decode {
+                message: format!("{action}: response larger than {MAX_RESPONSE_BYTES} bytes"),
+                request_id: None,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Classifies a failed send: an untrusted certificate is [`Error::Tls`] (never retried),
+/// anything else a transient [`Error::Transport`].
+fn send_error(action: &str, e: &reqwest::Error) -> Error {
+    let message = format!("{action}: {}", error_chain(e));
+    // rustls reports "invalid peer certificate: UnknownIssuer" (or NotValidForName, Expired…)
+    // deep in the source chain; reqwest exposes no typed accessor for it.
+    if message.contains("invalid peer certificate") {
+        return Error::Tls {
+            message: format!("{message} (is the CA trusted? see --ca-file)"),
+        };
+    }
+    Error::Transport {
+        message,
+        timed_out: e.is_timeout(),
     }
 }
 
@@ -640,7 +702,12 @@ mod tests {
         assert_eq!(err.request_id(), Some("r2"));
         assert!(matches!(err, Error::Api { ref message, .. } if message == "bad"));
 
-        for bad in [&b"not json"[..], b"[]", br#"{"Foo":1}"#, br#"{"Response":3}"#] {
+        for bad in [
+            &b"not json"[..],
+            b"[]",
+            br#"{"Foo":1}"#,
+            br#"{"Response":3}"#,
+        ] {
             let e = decode_envelope(bad).unwrap_err();
             assert!(matches!(e, Error::Decode { .. }), "{e}");
             assert_eq!(e.class(), ErrorClass::Local);
@@ -660,7 +727,8 @@ mod tests {
         assert_eq!(host_header(&u), "[::1]:9000");
         let u = parse_endpoint(&default_endpoint("cvm"), "cvm").unwrap();
         assert_eq!(host_header(&u), "cvm.tencentcloudapi.com");
-        let u = parse_endpoint("https://{service}.ap-guangzhou.tencentcloudapi.com", "vpc").unwrap();
+        let u =
+            parse_endpoint("https://{service}.ap-guangzhou.tencentcloudapi.com", "vpc").unwrap();
         assert_eq!(host_header(&u), "vpc.ap-guangzhou.tencentcloudapi.com");
         let u = parse_endpoint("https://example.test:8443", "vpc").unwrap();
         assert_eq!(host_header(&u), "example.test:8443");
@@ -676,14 +744,19 @@ mod tests {
             let e = parse_endpoint(bad, "vpc").unwrap_err();
             assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
         }
-        let e = parse_endpoint("http://10.0.0.1", "vpc").unwrap_err().to_string();
+        let e = parse_endpoint("http://10.0.0.1", "vpc")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("loopback"), "{e}");
     }
 
     #[test]
     fn http_dates() {
         assert_eq!(parse_http_date("Sat, 25 Feb 2019 16:44:25 GMT"), None); // wrong weekday
-        assert_eq!(parse_http_date("Mon, 25 Feb 2019 16:44:25 GMT"), Some(1_551_113_065));
+        assert_eq!(
+            parse_http_date("Mon, 25 Feb 2019 16:44:25 GMT"),
+            Some(1_551_113_065)
+        );
         assert_eq!(parse_http_date("garbage"), None);
     }
 
@@ -701,7 +774,10 @@ mod tests {
         .unwrap();
         let text = redacted_authorization(&signed.authorization);
         assert!(!text.contains(&signed.signature), "{text}");
-        assert!(!text.contains("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"), "{text}");
+        assert!(
+            !text.contains("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"),
+            "{text}"
+        );
         assert!(text.contains("2023-11-14/vpc/tc3_request"), "{text}");
     }
 }

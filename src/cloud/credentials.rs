@@ -337,7 +337,10 @@ impl CvmRoleProvider {
     }
 
     /// Looks the role up on the metadata service; `Ok(None)` when the instance has none.
-    pub async fn discover(metadata: Metadata, clock: Arc<dyn Clock>) -> Result<Option<Self>, Error> {
+    pub async fn discover(
+        metadata: Metadata,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Option<Self>, Error> {
         Ok(metadata
             .role_name()
             .await?
@@ -444,12 +447,7 @@ impl Chain {
         let explicit_file = self.env.get(ENV_CREDENTIALS_FILE).is_some();
         for path in &self.profiles {
             match read_profile(path)? {
-                Some(c) => {
-                    return Ok(Arc::new(StaticProvider::new(
-                        c,
-                        path.display().to_string(),
-                    )))
-                }
+                Some(c) => return Ok(Arc::new(StaticProvider::new(c, path.display().to_string()))),
                 None if explicit_file => {
                     return Err(Error::Credentials(format!(
                         "{ENV_CREDENTIALS_FILE} names {}, which does not exist",
@@ -548,9 +546,16 @@ mod tests {
 
     #[test]
     fn env_needs_both_halves() {
-        let both = EnvVars::from_pairs([(ENV_SECRET_ID, "AKID1"), (ENV_SECRET_KEY, "k1"), (ENV_TOKEN, "t")]);
+        let both = EnvVars::from_pairs([
+            (ENV_SECRET_ID, "AKID1"),
+            (ENV_SECRET_KEY, "k1"),
+            (ENV_TOKEN, "t"),
+        ]);
         let c = from_env(&both).unwrap().unwrap();
-        assert_eq!((c.secret_id(), c.secret_key(), c.token()), ("AKID1", "k1", Some("t")));
+        assert_eq!(
+            (c.secret_id(), c.secret_key(), c.token()),
+            ("AKID1", "k1", Some("t"))
+        );
         assert!(from_env(&EnvVars::default()).unwrap().is_none());
         let half = EnvVars::from_pairs([(ENV_SECRET_ID, "AKID1")]);
         let err = from_env(&half).unwrap_err().to_string();
@@ -563,10 +568,15 @@ mod tests {
     fn profile_parsing() {
         let text = "# comment\n[other]\nsecret_id = X\n\n[default]\n secret_id = AKIDp \nsecret_key=kp\n; trailing\n";
         let c = parse_profile(text, "default").unwrap();
-        assert_eq!((c.secret_id(), c.secret_key(), c.token()), ("AKIDp", "kp", None));
-        assert!(parse_profile("[other]\nsecret_id=a\nsecret_key=b\n", "default")
-            .unwrap_err()
-            .contains("no [default]"));
+        assert_eq!(
+            (c.secret_id(), c.secret_key(), c.token()),
+            ("AKIDp", "kp", None)
+        );
+        assert!(
+            parse_profile("[other]\nsecret_id=a\nsecret_key=b\n", "default")
+                .unwrap_err()
+                .contains("no [default]")
+        );
         assert!(parse_profile("[default]\nsecret_id=a\n", "default")
             .unwrap_err()
             .contains("secret_key"));
@@ -590,7 +600,11 @@ mod tests {
 
     fn write_profile(dir: &Path, mode: u32) -> PathBuf {
         let path = dir.join("credentials");
-        std::fs::write(&path, format!("[default]\nsecret_id = AKIDfile\nsecret_key = {KEY}\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("[default]\nsecret_id = AKIDfile\nsecret_key = {KEY}\n"),
+        )
+        .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path
     }
@@ -599,7 +613,10 @@ mod tests {
     fn profile_permissions_are_enforced() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_profile(dir.path(), 0o600);
-        assert_eq!(read_profile(&path).unwrap().unwrap().secret_id(), "AKIDfile");
+        assert_eq!(
+            read_profile(&path).unwrap().unwrap().secret_id(),
+            "AKIDfile"
+        );
         for mode in [0o644, 0o640, 0o604, 0o660] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let err = read_profile(&path).unwrap_err().to_string();
@@ -622,7 +639,8 @@ mod tests {
         assert_eq!(chain.credentials().await.unwrap().secret_id(), "AKIDexp");
         assert_eq!(chain.source(), "configuration");
 
-        let chain = Chain::default_chain(None, &env, None, clock()).with_profile_paths(vec![path.clone()]);
+        let chain =
+            Chain::default_chain(None, &env, None, clock()).with_profile_paths(vec![path.clone()]);
         assert_eq!(chain.credentials().await.unwrap().secret_id(), "AKIDenv");
 
         let chain = Chain::default_chain(None, &EnvVars::default(), None, clock())
@@ -651,7 +669,10 @@ mod tests {
         let err = chain.credentials().await.unwrap_err();
         assert!(matches!(err, Error::Credentials(_)));
         let text = err.to_string();
-        assert!(text.contains(ENV_SECRET_ID) && text.contains("none") && text.contains("metadata"), "{text}");
+        assert!(
+            text.contains(ENV_SECRET_ID) && text.contains("none") && text.contains("metadata"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

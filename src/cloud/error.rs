@@ -114,6 +114,10 @@ pub enum Error {
         /// The per-request timeout fired.
         timed_out: bool,
     },
+    /// The TLS handshake failed because the server's certificate is not trusted (unknown CA,
+    /// wrong name, expired). Not retried: it will not fix itself; `--ca-file` might.
+    #[error("tls: {message}")]
+    Tls { message: String },
     /// The server answered with an HTTP status other than 200 (API errors come with 200).
     #[error("http status {status}: {body}")]
     HttpStatus {
@@ -178,7 +182,9 @@ impl Error {
             | Error::HttpStatus { request_id, .. }
             | Error::Decode { request_id, .. } => request_id.as_deref(),
             Error::ClockSkew { source, .. } => source.request_id(),
-            Error::DeadlineExceeded { last: Some(last), .. } => last.request_id(),
+            Error::DeadlineExceeded {
+                last: Some(last), ..
+            } => last.request_id(),
             _ => None,
         }
     }
@@ -192,7 +198,9 @@ impl Error {
                 request_id,
             } => Some((code, message, request_id.as_deref())),
             Error::ClockSkew { source, .. } => source.api_error(),
-            Error::DeadlineExceeded { last: Some(last), .. } => last.api_error(),
+            Error::DeadlineExceeded {
+                last: Some(last), ..
+            } => last.api_error(),
             _ => None,
         }
     }
@@ -212,7 +220,9 @@ impl Error {
             Error::ClockSkew { .. } => ErrorClass::ClockSkew,
             Error::DeadlineExceeded { .. } => ErrorClass::Deadline,
             Error::TaskFailed { .. } => ErrorClass::Client,
-            Error::Decode { .. } | Error::Credentials(_) | Error::Config(_) => ErrorClass::Local,
+            Error::Decode { .. } | Error::Credentials(_) | Error::Config(_) | Error::Tls { .. } => {
+                ErrorClass::Local
+            }
         }
     }
 
@@ -251,7 +261,10 @@ mod tests {
             "FailedOperation.NetDetectTimeOut",
             "UnsupportedOperation.IdempotentProcessing",
         ] {
-            assert!(classify_code(code).is_retryable(), "{code} should be retried");
+            assert!(
+                classify_code(code).is_retryable(),
+                "{code} should be retried"
+            );
         }
     }
 
@@ -279,19 +292,37 @@ mod tests {
             "AuthFailure.SignatureExpire",
             "AuthFailure.TokenFailure",
         ] {
-            assert!(!classify_code(code).is_retryable(), "{code} must not be retried");
+            assert!(
+                !classify_code(code).is_retryable(),
+                "{code} must not be retried"
+            );
         }
     }
 
     #[test]
     fn specific_classes() {
-        assert_eq!(classify_code("AuthFailure.SignatureExpire"), ErrorClass::ClockSkew);
-        assert_eq!(classify_code("AuthFailure.TokenFailure"), ErrorClass::TokenExpired);
-        assert_eq!(classify_code("AuthFailure.SignatureFailure"), ErrorClass::Auth);
+        assert_eq!(
+            classify_code("AuthFailure.SignatureExpire"),
+            ErrorClass::ClockSkew
+        );
+        assert_eq!(
+            classify_code("AuthFailure.TokenFailure"),
+            ErrorClass::TokenExpired
+        );
+        assert_eq!(
+            classify_code("AuthFailure.SignatureFailure"),
+            ErrorClass::Auth
+        );
         assert_eq!(classify_code("RequestLimitExceeded"), ErrorClass::Throttled);
         assert_eq!(classify_code("ResourceNotFound"), ErrorClass::NotFound);
-        assert_eq!(classify_code("InvalidInstanceId.NotFound"), ErrorClass::NotFound);
-        assert_eq!(classify_code("InvalidParameter.Coexist"), ErrorClass::Client);
+        assert_eq!(
+            classify_code("InvalidInstanceId.NotFound"),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify_code("InvalidParameter.Coexist"),
+            ErrorClass::Client
+        );
     }
 
     #[test]
@@ -340,7 +371,10 @@ mod tests {
             last: Some(Box::new(skew)),
         };
         assert_eq!(deadline.class(), ErrorClass::Deadline);
-        assert_eq!(deadline.api_error().map(|a| a.0), Some("AuthFailure.SignatureExpire"));
+        assert_eq!(
+            deadline.api_error().map(|a| a.0),
+            Some("AuthFailure.SignatureExpire")
+        );
         assert_eq!(deadline.request_id(), Some("r"));
         assert!(!deadline.is_retryable());
     }

@@ -111,7 +111,9 @@ impl HaVip {
 
     /// Whether `instance_id` (`ins-…`) or `eni_id` (`eni-…`) is in the drift range.
     pub fn range_contains(&self, id: &str) -> bool {
-        self.ha_vip_association_set.iter().any(|a| a.instance_id == id)
+        self.ha_vip_association_set
+            .iter()
+            .any(|a| a.instance_id == id)
     }
 }
 
@@ -257,7 +259,11 @@ mod tests {
             json!({"HaVipAssociationSet": [{"InstanceId": "ins-1", "HaVipId": "havip-1", "InstanceType": "CVM"}]})
         );
         assert_eq!(
-            serde_json::to_value(HaVipAssociateAddressIp { ha_vip_id: "havip-1".into(), address_ip: "1.2.3.4".into() }).unwrap(),
+            serde_json::to_value(HaVipAssociateAddressIp {
+                ha_vip_id: "havip-1".into(),
+                address_ip: "1.2.3.4".into()
+            })
+            .unwrap(),
             json!({"HaVipId": "havip-1", "AddressIp": "1.2.3.4"})
         );
     }
@@ -284,7 +290,12 @@ mod tests {
         let states: Vec<_> = r.ha_vip_set.iter().map(|h| h.state.clone()).collect();
         assert_eq!(
             states,
-            [HaVipState::Unbound, HaVipState::Available, HaVipState::Unbound, HaVipState::Other("DELETING".into())]
+            [
+                HaVipState::Unbound,
+                HaVipState::Available,
+                HaVipState::Unbound,
+                HaVipState::Other("DELETING".into())
+            ]
         );
         assert!(!r.ha_vip_set[0].has_holder());
         assert!(r.ha_vip_set[1].has_holder());

@@ -103,18 +103,17 @@ impl Metadata {
     /// The value at `path`, trimmed; `Ok(None)` when the service answers 404 (no such item).
     pub async fn get_opt(&self, path: &str) -> Result<Option<String>, Error> {
         let url = self.url(path);
-        let resp = self.http.get(&url).send().await.map_err(|e| Error::Transport {
-            message: format!("metadata {url}: {}", error_chain(&e)),
-            timed_out: e.is_timeout(),
-        })?;
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| transport(&url, e))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let body = resp.text().await.map_err(|e| Error::Transport {
-            message: format!("metadata {url}: {}", error_chain(&e)),
-            timed_out: e.is_timeout(),
-        })?;
+        let body = resp.text().await.map_err(|e| transport(&url, e))?;
         if !status.is_success() {
             return Err(Error::HttpStatus {
                 status: status.as_u16(),
@@ -207,6 +206,15 @@ impl Metadata {
     }
 }
 
+/// A transport error naming the URL once (reqwest's own message repeats it).
+fn transport(url: &str, e: reqwest::Error) -> Error {
+    let timed_out = e.is_timeout();
+    Error::Transport {
+        message: format!("metadata {url}: {}", error_chain(&e.without_url())),
+        timed_out,
+    }
+}
+
 /// The entries of a directory listing: one per line, trailing `/` removed, blanks skipped.
 fn list_lines(body: &str) -> Vec<String> {
     body.lines()
@@ -247,8 +255,11 @@ mod tests {
 
     #[test]
     fn urls_are_under_latest_meta_data() {
-        let m = Metadata::new("http://127.0.0.1:9/_sim/node/ins-1/", Duration::from_secs(1))
-            .unwrap();
+        let m = Metadata::new(
+            "http://127.0.0.1:9/_sim/node/ins-1/",
+            Duration::from_secs(1),
+        )
+        .unwrap();
         assert_eq!(
             m.url("placement/region"),
             "http://127.0.0.1:9/_sim/node/ins-1/latest/meta-data/placement/region"
@@ -285,7 +296,10 @@ mod tests {
         )
         .unwrap();
         let text = format!("{c:?}");
-        assert!(!text.contains("tmp-key-secret") && !text.contains("tok-secret"), "{text}");
+        assert!(
+            !text.contains("tmp-key-secret") && !text.contains("tok-secret"),
+            "{text}"
+        );
         assert_eq!(c.expired_time, 1_615_590_047);
     }
 

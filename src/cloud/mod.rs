@@ -15,6 +15,7 @@ pub mod havip;
 pub mod metadata;
 pub mod region;
 pub mod retry;
+pub mod setup;
 pub mod task;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -25,6 +26,7 @@ pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticPro
 pub use error::{classify_code, Error, ErrorClass};
 pub use metadata::Metadata;
 pub use retry::RetryPolicy;
+pub use setup::{connect, ClientOptions};
 
 /// The VPC API version every action here uses.
 pub const VPC_VERSION: &str = "2017-03-12";
@@ -63,7 +65,10 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new<S: Into<String>>(name: impl Into<String>, values: impl IntoIterator<Item = S>) -> Self {
+    pub fn new<S: Into<String>>(
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
         Filter {
             name: name.into(),
             values: values.into_iter().map(Into::into).collect(),
@@ -175,7 +180,10 @@ mod tests {
             d: String,
         }
         let t: T = serde_json::from_str(r#"{"a":null,"c":12566700,"d":"50121411","x":1}"#).unwrap();
-        assert_eq!((t.a.as_str(), t.b.len(), t.c.as_str(), t.d.as_str()), ("", 0, "12566700", "50121411"));
+        assert_eq!(
+            (t.a.as_str(), t.b.len(), t.c.as_str(), t.d.as_str()),
+            ("", 0, "12566700", "50121411")
+        );
         let t: T = serde_json::from_str(r#"{"c":null}"#).unwrap();
         assert_eq!(t.c, "");
     }

@@ -49,18 +49,32 @@ mod tests {
     #[tokio::test]
     async fn order_flag_env_metadata() {
         let env = EnvVars::from_pairs([(ENV_REGION, "ap-shanghai")]);
-        assert_eq!(resolve_region(Some("ap-guangzhou"), &env, None).await.unwrap(), "ap-guangzhou");
+        assert_eq!(
+            resolve_region(Some("ap-guangzhou"), &env, None)
+                .await
+                .unwrap(),
+            "ap-guangzhou"
+        );
         assert_eq!(resolve_region(Some(""), &env, None).await.unwrap(), "");
-        assert_eq!(resolve_region(None, &env, None).await.unwrap(), "ap-shanghai");
-        let e = resolve_region(None, &EnvVars::default(), None).await.unwrap_err();
+        assert_eq!(
+            resolve_region(None, &env, None).await.unwrap(),
+            "ap-shanghai"
+        );
+        let e = resolve_region(None, &EnvVars::default(), None)
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Config(_)));
-        assert!(resolve_region(Some("ap guangzhou\n"), &env, None).await.is_err());
+        assert!(resolve_region(Some("ap guangzhou\n"), &env, None)
+            .await
+            .is_err());
     }
 
     #[tokio::test]
     async fn unreachable_metadata_is_a_config_error() {
         let md = Metadata::new("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
-        let e = resolve_region(None, &EnvVars::default(), Some(&md)).await.unwrap_err();
+        let e = resolve_region(None, &EnvVars::default(), Some(&md))
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Config(_)), "{e}");
         assert!(e.to_string().contains("--region"), "{e}");
     }

@@ -100,24 +100,47 @@ mod tests {
     #[test]
     fn full_jitter_doubles_the_floor_and_is_capped() {
         let p = policy();
-        assert_eq!(p.backoff(ErrorClass::Server, 1, 1.0), Duration::from_millis(100));
-        assert_eq!(p.backoff(ErrorClass::Server, 20, 1.0), Duration::from_secs(2));
-        assert_eq!(p.backoff(ErrorClass::Server, u32::MAX, 0.999), p.backoff(ErrorClass::Server, 40, 0.999));
+        assert_eq!(
+            p.backoff(ErrorClass::Server, 1, 1.0),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            p.backoff(ErrorClass::Server, 20, 1.0),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.backoff(ErrorClass::Server, u32::MAX, 0.999),
+            p.backoff(ErrorClass::Server, 40, 0.999)
+        );
     }
 
     #[test]
     fn throttling_starts_slower() {
         let p = policy();
-        assert_eq!(p.backoff(ErrorClass::Throttled, 1, 0.0), Duration::from_millis(200));
-        assert!(p.backoff(ErrorClass::Throttled, 2, 0.5) > p.backoff(ErrorClass::Transient, 2, 0.5));
+        assert_eq!(
+            p.backoff(ErrorClass::Throttled, 1, 0.0),
+            Duration::from_millis(200)
+        );
+        assert!(
+            p.backoff(ErrorClass::Throttled, 2, 0.5) > p.backoff(ErrorClass::Transient, 2, 0.5)
+        );
     }
 
     #[test]
     fn bad_jitter_is_clamped() {
         let p = policy();
-        assert_eq!(p.backoff(ErrorClass::Busy, 1, f64::NAN), Duration::from_millis(50));
-        assert_eq!(p.backoff(ErrorClass::Busy, 1, -3.0), Duration::from_millis(50));
-        assert_eq!(p.backoff(ErrorClass::Busy, 1, 7.0), Duration::from_millis(100));
+        assert_eq!(
+            p.backoff(ErrorClass::Busy, 1, f64::NAN),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            p.backoff(ErrorClass::Busy, 1, -3.0),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            p.backoff(ErrorClass::Busy, 1, 7.0),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]

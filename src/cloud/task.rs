@@ -163,7 +163,10 @@ pub async fn wait_vpc_task_with(
 }
 
 /// Waits for an EIP task (the `TaskId` of AssociateAddress / DisassociateAddress).
-pub async fn wait_eip_task(client: &Client, task_id: &str) -> Result<DescribeTaskResultResponse, Error> {
+pub async fn wait_eip_task(
+    client: &Client,
+    task_id: &str,
+) -> Result<DescribeTaskResultResponse, Error> {
     wait_eip_task_with(client, task_id, &PollPolicy::default()).await
 }
 
@@ -194,7 +197,12 @@ pub async fn wait_eip_task_with(
 }
 
 /// The polling loop shared by both waiters: every poll and pause stays inside one deadline.
-async fn wait<T, F, Fut>(client: &Client, task_id: &str, poll: &PollPolicy, mut check: F) -> Result<T, Error>
+async fn wait<T, F, Fut>(
+    client: &Client,
+    task_id: &str,
+    poll: &PollPolicy,
+    mut check: F,
+) -> Result<T, Error>
 where
     F: FnMut(Client) -> Fut,
     Fut: std::future::Future<Output = Result<(TaskStatus, String, T), Error>>,
@@ -227,7 +235,12 @@ where
                 })),
             });
         }
-        tracing::debug!(task_id, polls, pause_ms = pause.as_millis() as u64, "task still running");
+        tracing::debug!(
+            task_id,
+            polls,
+            pause_ms = pause.as_millis() as u64,
+            "task still running"
+        );
         tokio::time::sleep(pause).await;
     }
 }
@@ -237,12 +250,94 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::cloud::{ClientConfig, Credentials, StaticProvider};
+    use std::sync::Arc;
+
+    /// A client that is never used to send: `wait` only takes its deadline.
+    fn offline_client() -> Client {
+        let creds = Credentials::new("AKIDtest", "key").unwrap();
+        Client::new(
+            ClientConfig::default(),
+            Arc::new(StaticProvider::new(creds, "test")),
+        )
+        .unwrap()
+    }
+
+    fn poll() -> PollPolicy {
+        PollPolicy {
+            initial: Duration::from_millis(100),
+            factor: 2.0,
+            max: Duration::from_secs(1),
+        }
+    }
+
+    /// A fake task that reports RUNNING `running` times, then `last`.
+    async fn run_fake(
+        client: &Client,
+        running: u32,
+        last: TaskStatus,
+    ) -> (Result<u32, Error>, u32) {
+        let polls = std::sync::atomic::AtomicU32::new(0);
+        let r = wait(client, "task-1", &poll(), |_| {
+            let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            async move {
+                let status = if n > running {
+                    last
+                } else {
+                    TaskStatus::Running
+                };
+                Ok((status, format!("poll {n}"), n))
+            }
+        })
+        .await;
+        (r, polls.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_with_growing_pauses_until_success() {
+        let start = Instant::now();
+        let (r, polls) = run_fake(&offline_client(), 3, TaskStatus::Success).await;
+        assert_eq!(r.unwrap(), 4);
+        assert_eq!(polls, 4);
+        // 100 + 200 + 400 ms of (virtual) pauses between the four polls.
+        assert_eq!(start.elapsed(), Duration::from_millis(700));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_task_is_an_error_naming_the_task() {
+        let (r, _) = run_fake(&offline_client(), 1, TaskStatus::Failed).await;
+        let e = r.unwrap_err();
+        assert!(
+            matches!(&e, Error::TaskFailed { task_id, message } if task_id == "task-1" && message == "poll 2"),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_running_past_the_deadline_stops_the_wait_in_time() {
+        let start = Instant::now();
+        let client = offline_client().with_deadline(start + Duration::from_secs(5));
+        let (r, polls) = run_fake(&client, u32::MAX, TaskStatus::Success).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.class(), crate::cloud::ErrorClass::Deadline, "{e:?}");
+        assert!(
+            start.elapsed() <= Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(polls >= 5, "{polls}");
+        assert!(e.to_string().contains("still poll"), "{e}");
+    }
+
     #[test]
     fn eip_task_id_goes_out_as_a_number() {
         let r = DescribeTaskResult {
             task_id: "12566700".into(),
         };
-        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"TaskId": 12566700}));
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"TaskId": 12566700})
+        );
         let bad = DescribeTaskResult {
             task_id: "x1".into(),
         };
@@ -281,8 +376,10 @@ mod tests {
             "Result": [{"ResourceId": "eni-olifj433", "Status": "SUCCESS"}], "RequestId": "r"}))
         .unwrap();
         assert_eq!(r.result[0].resource_id, "eni-olifj433");
-        let r: DescribeTaskResultResponse =
-            serde_json::from_value(json!({"TaskId": 12566700, "Result": "SUCCESS", "RequestId": "r"})).unwrap();
+        let r: DescribeTaskResultResponse = serde_json::from_value(
+            json!({"TaskId": 12566700, "Result": "SUCCESS", "RequestId": "r"}),
+        )
+        .unwrap();
         assert_eq!(r.task_id, "12566700");
     }
 }

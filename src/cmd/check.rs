@@ -116,14 +116,17 @@ fn parse_tcp(s: &str) -> Result<(String, u16), String> {
     if port == 0 {
         return Err(bad("port 0"));
     }
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty()
-        || host.contains(char::is_whitespace)
-        || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err())
-    {
+    // IPv6 must be bracketed ([::1]:80), or the port would be ambiguous.
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            v6.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("bad IPv6 address"))?;
+            v6
+        }
+        None if host.contains(':') => return Err(bad("IPv6 addresses need brackets")),
+        None => host,
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
         return Err(bad("bad host"));
     }
     Ok((host.to_owned(), port))
@@ -145,8 +148,9 @@ pub struct CheckArgs {
     /// Connect to HOST:PORT; healthy when the connection is accepted.
     #[arg(long, value_name = "HOST:PORT")]
     pub tcp: Option<String>,
-    /// The whole probe's bound, e.g. 2s or 500ms [default: 2s].
-    #[arg(long = "probe-timeout", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// The whole probe's bound; set from the global `--timeout` (the whole command's deadline,
+    /// which for a check is the probe) [default: the `[check]` timeout, else 2s].
+    #[arg(skip)]
     pub probe_timeout: Option<Duration>,
     /// Also fail while this VIP's drain flag exists; without it, any VIP's flag fails the check.
     #[arg(long, value_name = "NAME")]
@@ -255,7 +259,7 @@ pub fn plan(
     }
     let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
     if timeout.is_zero() {
-        return Err(mis("--probe-timeout must be more than 0s".to_owned()));
+        return Err(mis("--timeout must be more than 0s".to_owned()));
     }
     if let Some(v) = &args.vip {
         if !valid_vip_name(v) {
@@ -402,21 +406,41 @@ async fn run_probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// The whole command. `main` loads the configuration (if any) and passes its `[check]` section
-/// and state directory, or `Err` with the reason it could not be loaded: that fails closed.
-pub async fn run(
-    args: &CheckArgs,
-    config: Result<(Option<&CheckConfig>, Option<&Path>), String>,
-) -> ExitCode {
+/// Loads the configuration when one is named (`--config`, `HAVIP_CONFIG`) or the default file
+/// exists. A named file that is missing, or any file that does not parse, fails closed; so
+/// does a `--vip` the file does not define (its drain flag would never be looked for).
+fn load_config(
+    global: &crate::cli::GlobalArgs,
+    vip: Option<&str>,
+) -> Result<(Option<CheckConfig>, Option<PathBuf>), String> {
+    let path = crate::config::config_path(global.config.as_deref());
+    if global.config.is_none() && !path.exists() {
+        return Ok((None, None));
+    }
+    let cfg = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
+    if let Some(v) = vip {
+        cfg.select(Some(v))?;
+    }
+    Ok((cfg.check, Some(cfg.state_dir)))
+}
+
+/// The command: resolve, drain flags, probes; one line on stderr when unhealthy.
+pub async fn run(args: &CheckArgs, global: &crate::cli::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let mut args = args.clone();
+    args.probe_timeout = global.timeout;
     let env_state_dir = std::env::var_os(crate::config::STATE_DIR_ENV).map(PathBuf::from);
-    let outcome = match config {
-        Ok((section, state_dir)) => match plan(args, section, state_dir, env_state_dir) {
-            Ok(p) => execute(&p).await,
-            Err(e) => Err(e),
-        },
+    // Flags alone are enough when the default file is absent; when a file is named or
+    // present, it must load (fail closed).
+    let outcome = match load_config(global, args.vip.as_deref()) {
+        Ok((section, state_dir)) => {
+            match plan(&args, section.as_ref(), state_dir.as_deref(), env_state_dir) {
+                Ok(p) => execute(&p).await,
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(CheckError::Misconfigured(e)),
     };
-    match outcome {
+    Ok(match outcome {
         Ok(passed) => {
             if !args.quiet {
                 println!("havip check: healthy: {passed}");
@@ -427,7 +451,7 @@ pub async fn run(
             eprintln!("havip check: unhealthy: {e}");
             ExitCode::from(e.exit_code())
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -66,7 +66,9 @@ impl FaultSpec {
             return Err("\"action\" must be an action name or \"*\"".into());
         }
         if self.count == Some(0) {
-            return Err("\"count\" must be at least 1 (omit it for a rule that lasts until cleared)".into());
+            return Err(
+                "\"count\" must be at least 1 (omit it for a rule that lasts until cleared)".into(),
+            );
         }
         if let Some(p) = self.probability {
             if !(0.0..=1.0).contains(&p) {
@@ -189,11 +191,19 @@ mod tests {
     #[test]
     fn count_limits_firings() {
         let mut f = Faults::default();
-        f.add(spec(r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#))
-            .unwrap();
+        f.add(spec(
+            r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#,
+        ))
+        .unwrap();
         assert_eq!(f.take("DescribeAddresses"), None);
-        assert_eq!(f.take("DescribeHaVips"), Some(Effect::Error("InternalError".into())));
-        assert_eq!(f.take("DescribeHaVips"), Some(Effect::Error("InternalError".into())));
+        assert_eq!(
+            f.take("DescribeHaVips"),
+            Some(Effect::Error("InternalError".into()))
+        );
+        assert_eq!(
+            f.take("DescribeHaVips"),
+            Some(Effect::Error("InternalError".into()))
+        );
         assert_eq!(f.take("DescribeHaVips"), None);
         assert!(f.is_empty());
     }
@@ -201,20 +211,26 @@ mod tests {
     #[test]
     fn probability_zero_never_fires_and_one_always_does() {
         let mut f = Faults::default();
-        f.add(spec(r#"{"action": "*", "probability": 0.0, "http_status": 502}"#))
-            .unwrap();
+        f.add(spec(
+            r#"{"action": "*", "probability": 0.0, "http_status": 502}"#,
+        ))
+        .unwrap();
         assert!((0..1000).all(|_| f.take("X").is_none()));
         f.clear();
-        f.add(spec(r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#))
-            .unwrap();
+        f.add(spec(
+            r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#,
+        ))
+        .unwrap();
         assert!((0..1000).all(|_| f.take("X") == Some(Effect::DelayMs(5))));
     }
 
     #[test]
     fn task_rules_only_fire_for_tasks() {
         let mut f = Faults::default();
-        f.add(spec(r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#))
-            .unwrap();
+        f.add(spec(
+            r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#,
+        ))
+        .unwrap();
         assert_eq!(f.take("AssociateAddress"), None);
         assert!(f.take_task_failure("AssociateAddress"));
         assert!(!f.take_task_failure("AssociateAddress"));

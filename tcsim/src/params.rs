@@ -270,7 +270,12 @@ impl Params {
                 None | Some(Value::Null) => {
                     return Err(ApiError::missing(&format!("Filters.{i}.Name")))
                 }
-                Some(_) => return Err(ApiError::invalid_type(&format!("Filters.{i}.Name"), "String")),
+                Some(_) => {
+                    return Err(ApiError::invalid_type(
+                        &format!("Filters.{i}.Name"),
+                        "String",
+                    ))
+                }
             };
             let values = match m.get("Values") {
                 Some(Value::Array(vs)) => vs
@@ -409,7 +414,10 @@ mod tests {
             "Action=DescribeHaVips&Filters.0.Name=vpc-id&Filters.0.Values.0=vpc-1&Filters.0.Values.1=vpc%2D2&HaVipIds.0=havip-1&Limit=10",
         )
         .unwrap();
-        assert_eq!(common.get("Action").map(String::as_str), Some("DescribeHaVips"));
+        assert_eq!(
+            common.get("Action").map(String::as_str),
+            Some("DescribeHaVips")
+        );
         assert_eq!(
             p.to_value(),
             json!({"Filters": [{"Name": "vpc-id", "Values": ["vpc-1", "vpc-2"]}],
@@ -434,16 +442,29 @@ mod tests {
 
     #[test]
     fn json_types_are_strict() {
-        let p = Params::from_json(br#"{"Limit": "10", "Offset": -1, "CheckAssociate": 1}"#).unwrap();
+        let p =
+            Params::from_json(br#"{"Limit": "10", "Offset": -1, "CheckAssociate": 1}"#).unwrap();
         assert_eq!(p.u64_opt("Limit").unwrap_err().code, "InvalidParameter");
-        assert_eq!(p.u64_opt("Offset").unwrap_err().code, "InvalidParameterValue.Range");
-        assert_eq!(p.bool_opt("CheckAssociate").unwrap_err().code, "InvalidParameter");
+        assert_eq!(
+            p.u64_opt("Offset").unwrap_err().code,
+            "InvalidParameterValue.Range"
+        );
+        assert_eq!(
+            p.bool_opt("CheckAssociate").unwrap_err().code,
+            "InvalidParameter"
+        );
     }
 
     #[test]
     fn bad_json_and_non_objects() {
-        assert_eq!(Params::from_json(b"{").unwrap_err().code, "InvalidParameter");
-        assert_eq!(Params::from_json(b"[1]").unwrap_err().code, "InvalidParameter");
+        assert_eq!(
+            Params::from_json(b"{").unwrap_err().code,
+            "InvalidParameter"
+        );
+        assert_eq!(
+            Params::from_json(b"[1]").unwrap_err().code,
+            "InvalidParameter"
+        );
         assert!(Params::from_json(b"").unwrap().is_empty());
     }
 

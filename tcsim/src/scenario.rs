@@ -194,8 +194,9 @@ impl ScenarioFile {
             seed.merge(generate(havips, eips, &default_regions())?);
             return Ok(seed);
         }
-        let text = std::fs::read_to_string(name)
-            .with_context(|| format!("reading scenario {name:?} (not a built-in: seed, large:N)"))?;
+        let text = std::fs::read_to_string(name).with_context(|| {
+            format!("reading scenario {name:?} (not a built-in: seed, large:N)")
+        })?;
         if name.ends_with(".json") {
             serde_json::from_str(&text).with_context(|| format!("parsing JSON scenario {name}"))
         } else {
@@ -264,7 +265,12 @@ impl ScenarioFile {
                 .ok_or_else(|| anyhow!("subnet {} names unknown VPC {}", s.id, s.vpc_id))?;
             parse_cidr(&s.cidr).with_context(|| format!("subnet {}", s.id))?;
             if !s.zone.starts_with(&vpc.region) {
-                bail!("subnet {} zone {} is not in region {}", s.id, s.zone, vpc.region);
+                bail!(
+                    "subnet {} zone {} is not in region {}",
+                    s.id,
+                    s.zone,
+                    vpc.region
+                );
             }
             w.subnets.push(Subnet {
                 id: s.id.clone(),
@@ -389,7 +395,12 @@ impl ScenarioFile {
                 .parse()
                 .map_err(|_| anyhow!("HAVIP {} has an invalid Vip {:?}", h.id, h.vip))?;
             if !in_cidr(vip, parse_cidr(&subnet.cidr)?) {
-                bail!("HAVIP {} Vip {} is outside subnet {}", h.id, h.vip, subnet.cidr);
+                bail!(
+                    "HAVIP {} Vip {} is outside subnet {}",
+                    h.id,
+                    h.vip,
+                    subnet.cidr
+                );
             }
             if !ips.insert((subnet.vpc_id.clone(), h.vip.clone())) {
                 bail!("IP {} is used twice in VPC {}", h.vip, subnet.vpc_id);
@@ -416,9 +427,18 @@ impl ScenarioFile {
                     } else {
                         w.eni(id).cloned()
                     }
-                    .ok_or_else(|| anyhow!("HAVIP {} holder {id} is not an ENI or instance with an ENI", h.id))?;
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "HAVIP {} holder {id} is not an ENI or instance with an ENI",
+                            h.id
+                        )
+                    })?;
                     if eni.subnet_id != h.subnet_id {
-                        bail!("HAVIP {} holder {id} is not in subnet {}", h.id, h.subnet_id);
+                        bail!(
+                            "HAVIP {} holder {id} is not in subnet {}",
+                            h.id,
+                            h.subnet_id
+                        );
                     }
                     (Some(eni.id.clone()), eni.instance_id.clone())
                 }
@@ -453,8 +473,7 @@ impl ScenarioFile {
         for a in &self.addresses {
             unique(&a.id)?;
             check_id(&a.id, "eip")?;
-            a.ip
-                .parse::<Ipv4Addr>()
+            a.ip.parse::<Ipv4Addr>()
                 .map_err(|_| anyhow!("EIP {} has an invalid ip {:?}", a.id, a.ip))?;
             if !eip_ips.insert(a.ip.clone()) {
                 bail!("EIP address {} is used twice", a.ip);
@@ -464,7 +483,10 @@ impl ScenarioFile {
                 .filter(|t| t.is_some())
                 .count();
             if targets > 1 {
-                bail!("EIP {} has more than one of bind_havip, bind_instance, bind_eni", a.id);
+                bail!(
+                    "EIP {} has more than one of bind_havip, bind_instance, bind_eni",
+                    a.id
+                );
             }
             let (binding, implied_region) = if let Some(hid) = &a.bind_havip {
                 let h = w
@@ -526,7 +548,10 @@ impl ScenarioFile {
             }
             let region = match (&a.region, implied_region) {
                 (Some(r), Some(i)) if *r != i => {
-                    bail!("EIP {} region {r} differs from its binding's region {i}", a.id)
+                    bail!(
+                        "EIP {} region {r} differs from its binding's region {i}",
+                        a.id
+                    )
                 }
                 (Some(r), _) => r.clone(),
                 (None, Some(i)) => i,
@@ -667,6 +692,8 @@ pub fn generate(havips: usize, eips: usize, regions: &[String]) -> Result<Scenar
             }
         }
     }
+    // EIP addresses count up per region: 106.<60+region>.<n/250>.<n%250+1>.
+    let mut per_region = vec![0usize; regions.len()];
     for e in 0..eips {
         let id = next_id("eip");
         let (bind_havip, region) = match havip_ids.get(e) {
@@ -674,7 +701,8 @@ pub fn generate(havips: usize, eips: usize, regions: &[String]) -> Result<Scenar
             None => (None, regions[e % regions.len()].clone()),
         };
         let ri = regions.iter().position(|r| *r == region).unwrap_or(0);
-        let n = e / regions.len();
+        let n = per_region[ri];
+        per_region[ri] += 1;
         f.addresses.push(AddressSpec {
             id,
             name: format!("gen-{e}"),
@@ -765,7 +793,10 @@ mod tests {
         assert_eq!(h.instance_id.as_deref(), Some("ins-iam00020"));
         assert!(h.check_associate);
         assert_eq!(h.associations.len(), 2);
-        assert_eq!(w.havip_address("havip-iam00099").unwrap().id, "eip-iam00139");
+        assert_eq!(
+            w.havip_address("havip-iam00099").unwrap().id,
+            "eip-iam00139"
+        );
         assert_eq!(w.address("eip-idle0001").unwrap().status, "UNBIND");
         assert_eq!(w.instance("ins-iam00021").unwrap().zone, "ap-guangzhou-3");
         assert_eq!(w.eni("eni-iam00020").unwrap().private_ips.len(), 2);
@@ -800,6 +831,9 @@ mod tests {
         let net = parse_cidr("10.0.4.0/24").unwrap();
         assert!(in_cidr("10.0.4.99".parse().unwrap(), net));
         assert!(!in_cidr("10.0.5.1".parse().unwrap(), net));
-        assert!(in_cidr("1.2.3.4".parse().unwrap(), parse_cidr("0.0.0.0/0").unwrap()));
+        assert!(in_cidr(
+            "1.2.3.4".parse().unwrap(),
+            parse_cidr("0.0.0.0/0").unwrap()
+        ));
     }
 }

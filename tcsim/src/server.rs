@@ -489,10 +489,9 @@ async fn pipeline(
     };
     match effect {
         None | Some(Effect::TaskFailed) => {}
-        Some(Effect::Error(code)) => fail!(ApiError::new(
-            code,
-            "Injected fault (tcsim /_sim/faults).",
-        )),
+        Some(Effect::Error(code)) => {
+            fail!(ApiError::new(code, "Injected fault (tcsim /_sim/faults).",))
+        }
         Some(Effect::HttpStatus(status)) => return Outcome::Http(status),
         Some(Effect::DelayMs(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(Effect::Hang) => {

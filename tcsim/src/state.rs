@@ -212,12 +212,29 @@ pub struct Address {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum TaskOp {
-    HavipBindEip { havip_id: String, address_id: String },
-    HavipUnbindEip { havip_id: String, address_id: String },
-    BindAddress { address_id: String, binding: Binding },
-    UnbindAddress { address_id: String },
-    MigrateIp { source: String, destination: String, ip: String },
-    DeleteHavip { havip_id: String },
+    HavipBindEip {
+        havip_id: String,
+        address_id: String,
+    },
+    HavipUnbindEip {
+        havip_id: String,
+        address_id: String,
+    },
+    BindAddress {
+        address_id: String,
+        binding: Binding,
+    },
+    UnbindAddress {
+        address_id: String,
+    },
+    MigrateIp {
+        source: String,
+        destination: String,
+        ip: String,
+    },
+    DeleteHavip {
+        havip_id: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -624,8 +641,11 @@ impl World {
         let Some(eni) = self.enis.iter().find(|e| normalize_mac(&e.mac) == mac_n) else {
             return not_moved(None, format!("no ENI has MAC {mac}"));
         };
-        let (eni_id, subnet_id, instance_id) =
-            (eni.id.clone(), eni.subnet_id.clone(), eni.instance_id.clone());
+        let (eni_id, subnet_id, instance_id) = (
+            eni.id.clone(),
+            eni.subnet_id.clone(),
+            eni.instance_id.clone(),
+        );
         let Some(idx) = self
             .havips
             .iter()
@@ -647,9 +667,10 @@ impl World {
         }
         let h = &self.havips[idx];
         if h.check_associate {
-            let in_range = h.associations.iter().any(|a| {
-                a.instance_id == eni_id || Some(&a.instance_id) == instance_id.as_ref()
-            });
+            let in_range = h
+                .associations
+                .iter()
+                .any(|a| a.instance_id == eni_id || Some(&a.instance_id) == instance_id.as_ref());
             if !in_range {
                 return not_moved(
                     Some(havip_id),
@@ -740,5 +761,25 @@ pub fn bound_status(binding: Option<&Binding>) -> &'static str {
             instance_id: None, ..
         }) => "BIND_ENI",
         Some(_) => "BIND",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_compare_case_and_separator_insensitively() {
+        assert_eq!(normalize_mac("52-54-00-AB-cd-EF"), "52:54:00:ab:cd:ef");
+        assert_eq!(normalize_mac(" 20:90:6F:EE:57:E2 "), "20:90:6f:ee:57:e2");
+    }
+
+    #[test]
+    fn local_time_is_beijing_by_default() {
+        let s = Settings::default();
+        let t = DateTime::parse_from_rfc3339("2024-06-06T14:24:45Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(s.local_time(t), "2024-06-06 22:24:45");
     }
 }

@@ -33,6 +33,7 @@ import pytest
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.common.retry import StandardRetryer
 from tencentcloud.vpc.v20170312 import vpc_client
 
 # The seed scenario's fixed facts (tcsim issue, "Scenarios").
@@ -50,6 +51,19 @@ EIP_ID, EIP_IP = "eip-iam00139", "106.52.252.139"
 IDLE_EIP_ID, IDLE_EIP_IP = "eip-idle0001", "106.52.252.140"
 
 START_TIMEOUT_S = 30
+
+
+class RateLimitRetryer(StandardRetryer):
+    """The SDK's retry hook, retrying only `RequestLimitExceeded`: the seed scenario limits each
+    action to 20 requests/s like the real API, and these tests call quickly. Network errors and
+    HTTP errors are NOT retried, so a transport deviation still fails the test at once."""
+
+    def __init__(self):
+        super().__init__(max_attempts=6, backoff_fn=lambda n: 0.25 * (n + 1))
+
+    @staticmethod
+    def should_retry(resp, err):
+        return err is not None and getattr(err, "get_code", lambda: None)() == "RequestLimitExceeded"
 
 
 class Sim:
@@ -77,7 +91,7 @@ class Sim:
             reqTimeout=15,
             certification=self.ca_cert if self.scheme == "https" else None,
         )
-        profile = ClientProfile(httpProfile=http, language=language)
+        profile = ClientProfile(httpProfile=http, language=language, retryer=RateLimitRetryer())
         profile.unsignedPayload = unsigned
         cred = credential.Credential(secret_id, secret_key, token)
         return vpc_client.VpcClient(cred, region, profile)

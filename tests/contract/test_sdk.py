@@ -439,3 +439,27 @@ def test_associate_address_then_describe_task_result(fresh_sim):
     assert seen == ["RUNNING", "SUCCESS"], seen
     eip = the_address(client, IDLE_EIP_ID)
     assert (eip.AddressStatus, eip.InstanceId, eip.InstanceType) == ("BIND", INS_2, "CVM")
+
+
+# --- transport -------------------------------------------------------------------------------------
+
+def test_tls_certificate_is_really_checked():
+    """The HTTPS runs are real TLS: without trusting tcsim's certificate (the SDK's default,
+    certifi's roots) the SDK refuses the connection; trusting it, the call succeeds."""
+    from conftest import start_tcsim, stop_tcsim
+
+    s = start_tcsim(True)
+    try:
+        with open(s.ca_cert) as f:
+            assert "BEGIN CERTIFICATE" in f.read()
+        untrusted = s.client()
+        untrusted.profile.httpProfile.certification = None
+        from tencentcloud.vpc.v20170312 import vpc_client
+        default_trust = vpc_client.VpcClient(untrusted.credential, REGION, untrusted.profile)
+        with pytest.raises(TencentCloudSDKException) as info:
+            describe_havips(default_trust)
+        assert info.value.get_code() == "ClientNetworkError", info.value
+        assert "CERTIFICATE_VERIFY_FAILED" in str(info.value.get_message()), info.value
+        assert the_havip(s.client()).HaVipId == HAVIP_ID
+    finally:
+        stop_tcsim(s)

@@ -120,7 +120,9 @@ fn check_address_id(param: &str, id: &str) -> ApiResult<()> {
     } else {
         Err(ApiError::new(
             "InvalidParameterValue.AddressIdMalformed",
-            format!("The value `{id}` of parameter `{param}` is not a valid EIP ID (eip-xxxxxxxx)."),
+            format!(
+                "The value `{id}` of parameter `{param}` is not a valid EIP ID (eip-xxxxxxxx)."
+            ),
         ))
     }
 }
@@ -157,8 +159,15 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         .filter(|a| matches(&filters, |n| attr(&w, a, n)))
         .collect();
     let total = found.len();
-    let set: Vec<Value> = page.apply(found).into_iter().map(|a| render(&w, a)).collect();
-    Ok(obj([("TotalCount", json!(total)), ("AddressSet", Value::Array(set))]))
+    let set: Vec<Value> = page
+        .apply(found)
+        .into_iter()
+        .map(|a| render(&w, a))
+        .collect();
+    Ok(obj([
+        ("TotalCount", json!(total)),
+        ("AddressSet", Value::Array(set)),
+    ]))
 }
 
 fn find_address<'w>(ctx: &Ctx<'_>, w: &'w World, id: &str) -> ApiResult<&'w Address> {
@@ -262,7 +271,11 @@ pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
                         format!("Instance {iid} has no primary ENI."),
                     )
                 })?;
-            let ip = eni.private_ips.first().map(|p| p.ip.clone()).unwrap_or_default();
+            let ip = eni
+                .private_ips
+                .first()
+                .map(|p| p.ip.clone())
+                .unwrap_or_default();
             if w.ip_address(&eni.id, &ip).is_some() {
                 return Err(ApiError::new(
                     "InvalidInstanceId.AlreadyBindEip",
@@ -383,6 +396,10 @@ pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> 
             ));
         }
     }
+    let mut resources = vec![address.id.clone()];
+    if let Some(Binding::Havip { havip_id }) = &address.binding {
+        resources.push(havip_id.clone());
+    }
     let fail = ctx.sim.faults().take_task_failure(ctx.action);
     let task_id = w.start_task(
         ctx.action,
@@ -391,7 +408,7 @@ pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> 
         TaskOp::UnbindAddress {
             address_id: address.id.clone(),
         },
-        vec![address.id.clone()],
+        resources,
         fail,
         std::time::Instant::now(),
     );

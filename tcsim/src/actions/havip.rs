@@ -71,13 +71,21 @@ fn attr(w: &World, h: &HaVip, name: &str) -> Vec<String> {
         "vpc-id" => vec![h.vpc_id.clone()],
         "subnet-id" => vec![h.subnet_id.clone()],
         "vip" => vec![h.vip.clone()],
-        "address-ip" => w.havip_address(&h.id).map(|a| a.ip.clone()).into_iter().collect(),
-        "havip-association.instance-id" => {
-            h.associations.iter().map(|a| a.instance_id.clone()).collect()
-        }
-        "havip-association.instance-type" => {
-            h.associations.iter().map(|a| a.instance_type.clone()).collect()
-        }
+        "address-ip" => w
+            .havip_address(&h.id)
+            .map(|a| a.ip.clone())
+            .into_iter()
+            .collect(),
+        "havip-association.instance-id" => h
+            .associations
+            .iter()
+            .map(|a| a.instance_id.clone())
+            .collect(),
+        "havip-association.instance-type" => h
+            .associations
+            .iter()
+            .map(|a| a.instance_type.clone())
+            .collect(),
         "check-associate" => vec![super::bool_str(h.check_associate)],
         "type" => vec!["NORMAL".into()],
         "termination-protection" | "traffic-protection" => vec!["false".into()],
@@ -109,12 +117,22 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         .havips
         .iter()
         .filter(|h| h.region == ctx.region)
-        .filter(|h| ids.as_ref().is_none_or(|ids| ids.is_empty() || ids.contains(&h.id)))
+        .filter(|h| {
+            ids.as_ref()
+                .is_none_or(|ids| ids.is_empty() || ids.contains(&h.id))
+        })
         .filter(|h| matches(&filters, |n| attr(&w, h, n)))
         .collect();
     let total = found.len();
-    let set: Vec<Value> = page.apply(found).into_iter().map(|h| render(&w, h)).collect();
-    Ok(obj([("TotalCount", json!(total)), ("HaVipSet", Value::Array(set))]))
+    let set: Vec<Value> = page
+        .apply(found)
+        .into_iter()
+        .map(|h| render(&w, h))
+        .collect();
+    Ok(obj([
+        ("TotalCount", json!(total)),
+        ("HaVipSet", Value::Array(set)),
+    ]))
 }
 
 /// Validates a `HaVipId` parameter and finds it in the region.
@@ -232,7 +250,10 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         .ok_or_else(|| {
             ApiError::new(
                 "UnsupportedOperation.SubnetNotExists",
-                format!("The subnet `{subnet_id}` does not exist in VPC `{}`.", vpc.id),
+                format!(
+                    "The subnet `{subnet_id}` does not exist in VPC `{}`.",
+                    vpc.id
+                ),
             )
         })?
         .clone();
@@ -252,7 +273,10 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             if !in_cidr(ip, cidr) {
                 return Err(ApiError::new(
                     "InvalidParameterValue.Range",
-                    format!("The Vip {v} is outside subnet {} ({}).", subnet.id, subnet.cidr),
+                    format!(
+                        "The Vip {v} is outside subnet {} ({}).",
+                        subnet.id, subnet.cidr
+                    ),
                 ));
             }
             let n = u32::from(ip);
@@ -453,22 +477,39 @@ pub fn associate_instance(ctx: &Ctx<'_>, p: &Params, add: bool) -> ApiResult<Map
         let havip_id = e
             .str_opt("HaVipId")?
             .ok_or_else(|| ApiError::missing(&format!("HaVipAssociationSet.{i}.HaVipId")))?;
-        let h = find_havip(ctx, &w, &format!("HaVipAssociationSet.{i}.HaVipId"), &havip_id)?;
+        let h = find_havip(
+            ctx,
+            &w,
+            &format!("HaVipAssociationSet.{i}.HaVipId"),
+            &havip_id,
+        )?;
         check_association_target(ctx, &w, &h.vpc_id, &assoc)?;
-        let present = h.associations.iter().any(|a| a.instance_id == assoc.instance_id);
+        let present = h
+            .associations
+            .iter()
+            .any(|a| a.instance_id == assoc.instance_id);
         if add && present {
             return Err(ApiError::new(
                 "InvalidParameterValue.DuplicatedHaVipAssociations",
-                format!("HAVIP {havip_id} is already associated with {}.", assoc.instance_id),
+                format!(
+                    "HAVIP {havip_id} is already associated with {}.",
+                    assoc.instance_id
+                ),
             ));
         }
         if !add && !present {
             return Err(ApiError::new(
                 "ResourceNotFound",
-                format!("HAVIP {havip_id} is not associated with {}.", assoc.instance_id),
+                format!(
+                    "HAVIP {havip_id} is not associated with {}.",
+                    assoc.instance_id
+                ),
             ));
         }
-        if plan.iter().any(|(h, a)| *h == havip_id && a.instance_id == assoc.instance_id) {
+        if plan
+            .iter()
+            .any(|(h, a)| *h == havip_id && a.instance_id == assoc.instance_id)
+        {
             return Err(ApiError::new(
                 "InvalidParameterValue.Duplicate",
                 format!("The pair {havip_id}/{} appears twice.", assoc.instance_id),
@@ -484,7 +525,8 @@ pub fn associate_instance(ctx: &Ctx<'_>, p: &Params, add: bool) -> ApiResult<Map
         if add {
             h.associations.push(assoc);
         } else {
-            h.associations.retain(|a| a.instance_id != assoc.instance_id);
+            h.associations
+                .retain(|a| a.instance_id != assoc.instance_id);
             let holds = h.instance_id.as_deref() == Some(assoc.instance_id.as_str())
                 || h.eni_id.as_deref() == Some(assoc.instance_id.as_str());
             if holds {

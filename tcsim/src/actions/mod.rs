@@ -201,8 +201,7 @@ pub fn matches(filters: &[Filter], attr: impl Fn(&str) -> Vec<String>) -> bool {
         let have = attr(&f.name);
         f.values.iter().any(|want| {
             have.iter().any(|h| {
-                h == want
-                    || ((h == "TRUE" || h == "FALSE") && h.eq_ignore_ascii_case(want.trim()))
+                h == want || ((h == "TRUE" || h == "FALSE") && h.eq_ignore_ascii_case(want.trim()))
             })
         })
     })
@@ -213,13 +212,19 @@ pub fn bool_str(b: bool) -> String {
 }
 
 /// Rejects IDs and Filters together (`InvalidParameter.Coexist`).
-pub fn no_coexist(ids: &Option<Vec<String>>, filters: &Option<Vec<Filter>>, ids_name: &str) -> ApiResult<()> {
+pub fn no_coexist(
+    ids: &Option<Vec<String>>,
+    filters: &Option<Vec<Filter>>,
+    ids_name: &str,
+) -> ApiResult<()> {
     let has_ids = ids.as_ref().is_some_and(|v| !v.is_empty());
     let has_filters = filters.as_ref().is_some_and(|v| !v.is_empty());
     if has_ids && has_filters {
         return Err(ApiError::new(
             "InvalidParameter.Coexist",
-            format!("The parameters `{ids_name}` and `Filters` cannot be specified at the same time."),
+            format!(
+                "The parameters `{ids_name}` and `Filters` cannot be specified at the same time."
+            ),
         ));
     }
     Ok(())
@@ -227,10 +232,7 @@ pub fn no_coexist(ids: &Option<Vec<String>>, filters: &Option<Vec<Filter>>, ids_
 
 /// A JSON object from pairs.
 pub fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 #[cfg(test)]

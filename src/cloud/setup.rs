@@ -1,0 +1,132 @@
+//! Turning options (flags, config file, environment) into a ready [`Client`]: region and
+//! credentials resolution, the metadata endpoint, the endpoint override. Shared by every
+//! subcommand that talks to the cloud.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clock::{Clock, SystemClock};
+use super::credentials::{Chain, Credentials, EnvVars};
+use super::metadata::{Metadata, ENDPOINT_ENV};
+use super::region::resolve_region;
+use super::retry::RetryPolicy;
+use super::{Client, ClientConfig, Error};
+
+/// The environment variable for the endpoint override (clap reads it for `--endpoint`).
+pub const ENDPOINT_ENV_VAR: &str = "HAVIP_ENDPOINT";
+/// The environment variable for the extra CA file (clap reads it for `--ca-file`).
+pub const CA_FILE_ENV_VAR: &str = "HAVIP_CA_FILE";
+/// How long one metadata request may take: off a CVM nothing answers, and that must not eat
+/// the command's deadline.
+pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Everything a command knows about how to reach the cloud; `None` means "resolve it".
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    pub endpoint: Option<String>,
+    /// `Some("")` means "no region on purpose" (global APIs).
+    pub region: Option<String>,
+    pub request_timeout: Option<Duration>,
+    /// The per-call budget when no deadline is set on the client (default 30 s).
+    pub deadline: Option<Duration>,
+    pub ca_file: Option<PathBuf>,
+    pub retry: Option<RetryPolicy>,
+    /// Credentials from a config file; they win over every other source.
+    pub credentials: Option<Credentials>,
+    /// The metadata base URL; default from `HAVIP_METADATA_ENDPOINT`, else the real service.
+    pub metadata_endpoint: Option<String>,
+    /// Skip the metadata service entirely (no region or CAM role from it).
+    pub no_metadata: bool,
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl ClientOptions {
+    /// The metadata client these options imply (`None` when disabled).
+    pub fn metadata(&self, env: &EnvVars) -> Result<Option<Metadata>, Error> {
+        if self.no_metadata {
+            return Ok(None);
+        }
+        let base = self
+            .metadata_endpoint
+            .as_deref()
+            .or_else(|| env.get(ENDPOINT_ENV));
+        Metadata::from_env_value(base, METADATA_TIMEOUT).map(Some)
+    }
+}
+
+/// Builds a client: validates the endpoint and CA file first (no I/O), then resolves the region
+/// (flag → `TENCENTCLOUD_REGION` → metadata). Credentials resolve lazily on the first call
+/// (explicit → environment → profile file → CVM role).
+pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Error> {
+    let defaults = ClientConfig::default();
+    let clock = opts
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock) as Arc<dyn Clock>);
+    let metadata = opts.metadata(env)?;
+    let mut cfg = ClientConfig {
+        endpoint: opts.endpoint.clone().filter(|e| !e.trim().is_empty()),
+        region: String::new(),
+        request_timeout: opts.request_timeout.unwrap_or(defaults.request_timeout),
+        deadline: opts.deadline.unwrap_or(defaults.deadline),
+        ca_file: opts.ca_file.clone(),
+        retry: opts.retry.clone().unwrap_or_default(),
+        clock: clock.clone(),
+        language: defaults.language,
+    };
+    let creds = Arc::new(Chain::default_chain(
+        opts.credentials.clone(),
+        env,
+        metadata.clone(),
+        clock,
+    ));
+    // Build once before the region lookup so a bad endpoint or CA file fails without I/O.
+    Client::new(cfg.clone(), creds.clone())?;
+    cfg.region = resolve_region(opts.region.as_deref(), env, metadata.as_ref()).await?;
+    Client::new(cfg, creds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_endpoint_fails_before_any_lookup() {
+        let opts = ClientOptions {
+            endpoint: Some("http://192.0.2.1:80".into()),
+            // A metadata endpoint that would hang if contacted: the endpoint error must come first.
+            metadata_endpoint: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let e = connect(&opts, &EnvVars::default()).await.unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e}");
+        assert!(e.to_string().contains("loopback"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn region_from_env_and_no_metadata() {
+        let opts = ClientOptions {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            no_metadata: true,
+            ..Default::default()
+        };
+        let env = EnvVars::from_pairs([("TENCENTCLOUD_REGION", "ap-beijing")]);
+        let c = connect(&opts, &env).await.unwrap();
+        assert_eq!(c.region(), "ap-beijing");
+        let e = connect(&opts, &EnvVars::default()).await.unwrap_err();
+        assert!(matches!(e, Error::Config(_)));
+    }
+
+    #[tokio::test]
+    async fn missing_ca_file_is_a_config_error() {
+        let opts = ClientOptions {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            region: Some("ap-guangzhou".into()),
+            no_metadata: true,
+            ..Default::default()
+        };
+        let e = connect(&opts, &EnvVars::default()).await.unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+}

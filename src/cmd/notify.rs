@@ -1,0 +1,320 @@
+//! `havip notify`: keepalived's notify hook. Accepts keepalived's generic form
+//! (`INSTANCE|GROUP NAME STATE PRIORITY`, as `notify "/usr/local/bin/havip notify"` passes it)
+//! and the explicit `--state MASTER|BACKUP|FAULT|STOP [--vip NAME]` (for `notify_master` etc.).
+//!
+//! Exit codes: 0 confirmed (or recorded, or superseded by a newer event); 1 failed or UNKNOWN
+//! (an alert was sent); 2 usage or configuration error.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use tokio::task::JoinSet;
+
+use super::UsageError;
+use crate::cli::GlobalArgs;
+use crate::config::{Config, VipConfig};
+use crate::failover::run::{handle_event, Report, Trigger};
+use crate::failover::setup;
+use crate::journal::Verdict;
+use crate::state::VrrpState;
+
+/// Handle a keepalived state change: record it, and on MASTER make the cloud follow and confirm.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// keepalived's arguments: TYPE (INSTANCE or GROUP), NAME, STATE (MASTER, BACKUP, FAULT,
+    /// STOP), PRIORITY.
+    #[arg(value_name = "KEEPALIVED_ARGS", num_args = 0..=4, allow_hyphen_values = false)]
+    pub keepalived: Vec<String>,
+    /// The new state, for notify_master/notify_backup/… hooks (instead of the generic form).
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// With --state: only this VIP [default: every configured VIP].
+    #[arg(long, value_name = "NAME")]
+    pub vip: Option<String>,
+    /// Read the cloud and print the plan; write nothing (no cloud writes, no state, no journal).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Which VIPs an invocation addresses, and in what state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `INSTANCE NAME STATE [PRIORITY]`.
+    Instance(String, VrrpState),
+    /// `GROUP NAME STATE [PRIORITY]`.
+    Group(String, VrrpState),
+    /// `--state S [--vip NAME]`.
+    Explicit(Option<String>, VrrpState),
+}
+
+impl Event {
+    /// The reported state.
+    pub fn state(&self) -> VrrpState {
+        match self {
+            Event::Instance(_, s) | Event::Group(_, s) | Event::Explicit(_, s) => *s,
+        }
+    }
+}
+
+fn parse_state(s: &str) -> Result<VrrpState, UsageError> {
+    VrrpState::parse(s).ok_or_else(|| {
+        UsageError(format!(
+            "notify: unknown state {s:?}; keepalived passes MASTER, BACKUP, FAULT or STOP"
+        ))
+    })
+}
+
+/// Validates the arguments (no I/O): exit 2 on anything malformed.
+pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
+    match (&a.state, a.keepalived.as_slice()) {
+        (Some(_), [_, ..]) => Err(UsageError(
+            "notify: give either keepalived's arguments (TYPE NAME STATE PRIORITY) or --state, not both".into(),
+        )),
+        (None, []) => Err(UsageError(
+            "notify: missing arguments: expected TYPE NAME STATE [PRIORITY] (as keepalived passes them) or --state STATE".into(),
+        )),
+        (Some(s), []) => Ok(Event::Explicit(a.vip.clone(), parse_state(s)?)),
+        (None, args) => {
+            if a.vip.is_some() {
+                return Err(UsageError(
+                    "notify: --vip goes with --state; keepalived's form names the instance".into(),
+                ));
+            }
+            let [kind, name, state, rest @ ..] = args else {
+                return Err(UsageError(format!(
+                    "notify: expected TYPE NAME STATE [PRIORITY], got {} argument(s): {args:?}",
+                    args.len()
+                )));
+            };
+            if let [prio] = rest {
+                if prio.parse::<u8>().is_err() {
+                    return Err(UsageError(format!(
+                        "notify: PRIORITY {prio:?} is not a number from 0 to 255"
+                    )));
+                }
+            }
+            if name.is_empty() {
+                return Err(UsageError("notify: NAME is empty".into()));
+            }
+            let state = parse_state(state)?;
+            match kind.to_ascii_uppercase().as_str() {
+                "INSTANCE" => Ok(Event::Instance(name.clone(), state)),
+                "GROUP" => Ok(Event::Group(name.clone(), state)),
+                _ => Err(UsageError(format!(
+                    "notify: TYPE must be INSTANCE or GROUP, got {kind:?}"
+                ))),
+            }
+        }
+    }
+}
+
+/// The VIPs an event concerns. `Ok(empty)` for a group nothing follows (keepalived notifies
+/// groups and their instances; VIPs usually follow instances).
+pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, UsageError> {
+    match ev {
+        Event::Instance(name, _) => {
+            let v = cfg.vips_for_instance(name);
+            if v.is_empty() {
+                return Err(UsageError(format!(
+                    "notify: no [[vip]] in {} follows vrrp_instance {name:?} (configured: {})",
+                    cfg.path.display(),
+                    cfg.vips
+                        .iter()
+                        .map(|v| v.vrrp_instance.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            Ok(v)
+        }
+        Event::Group(name, _) => Ok(cfg.vips_for_group(name)),
+        Event::Explicit(name, _) => cfg.select(name.as_deref()).map_err(UsageError),
+    }
+}
+
+/// Runs `havip notify`.
+pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
+    let ev = parse_event(args)?;
+    let cfg = setup::load_config(global)?;
+    let vips: Vec<VipConfig> = select(&cfg, &ev)?.into_iter().cloned().collect();
+    if vips.is_empty() {
+        println!("no VIP follows this group; nothing to do");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = setup::engine(global).await?;
+    let reports = run_all(
+        engine,
+        vips,
+        ev.state(),
+        Trigger::Notify,
+        args.dry_run,
+        global,
+    )
+    .await;
+    Ok(print_reports(&reports, args.dry_run))
+}
+
+/// Runs one event for several VIPs concurrently (each under its own deadline).
+pub async fn run_all(
+    engine: std::sync::Arc<crate::failover::run::Engine>,
+    vips: Vec<VipConfig>,
+    state: VrrpState,
+    trigger: Trigger,
+    dry_run: bool,
+    global: &GlobalArgs,
+) -> Vec<Report> {
+    let mut set = JoinSet::new();
+    for (i, mut vip) in vips.into_iter().enumerate() {
+        if let Some(t) = global.timeout {
+            vip.deadline = t;
+        }
+        let engine = engine.clone();
+        set.spawn(async move { (i, handle_event(engine, vip, state, trigger, dry_run).await) });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(r) => out.push(r),
+            Err(e) => out.push((
+                usize::MAX,
+                Report {
+                    vip: "?".into(),
+                    verdict: Verdict::Failed,
+                    message: format!("internal error: {e}"),
+                    plan: Vec::new(),
+                    elapsed: std::time::Duration::ZERO,
+                },
+            )),
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Prints one block per VIP and returns the exit code: 1 if any failed or is UNKNOWN.
+pub fn print_reports(reports: &[Report], dry_run: bool) -> ExitCode {
+    let mut ok = true;
+    for r in reports {
+        let line = format!(
+            "{}: {} in {:.2}s: {}",
+            r.vip,
+            r.verdict,
+            r.elapsed.as_secs_f64(),
+            r.message
+        );
+        if r.verdict.is_success() {
+            println!("{line}");
+        } else {
+            ok = false;
+            eprintln!("havip: {line}");
+        }
+        if dry_run || !r.verdict.is_success() {
+            for p in &r.plan {
+                println!("  plan: {p}");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pos: &[&str], state: Option<&str>, vip: Option<&str>) -> Args {
+        Args {
+            keepalived: pos.iter().map(|s| s.to_string()).collect(),
+            state: state.map(Into::into),
+            vip: vip.map(Into::into),
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn keepalived_argument_table() {
+        type Ok<'a> = (&'a [&'a str], Option<&'a str>, Option<&'a str>, Event);
+        let ok: &[Ok] = &[
+            (
+                &["INSTANCE", "VI_1", "MASTER", "50"],
+                None,
+                None,
+                Event::Instance("VI_1".into(), VrrpState::Master),
+            ),
+            (
+                &["INSTANCE", "VI_1", "BACKUP"],
+                None,
+                None,
+                Event::Instance("VI_1".into(), VrrpState::Backup),
+            ),
+            (
+                &["GROUP", "G1", "FAULT", "0"],
+                None,
+                None,
+                Event::Group("G1".into(), VrrpState::Fault),
+            ),
+            (
+                &[],
+                Some("STOP"),
+                None,
+                Event::Explicit(None, VrrpState::Stop),
+            ),
+            (
+                &[],
+                Some("master"),
+                Some("iam"),
+                Event::Explicit(Some("iam".into()), VrrpState::Master),
+            ),
+        ];
+        for (pos, st, vip, want) in ok {
+            assert_eq!(
+                &parse_event(&args(pos, *st, *vip)).unwrap(),
+                want,
+                "{pos:?}"
+            );
+        }
+        type Bad<'a> = (&'a [&'a str], Option<&'a str>, Option<&'a str>, &'a str);
+        let bad: &[Bad] = &[
+            (&[], None, None, "missing arguments"),
+            (&["INSTANCE", "VI_1"], None, None, "TYPE NAME STATE"),
+            (
+                &["INSTANCE", "VI_1", "PRIMARY", "50"],
+                None,
+                None,
+                "unknown state",
+            ),
+            (
+                &["VRRP", "VI_1", "MASTER", "50"],
+                None,
+                None,
+                "INSTANCE or GROUP",
+            ),
+            (
+                &["INSTANCE", "VI_1", "MASTER", "high"],
+                None,
+                None,
+                "PRIORITY",
+            ),
+            (
+                &["INSTANCE", "VI_1", "MASTER", "50"],
+                Some("MASTER"),
+                None,
+                "not both",
+            ),
+            (
+                &["INSTANCE", "VI_1", "MASTER"],
+                None,
+                Some("iam"),
+                "--vip goes with --state",
+            ),
+            (&[], Some("LEADER"), None, "unknown state"),
+        ];
+        for (pos, st, vip, needle) in bad {
+            let e = parse_event(&args(pos, *st, *vip)).unwrap_err();
+            assert!(e.0.contains(needle), "{pos:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,736 @@
+//! The procedures behind `notify`, `takeover` and `failover`: record the event, serialize on
+//! the per-VIP lock, run the strategy, journal the attempt, alert. One function per entry point;
+//! the commands only parse arguments and print.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::havip::{describe_havip, HavipStrategy};
+use super::setup::Env;
+use super::{eip, havip, node, private_ip, reconcile, CallLog, Cx, Outcome};
+use crate::alert::{AlertEvent, AlertKind};
+use crate::config::{Target, VipConfig};
+use crate::journal::{Journal, JournalRecord, Verdict};
+use crate::state::{EventRecord, VipState, VrrpState};
+
+/// The result of one VIP's run, as the command reports it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// VIP name.
+    pub vip: String,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// One sentence.
+    pub message: String,
+    /// The plan, as lines.
+    pub plan: Vec<String>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// A configured environment plus this node's identity.
+pub struct Engine {
+    /// Client, metadata, alerter, configuration.
+    pub env: Env,
+    /// This node's instance, resolved once (`Err`: the discovery message).
+    pub instance_id: Result<String, String>,
+}
+
+impl Engine {
+    /// Resolves the node's instance ID (configuration, else metadata).
+    pub async fn new(env: Env) -> Engine {
+        let instance_id = node::instance_id(&env.cfg, &env.metadata)
+            .await
+            .map_err(|e| e.0);
+        Engine { env, instance_id }
+    }
+
+    fn journal(&self) -> Journal {
+        Journal::new(&self.env.cfg.journal)
+    }
+
+    fn node_name(&self) -> String {
+        self.instance_id
+            .clone()
+            .unwrap_or_else(|_| crate::alert::hostname())
+    }
+}
+
+/// What a run was started by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// keepalived's notify hook.
+    Notify,
+    /// `havip takeover`.
+    Takeover,
+    /// `havip failover`.
+    Failover,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Notify => "notify",
+            Trigger::Takeover => "takeover",
+            Trigger::Failover => "failover",
+        }
+    }
+}
+
+/// Handles one keepalived event (or a takeover, which is a MASTER event of its own) for one VIP:
+/// record → lock → re-read → act if still newest → journal → alert.
+pub async fn handle_event(
+    engine: Arc<Engine>,
+    vip: VipConfig,
+    state: VrrpState,
+    trigger: Trigger,
+    dry_run: bool,
+) -> Report {
+    let started = Instant::now();
+    let deadline = started + vip.deadline;
+    let vs = VipState::new(&engine.env.cfg.state_dir, &vip.name);
+    if dry_run {
+        // Writes nothing, local state included: the plan is computed as if the event were new.
+        let out = if state == VrrpState::Master {
+            let since = match vs.read() {
+                Ok(Some(r)) if r.state == VrrpState::Master => r.master_since.unwrap_or(r.at),
+                _ => Utc::now(),
+            };
+            promote(&engine, &vip, since, None, deadline, true, None).await
+        } else {
+            Outcome {
+                verdict: Verdict::Planned,
+                message: format!("dry run: {state} would be recorded and alerted; no cloud writes"),
+                plan: vec![format!("record {state}"), "alert".into()],
+                changed: false,
+            }
+        };
+        return report(&vip, out, started);
+    }
+
+    let rec = match vs.record(state, trigger.as_str()) {
+        Ok(r) => r,
+        Err(e) => {
+            let out = failed(format!("cannot record the event: {e}"));
+            return finish(
+                &engine,
+                &vip,
+                trigger,
+                Some(state),
+                None,
+                out,
+                Vec::new(),
+                started,
+            )
+            .await;
+        }
+    };
+    let lock = {
+        let vs = vs.clone();
+        let std_deadline =
+            std::time::Instant::now() + deadline.saturating_duration_since(Instant::now());
+        tokio::task::spawn_blocking(move || vs.lock(std_deadline)).await
+    };
+    let _guard = match lock {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => {
+            let out = failed(format!("{e}"));
+            return finish(
+                &engine,
+                &vip,
+                trigger,
+                Some(state),
+                Some(rec.seq),
+                out,
+                Vec::new(),
+                started,
+            )
+            .await;
+        }
+        Err(e) => {
+            let out = failed(format!("lock task: {e}"));
+            return finish(
+                &engine,
+                &vip,
+                trigger,
+                Some(state),
+                Some(rec.seq),
+                out,
+                Vec::new(),
+                started,
+            )
+            .await;
+        }
+    };
+    // Re-read under the lock: only the newest event acts (latest wins).
+    match vs.read() {
+        Ok(Some(now)) if now.seq == rec.seq => {}
+        Ok(now) => {
+            let newer = now
+                .map(|n| format!("#{} {}", n.seq, n.state))
+                .unwrap_or_else(|| "(state file gone)".into());
+            let out = Outcome {
+                verdict: Verdict::Superseded,
+                message: format!(
+                    "event #{} {state} superseded by {newer}; nothing done",
+                    rec.seq
+                ),
+                plan: Vec::new(),
+                changed: false,
+            };
+            return finish_quiet(&engine, &vip, trigger, &rec, out, started);
+        }
+        Err(e) => {
+            let out = failed(format!("cannot re-read the event state: {e}"));
+            return finish(
+                &engine,
+                &vip,
+                trigger,
+                Some(state),
+                Some(rec.seq),
+                out,
+                Vec::new(),
+                started,
+            )
+            .await;
+        }
+    }
+    if state != VrrpState::Master {
+        let out = Outcome {
+            verdict: Verdict::Recorded,
+            message: format!("keepalived reports {state}; recorded, no cloud writes"),
+            plan: Vec::new(),
+            changed: false,
+        };
+        return finish(
+            &engine,
+            &vip,
+            trigger,
+            Some(state),
+            Some(rec.seq),
+            out,
+            Vec::new(),
+            started,
+        )
+        .await;
+    }
+    let since = rec.master_since.unwrap_or(rec.at);
+    let calls = CallLog::new();
+    let mut out = promote(
+        &engine,
+        &vip,
+        since,
+        Some((vs.clone(), rec.seq)),
+        deadline,
+        false,
+        Some(calls.clone()),
+    )
+    .await;
+    // A fresh transition is a switch even when keepalived's ARP had already moved the HAVIP.
+    if out.verdict == Verdict::Confirmed && is_new_transition(&rec) {
+        out.changed = true;
+    }
+    drop(_guard);
+    finish(
+        &engine,
+        &vip,
+        trigger,
+        Some(state),
+        Some(rec.seq),
+        out,
+        calls.take(),
+        started,
+    )
+    .await
+}
+
+fn is_new_transition(rec: &EventRecord) -> bool {
+    rec.master_since == Some(rec.at)
+}
+
+fn failed(message: String) -> Outcome {
+    Outcome {
+        verdict: Verdict::Failed,
+        message,
+        plan: Vec::new(),
+        changed: false,
+    }
+}
+
+fn report(vip: &VipConfig, out: Outcome, started: Instant) -> Report {
+    Report {
+        vip: vip.name.clone(),
+        verdict: out.verdict,
+        message: out.message,
+        plan: out.plan,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Builds and runs the VIP's strategy (the MASTER procedure).
+async fn promote(
+    engine: &Engine,
+    vip: &VipConfig,
+    since: DateTime<Utc>,
+    guard: Option<(VipState, u64)>,
+    deadline: Instant,
+    dry_run: bool,
+    calls: Option<Arc<CallLog>>,
+) -> Outcome {
+    let instance_id = match &engine.instance_id {
+        Ok(i) => i.clone(),
+        Err(e) => return unknown(e.clone()),
+    };
+    let mut client = engine.env.client.with_deadline(deadline);
+    if let Some(c) = calls {
+        client = client.with_observer(c);
+    }
+    let cx = Cx {
+        client,
+        deadline,
+        guard,
+    };
+    let cfg = &engine.env.cfg;
+    match &vip.target {
+        Target::Havip {
+            havip_id,
+            eip,
+            fencing,
+            eip_takeover,
+        } => {
+            let desired = havip::Desired {
+                havip_id: havip_id.clone(),
+                instance_id,
+                eni_id: cfg.node.eni_id.clone(),
+                eip: eip.as_ref().and_then(|e| e.address),
+                fencing: *fencing,
+                eip_takeover: *eip_takeover,
+                interface: vip.interface.clone(),
+                since,
+            };
+            let mut s = HavipStrategy::new(desired, eip.clone());
+            let mut out = reconcile(&mut s, &cx, dry_run).await;
+            if !s.notes.is_empty() {
+                out.message = format!("{} ({})", out.message, s.notes.join("; "));
+            }
+            out
+        }
+        Target::PrivateIp { private_ip } => {
+            let eni_id =
+                match node::eni_id(cfg, &engine.env.metadata, &cx.client, &instance_id).await {
+                    Ok(e) => e,
+                    Err(e) => return unknown(e.0),
+                };
+            let mut s = private_ip::PrivateIpStrategy {
+                desired: private_ip::Desired {
+                    ip: *private_ip,
+                    eni_id,
+                },
+            };
+            reconcile(&mut s, &cx, dry_run).await
+        }
+        Target::Eip { eip, private_ip } => {
+            let eni_id =
+                match node::eni_id(cfg, &engine.env.metadata, &cx.client, &instance_id).await {
+                    Ok(e) => e,
+                    Err(e) => return unknown(e.0),
+                };
+            let mut s = eip::EipStrategy {
+                desired: eip::Desired {
+                    eip: eip.clone(),
+                    eni_id,
+                    private_ip: *private_ip,
+                },
+            };
+            reconcile(&mut s, &cx, dry_run).await
+        }
+    }
+}
+
+fn unknown(message: String) -> Outcome {
+    Outcome {
+        verdict: Verdict::Unknown,
+        message,
+        plan: Vec::new(),
+        changed: false,
+    }
+}
+
+/// Journals a superseded event without alerting (an alert per stale event would be a storm).
+fn finish_quiet(
+    engine: &Engine,
+    vip: &VipConfig,
+    trigger: Trigger,
+    rec: &EventRecord,
+    out: Outcome,
+    started: Instant,
+) -> Report {
+    let r = record(
+        engine,
+        vip,
+        trigger,
+        Some(rec.state),
+        Some(rec.seq),
+        &out,
+        Vec::new(),
+        started,
+    );
+    if let Err(e) = engine.journal().append(&r) {
+        tracing::warn!("journal: {e}");
+    }
+    report(vip, out, started)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    engine: &Engine,
+    vip: &VipConfig,
+    trigger: Trigger,
+    event: Option<VrrpState>,
+    seq: Option<u64>,
+    out: &Outcome,
+    calls: Vec<crate::journal::CallEntry>,
+    started: Instant,
+) -> JournalRecord {
+    JournalRecord {
+        time: Utc::now(),
+        vip: vip.name.clone(),
+        trigger: trigger.as_str().into(),
+        event,
+        seq,
+        strategy: Some(vip.target.kind().to_string()),
+        node: engine.instance_id.clone().ok(),
+        plan: out.plan.clone(),
+        calls,
+        verdict: out.verdict,
+        message: out.message.clone(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        dry_run: false,
+    }
+}
+
+/// Journals the run (fsync), then alerts: every switch, every failure, every non-MASTER event.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    engine: &Engine,
+    vip: &VipConfig,
+    trigger: Trigger,
+    event: Option<VrrpState>,
+    seq: Option<u64>,
+    mut out: Outcome,
+    calls: Vec<crate::journal::CallEntry>,
+    started: Instant,
+) -> Report {
+    let n_calls = calls.len();
+    let r = record(engine, vip, trigger, event, seq, &out, calls, started);
+    if let Err(e) = engine.journal().append(&r) {
+        // The journal is evidence, not the job: a full disk must not fail the failover, but
+        // the operator must hear about it.
+        tracing::warn!("journal: {e}");
+        out.message = format!("{} (journal not written: {e})", out.message);
+    }
+    let kind = match (out.verdict, event) {
+        (Verdict::Failed | Verdict::Unknown, _) => Some(AlertKind::Failure),
+        (Verdict::Confirmed, _) if out.changed => Some(AlertKind::Switch),
+        (Verdict::Recorded, Some(VrrpState::Backup)) => Some(AlertKind::Backup),
+        (Verdict::Recorded, Some(VrrpState::Fault)) => Some(AlertKind::Fault),
+        (Verdict::Recorded, Some(VrrpState::Stop)) => Some(AlertKind::Stop),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let ev = AlertEvent::new(
+            vip.name.clone(),
+            kind,
+            format!("{}: {}", vip.name, out.message),
+        )
+        .with_node(engine.node_name())
+        .with_details(json!({
+            "verdict": out.verdict,
+            "trigger": trigger.as_str(),
+            "event": event,
+            "seq": seq,
+            "strategy": vip.target.kind().to_string(),
+            "plan": out.plan,
+            "api_calls": n_calls,
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+        }));
+        // Bounded by each target's timeout; never fails.
+        engine.env.alerter.send(&ev).await;
+    }
+    report(vip, out, started)
+}
+
+/// The holder as a planned failover sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldView {
+    /// This node holds the VIP.
+    pub ours: bool,
+    /// Who holds it, for messages.
+    pub holder: String,
+    /// Peers allowed to take it (`None`: the cloud does not restrict who).
+    pub peers: Option<Vec<String>>,
+    /// The expected EIP is bound (true when none is expected).
+    pub eip_ok: bool,
+}
+
+async fn hold_view(engine: &Engine, vip: &VipConfig, cx: &Cx) -> Result<HoldView, String> {
+    let me = engine.instance_id.clone()?;
+    let cfg = &engine.env.cfg;
+    match &vip.target {
+        Target::Havip { havip_id, eip, .. } => {
+            let h = describe_havip(&cx.client, havip_id)
+                .await
+                .map_err(|e| format!("cannot read {havip_id}: {e}"))?;
+            let mine =
+                |id: &str| !id.is_empty() && (id == me || cfg.node.eni_id.as_deref() == Some(id));
+            let ours = mine(&h.instance_id) || mine(&h.network_interface_id);
+            let holder = if h.has_holder() {
+                format!("{} {}", h.instance_id, h.network_interface_id)
+                    .trim()
+                    .to_string()
+            } else {
+                "nobody".into()
+            };
+            let peers = h.check_associate.then(|| {
+                h.ha_vip_association_set
+                    .iter()
+                    .map(|a| a.instance_id.clone())
+                    .filter(|id| !mine(id))
+                    .collect()
+            });
+            let eip_ok = match eip.as_ref().and_then(|e| e.address) {
+                Some(a) => h.address_ip == a.to_string(),
+                None => true,
+            };
+            Ok(HoldView {
+                ours,
+                holder,
+                peers,
+                eip_ok,
+            })
+        }
+        Target::PrivateIp { private_ip } => {
+            let eni = node::eni_id(cfg, &engine.env.metadata, &cx.client, &me)
+                .await
+                .map_err(|e| e.0)?;
+            let mut s = private_ip::PrivateIpStrategy {
+                desired: private_ip::Desired {
+                    ip: *private_ip,
+                    eni_id: eni.clone(),
+                },
+            };
+            use super::Strategy as _;
+            let o = s
+                .observe(cx)
+                .await
+                .map_err(|e| format!("cannot read ENIs: {e}"))?;
+            Ok(HoldView {
+                ours: o.iter().any(|h| h.eni_id == eni),
+                holder: o
+                    .iter()
+                    .map(|h| h.eni_id.clone())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                peers: None,
+                eip_ok: true,
+            })
+        }
+        Target::Eip { eip, private_ip } => {
+            let eni = node::eni_id(cfg, &engine.env.metadata, &cx.client, &me)
+                .await
+                .map_err(|e| e.0)?;
+            let a = havip::describe_eip(&cx.client, eip)
+                .await
+                .map_err(|e| format!("cannot read EIP {eip}: {e}"))?
+                .ok_or_else(|| format!("EIP {eip} does not exist in this region"))?;
+            Ok(HoldView {
+                ours: a.network_interface_id == eni
+                    && a.private_address_ip == private_ip.to_string(),
+                holder: format!("{} {}", a.network_interface_id, a.private_address_ip)
+                    .trim()
+                    .to_string(),
+                peers: None,
+                eip_ok: true,
+            })
+        }
+    }
+}
+
+/// Options of a planned failover.
+#[derive(Debug, Clone, Copy)]
+pub struct FailoverOpts {
+    /// How long to wait for the peer.
+    pub timeout: Duration,
+    /// Leave the drain flag in place afterwards.
+    pub keep_drained: bool,
+    /// Only say what would happen.
+    pub dry_run: bool,
+}
+
+/// A planned switch away from this node: drain, wait for the cloud to show the peer (and the
+/// EIP still bound), report the time, undrain. Refuses when this node does not hold the VIP or
+/// no peer may take it.
+pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: FailoverOpts) -> Report {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let calls = CallLog::new();
+    let cx = Cx {
+        client: engine
+            .env
+            .client
+            .with_deadline(deadline)
+            .with_observer(calls.clone()),
+        deadline,
+        guard: None,
+    };
+    let flag = engine.env.cfg.drain_flags(&vip.name)[1].clone();
+    let done = |out: Outcome| {
+        let engine = engine.clone();
+        let vip = vip.clone();
+        let calls = calls.clone();
+        async move {
+            if opts.dry_run {
+                return report(&vip, out, started);
+            }
+            finish(
+                &engine,
+                &vip,
+                Trigger::Failover,
+                None,
+                None,
+                out,
+                calls.take(),
+                started,
+            )
+            .await
+        }
+    };
+    let before = match hold_view(&engine, &vip, &cx).await {
+        Ok(v) => v,
+        Err(m) => return done(unknown(m)).await,
+    };
+    let plan = vec![
+        format!("create the drain flag {}", flag.display()),
+        format!(
+            "wait up to {} for the cloud to show a peer holding {}",
+            humantime::format_duration(opts.timeout),
+            vip.name
+        ),
+        if opts.keep_drained {
+            "keep the drain flag".to_string()
+        } else {
+            "remove the drain flag".to_string()
+        },
+    ];
+    let refuse = |message: String| Outcome {
+        verdict: Verdict::Failed,
+        message,
+        plan: plan.clone(),
+        changed: false,
+    };
+    if !before.ours {
+        return done(refuse(format!(
+            "refusing: this node ({}) does not hold {} — the cloud shows {}; run failover on the holder",
+            engine.node_name(),
+            vip.name,
+            before.holder
+        )))
+        .await;
+    }
+    if let Some(peers) = &before.peers {
+        if peers.is_empty() {
+            return done(refuse(format!(
+                "refusing: no peer is in the drift range of {}, so nobody could take it over",
+                vip.name
+            )))
+            .await;
+        }
+    }
+    if opts.dry_run {
+        return done(Outcome {
+            verdict: Verdict::Planned,
+            message: format!("dry run: this node holds {}; nothing was changed", vip.name),
+            plan,
+            changed: false,
+        })
+        .await;
+    }
+    if let Err(e) = write_drain_flag(&flag) {
+        return done(refuse(format!(
+            "cannot create the drain flag {}: {e}",
+            flag.display()
+        )))
+        .await;
+    }
+    let mut pause = Duration::from_millis(200);
+    let out = loop {
+        if deadline.saturating_duration_since(Instant::now()) <= pause {
+            break Outcome {
+                verdict: Verdict::Failed,
+                message: format!(
+                    "no peer took over {} within {}; this node still holds it",
+                    vip.name,
+                    humantime::format_duration(opts.timeout)
+                ),
+                plan: plan.clone(),
+                changed: true,
+            };
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 3 / 2).min(Duration::from_secs(1));
+        match hold_view(&engine, &vip, &cx).await {
+            Ok(v) if !v.ours && v.holder != "nobody" && v.eip_ok => {
+                let peer_ok = v
+                    .peers
+                    .as_ref()
+                    .is_none_or(|p| p.iter().any(|id| v.holder.contains(id.as_str())));
+                if peer_ok {
+                    break Outcome {
+                        verdict: Verdict::Confirmed,
+                        message: format!(
+                            "{} moved from {} to {} in {:.1}s",
+                            vip.name,
+                            before.holder,
+                            v.holder,
+                            started.elapsed().as_secs_f64()
+                        ),
+                        plan: plan.clone(),
+                        changed: true,
+                    };
+                }
+            }
+            Ok(_) => {}
+            // A failed read is not an answer; keep trying until the deadline.
+            Err(e) => tracing::warn!("{e}"),
+        }
+    };
+    let mut out = out;
+    if !opts.keep_drained {
+        if let Err(e) = std::fs::remove_file(&flag) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                out.message = format!(
+                    "{} (could not remove the drain flag {}: {e})",
+                    out.message,
+                    flag.display()
+                );
+            }
+        }
+    }
+    done(out).await
+}
+
+fn write_drain_flag(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let body = format!(
+        "drained by havip failover (pid {}) at {}\n",
+        std::process::id(),
+        Utc::now().to_rfc3339()
+    );
+    crate::state::write_atomic(path, body.as_bytes())
+}

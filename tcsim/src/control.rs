@@ -1,0 +1,227 @@
+//! The control API under `/_sim/` (no signature): ARP, faults, clock, instance stop/start,
+//! settings, state and the request log. Documented in `tcsim/README.md`. Bad input answers 400
+//! with `{"error": "…"}`; unknown instances 404.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::FaultSpec;
+use crate::Sim;
+
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/_sim/health", get(health))
+        .route("/_sim/arp", post(arp))
+        .route(
+            "/_sim/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/_sim/clock", get(get_clock).post(set_clock))
+        .route("/_sim/instances/{id}/{op}", post(instance_op))
+        .route("/_sim/settings", get(get_settings).post(set_settings))
+        .route("/_sim/state", get(state))
+        .route("/_sim/requests", get(requests).delete(clear_requests))
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
+}
+
+/// The JSON body, or the message for a 400.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"ok": true}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArpBody {
+    ip: String,
+    mac: String,
+}
+
+async fn arp(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let req: ArpBody = match parse(&body) {
+        Ok(r) => r,
+        Err(msg) => return bad_request(msg),
+    };
+    if req.ip.parse::<std::net::Ipv4Addr>().is_err() {
+        return bad_request(format!("\"ip\" {:?} is not an IPv4 address", req.ip));
+    }
+    let now = sim.clock.now();
+    let outcome = sim.world().apply_arp(&req.ip, &req.mac, now);
+    log_arp("control API", &req.ip, &req.mac, &outcome);
+    Json(outcome).into_response()
+}
+
+/// Logs an ARP outcome (moves at info, the rest at debug).
+pub fn log_arp(source: &str, ip: &str, mac: &str, o: &crate::state::ArpOutcome) {
+    if o.moved {
+        tracing::info!(
+            source,
+            ip,
+            mac,
+            havip = o.havip_id.as_deref().unwrap_or(""),
+            eni = o.network_interface_id.as_deref().unwrap_or(""),
+            "HAVIP moved by gratuitous ARP"
+        );
+    } else {
+        tracing::debug!(
+            source,
+            ip,
+            mac,
+            reason = o.reason.as_deref().unwrap_or(""),
+            "ARP ignored"
+        );
+    }
+}
+
+async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({"rules": sim.faults().rules()}))
+}
+
+async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let spec: FaultSpec = match parse(&body) {
+        Ok(s) => s,
+        Err(msg) => return bad_request(msg),
+    };
+    match sim.faults().add(spec) {
+        Ok(rule) => Json(json!({"rule": rule})).into_response(),
+        Err(msg) => bad_request(msg),
+    }
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({"cleared": sim.faults().clear()}))
+}
+
+fn clock_json(sim: &Sim) -> Value {
+    let now = sim.clock.now();
+    json!({
+        "offset_s": sim.clock.offset_s(),
+        "now": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "unix": now.timestamp(),
+    })
+}
+
+async fn get_clock(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(clock_json(&sim))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    offset_s: i64,
+}
+
+async fn set_clock(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let req: ClockBody = match parse(&body) {
+        Ok(r) => r,
+        Err(msg) => return bad_request(msg),
+    };
+    // chrono's range is about ±262,000 years; keep well inside it.
+    if req.offset_s.unsigned_abs() > 100 * 365 * 86_400 {
+        return bad_request("\"offset_s\" must be within ±100 years");
+    }
+    sim.clock.set_offset_s(req.offset_s);
+    Json(clock_json(&sim)).into_response()
+}
+
+async fn instance_op(
+    State(sim): State<Arc<Sim>>,
+    Path((id, op)): Path<(String, String)>,
+) -> Response {
+    let mut w = sim.world();
+    let result = match op.as_str() {
+        "stop" => w.stop_instance(&id).map(
+            |cleared| json!({"instance_id": id, "state": "STOPPED", "havips_cleared": cleared}),
+        ),
+        "start" => w
+            .start_instance(&id)
+            .then(|| json!({"instance_id": id, "state": "RUNNING"})),
+        _ => return bad_request(format!("unknown operation {op:?}; use stop or start")),
+    };
+    match result {
+        Some(v) => Json(v).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no instance {id}")})),
+        )
+            .into_response(),
+    }
+}
+
+async fn get_settings(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!(sim.world().settings))
+}
+
+/// Merges the posted fields into the settings (same names as the scenario's `[settings]`).
+async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let patch: Value = match parse(&body) {
+        Ok(v) => v,
+        Err(msg) => return bad_request(msg),
+    };
+    let Value::Object(patch) = patch else {
+        return bad_request("the body must be a JSON object of settings");
+    };
+    let mut w = sim.world();
+    let mut merged = json!(w.settings);
+    if let Value::Object(m) = &mut merged {
+        for (k, v) in patch {
+            m.insert(k, v);
+        }
+    }
+    match serde_json::from_value::<crate::state::Settings>(merged) {
+        Ok(s) => {
+            if let Some(id) = &s.metadata_default_instance {
+                if w.instance(id).is_none() {
+                    return bad_request(format!("no instance {id}"));
+                }
+            }
+            w.settings = s;
+            let out = json!(w.settings);
+            drop(w);
+            sim.limiter().reset();
+            Json(out).into_response()
+        }
+        Err(e) => bad_request(format!("invalid settings: {e}")),
+    }
+}
+
+async fn state(State(sim): State<Arc<Sim>>) -> Response {
+    let w = sim.world();
+    let mut v = json!(*w);
+    drop(w);
+    if let Value::Object(m) = &mut v {
+        m.insert("clock".into(), clock_json(&sim));
+        m.insert("faults".into(), json!(sim.faults().rules()));
+    }
+    Json(v).into_response()
+}
+
+async fn requests(State(sim): State<Arc<Sim>>) -> Response {
+    let log = sim.log();
+    let body = serde_json::to_vec(&log.entries().collect::<Vec<_>>()).unwrap_or_default();
+    drop(log);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+async fn clear_requests(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({"cleared": sim.log().clear()}))
+}

@@ -1,0 +1,124 @@
+//! In-process simulators for tests: [`SimHandle`] runs a server on its own tokio runtime in a
+//! background thread, so synchronous tests (that spawn the havip binary) and async tests alike
+//! can use it. Dropping the handle stops the server.
+
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use crate::{serve, Sim, SimOptions};
+
+pub use crate::scenario::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
+
+/// A running simulator on loopback.
+pub struct SimHandle {
+    addr: SocketAddr,
+    url: String,
+    sim: Arc<Sim>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    arp: Vec<crate::arp::ArpListener>,
+}
+
+impl SimHandle {
+    /// `seed`, `large:N[:M]` or a scenario path, on `127.0.0.1:0`. Panics only if the
+    /// simulator cannot start (bad scenario, no port).
+    pub fn start(scenario: &str) -> SimHandle {
+        SimHandle::start_with(SimOptions::new(scenario))
+    }
+
+    /// Panics only if the simulator cannot start.
+    pub fn start_with(opts: SimOptions) -> SimHandle {
+        match SimHandle::try_start_with(opts) {
+            Ok(h) => h,
+            Err(e) => panic!("tcsim failed to start: {e:#}"),
+        }
+    }
+
+    pub fn try_start_with(opts: SimOptions) -> anyhow::Result<SimHandle> {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tcsim".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("tcsim-worker")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::Error::from(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match serve(opts).await {
+                        Ok(server) => {
+                            let _ = ready_tx.send(Ok((
+                                server.local_addr(),
+                                server.url(),
+                                server.sim().clone(),
+                            )));
+                            // A dropped sender also means stop.
+                            let _ = stop_rx.await;
+                            server.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let (addr, url, sim) = ready_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the tcsim thread exited before starting"))??;
+        Ok(SimHandle {
+            addr,
+            url,
+            sim,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            arp: Vec::new(),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (`https` with TLS).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The simulator state, for direct inspection.
+    pub fn sim(&self) -> &Arc<Sim> {
+        &self.sim
+    }
+
+    /// The metadata endpoint of one instance (`HAVIP_METADATA_ENDPOINT`).
+    pub fn metadata_url(&self, instance_id: &str) -> String {
+        format!("{}/_sim/node/{instance_id}", self.url)
+    }
+
+    /// Learns ARP from `iface`, opened on the calling thread (and so in its network namespace).
+    pub fn listen_arp(&mut self, iface: &str) -> std::io::Result<()> {
+        self.arp
+            .push(crate::arp::ArpListener::start(iface, self.sim.clone())?);
+        Ok(())
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.arp.clear();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! The control API: ARP-driven HAVIP movement, instance stop/start, every fault kind, the
+//! request log, settings, bad input, plus the metadata tree and TLS.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{start_seed, Client};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tcsim::testing::SimHandle;
+use tcsim::SimOptions;
+
+#[tokio::test]
+async fn arp_moves_the_havip_within_the_drift_range() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    let before = c.havip("havip-iam00099").await;
+    assert_eq!(before["InstanceId"], "ins-iam00020");
+
+    let v = c.arp("10.0.4.99", "52:54:00:00:04:21").await;
+    assert_eq!(v["moved"], true, "{v}");
+    assert_eq!(v["havip_id"], "havip-iam00099");
+    let h = c.havip("havip-iam00099").await;
+    assert_eq!(h["InstanceId"], "ins-iam00021");
+    assert_eq!(h["NetworkInterfaceId"], "eni-iam00021");
+    assert_eq!(h["State"], "AVAILABLE");
+    let flushed = h["FlushedTime"].as_str().unwrap().to_string();
+    assert_ne!(flushed, "0000-00-00 00:00:00");
+    assert!(chrono::NaiveDateTime::parse_from_str(&flushed, "%Y-%m-%d %H:%M:%S").is_ok());
+    // The EIP follows the HAVIP: still bound to it.
+    assert_eq!(
+        c.address("eip-iam00139").await["InstanceId"],
+        "havip-iam00099"
+    );
+
+    // The holder announcing again changes nothing.
+    let v = c.arp("10.0.4.99", "52:54:00:00:04:21").await;
+    assert_eq!(v["moved"], false);
+    assert!(v["reason"].as_str().unwrap().contains("already held"));
+
+    let v = c.arp("10.0.4.99", "52-54-00-00-04-20").await;
+    assert_eq!(v["moved"], true, "dash-separated MAC: {v}");
+    assert_eq!(
+        c.havip("havip-iam00099").await["InstanceId"],
+        "ins-iam00020"
+    );
+
+    // Unknown MAC, unknown Vip.
+    let v = c.arp("10.0.4.99", "02:00:00:00:00:01").await;
+    assert_eq!(v["moved"], false);
+    assert!(v["reason"].as_str().unwrap().contains("no ENI"));
+    let v = c.arp("10.0.4.77", "52:54:00:00:04:21").await;
+    assert_eq!(v["moved"], false);
+    assert!(v["reason"].as_str().unwrap().contains("no HAVIP"));
+}
+
+#[tokio::test]
+async fn arp_outside_the_drift_range_with_and_without_check_associate() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    c.ok(
+        "DisassociateHaVipInstance",
+        json!({"HaVipAssociationSet": [{"HaVipId": "havip-iam00099", "InstanceId": "ins-iam00021"}]}),
+    )
+    .await;
+    let v = c.arp("10.0.4.99", "52:54:00:00:04:21").await;
+    assert_eq!(v["moved"], false, "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("drift range"), "{v}");
+    let h = c.havip("havip-iam00099").await;
+    assert_eq!(h["InstanceId"], "ins-iam00020", "nothing changed");
+    assert_eq!(h["FlushedTime"], "0000-00-00 00:00:00");
+
+    // An ENI entry in the range is enough.
+    c.ok(
+        "AssociateHaVipInstance",
+        json!({"HaVipAssociationSet": [{"HaVipId": "havip-iam00099", "InstanceId": "eni-iam00021", "InstanceType": "ENI"}]}),
+    )
+    .await;
+    assert_eq!(c.arp("10.0.4.99", "52:54:00:00:04:21").await["moved"], true);
+
+    // Without CheckAssociate, any ENI of the subnet takes the HAVIP.
+    let r = c
+        .ok(
+            "CreateHaVip",
+            json!({"VpcId": "vpc-iam00001", "SubnetId": "subnet-iam00004", "HaVipName": "open", "Vip": "10.0.4.50"}),
+        )
+        .await;
+    let id = r["HaVip"]["HaVipId"].as_str().unwrap().to_string();
+    let v = c.arp("10.0.4.50", "52:54:00:00:04:21").await;
+    assert_eq!(v["moved"], true, "{v}");
+    assert_eq!(c.havip(&id).await["InstanceId"], "ins-iam00021");
+}
+
+#[tokio::test]
+async fn stopped_instance_loses_its_havip_and_is_ignored() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    let v = c
+        .sim_post("/_sim/instances/ins-iam00020/stop", json!({}))
+        .await;
+    assert_eq!(v["havips_cleared"], json!(["havip-iam00099"]));
+    let h = c.havip("havip-iam00099").await;
+    assert_eq!(h["InstanceId"], "");
+    assert_eq!(h["NetworkInterfaceId"], "");
+    assert_eq!(h["State"], "UNBIND");
+    // Its EIP stays on the HAVIP, which no instance holds: idle.
+    let eip = c.address("eip-iam00139").await;
+    assert_eq!(eip["InstanceType"], "HAVIP");
+    assert_eq!(eip["AddressStatus"], "BIND");
+
+    let v = c.arp("10.0.4.99", "52:54:00:00:04:20").await;
+    assert_eq!(v["moved"], false);
+    assert!(v["reason"].as_str().unwrap().contains("stopped"));
+    c.sim_post("/_sim/instances/ins-iam00020/start", json!({}))
+        .await;
+    assert_eq!(c.arp("10.0.4.99", "52:54:00:00:04:20").await["moved"], true);
+
+    let (status, v) = c
+        .control(
+            Method::POST,
+            "/_sim/instances/ins-nothere1/stop",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 404, "{v}");
+    let (status, _) = c
+        .control(
+            Method::POST,
+            "/_sim/instances/ins-iam00020/reboot",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+async fn add_fault(c: &Client, rule: Value) {
+    let (status, v) = c.control(Method::POST, "/_sim/faults", Some(rule)).await;
+    assert_eq!(status, 200, "{v}");
+}
+
+#[tokio::test]
+async fn fault_error_with_count() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    add_fault(
+        &c,
+        json!({"action": "DescribeHaVips", "count": 2, "error": "InternalError"}),
+    )
+    .await;
+    assert_eq!(c.err("DescribeHaVips", json!({})).await, "InternalError");
+    c.ok("DescribeAddresses", json!({})).await;
+    assert_eq!(c.err("DescribeHaVips", json!({})).await, "InternalError");
+    c.ok("DescribeHaVips", json!({})).await;
+
+    // Faults apply after authentication.
+    add_fault(&c, json!({"action": "*", "error": "ResourceUnavailable"})).await;
+    let mut bad = c.clone();
+    bad.secret_key = "wrong".into();
+    assert_eq!(
+        bad.err("DescribeHaVips", json!({})).await,
+        "AuthFailure.SignatureFailure"
+    );
+    assert_eq!(
+        c.err("DescribeAddresses", json!({})).await,
+        "ResourceUnavailable"
+    );
+    let (_, v) = c.control(Method::DELETE, "/_sim/faults", None).await;
+    assert_eq!(v["cleared"], 1);
+    c.ok("DescribeAddresses", json!({})).await;
+}
+
+#[tokio::test]
+async fn fault_http_status() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    add_fault(
+        &c,
+        json!({"action": "DescribeHaVips", "count": 1, "http_status": 502}),
+    )
+    .await;
+    let resp = c.post_raw("DescribeHaVips", b"{}".to_vec()).await;
+    assert_eq!(resp.status(), 502);
+    assert!(resp.headers().contains_key("date"));
+    c.ok("DescribeHaVips", json!({})).await;
+    let log = c.requests().await;
+    assert!(log.iter().any(|e| e["code"] == "HTTP 502"));
+}
+
+#[tokio::test]
+async fn fault_delay() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    add_fault(
+        &c,
+        json!({"action": "DescribeHaVips", "count": 1, "delay_ms": 400}),
+    )
+    .await;
+    let t = Instant::now();
+    c.ok("DescribeHaVips", json!({})).await;
+    assert!(t.elapsed() >= Duration::from_millis(400), "delayed");
+}
+
+#[tokio::test]
+async fn fault_hang_until_the_client_gives_up() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    add_fault(
+        &c,
+        json!({"action": "DescribeHaVips", "count": 1, "hang": true}),
+    )
+    .await;
+    let mut impatient = c.clone();
+    impatient.http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let host = c.url.trim_start_matches("http://").to_string();
+    let ts = c.now();
+    let req = tc3_sign::SignableRequest::post(&host, "application/json", b"{}");
+    let signed = tc3_sign::sign(
+        &req,
+        &tc3_sign::SigningParams {
+            secret_id: &c.secret_id,
+            secret_key: &c.secret_key,
+            service: "vpc",
+            timestamp: ts,
+        },
+    )
+    .unwrap();
+    let err = impatient
+        .http
+        .post(format!("{}/", c.url))
+        .header("Content-Type", "application/json")
+        .header("Authorization", signed.authorization.to_string())
+        .header("X-TC-Action", "DescribeHaVips")
+        .header("X-TC-Version", "2017-03-12")
+        .header("X-TC-Timestamp", ts.to_string())
+        .header("X-TC-Region", "ap-guangzhou")
+        .body("{}")
+        .send()
+        .await
+        .expect_err("the request hangs");
+    assert!(err.is_timeout(), "{err}");
+    // The server is fine and the rule was used up.
+    c.ok("DescribeHaVips", json!({})).await;
+}
+
+#[tokio::test]
+async fn fault_task_result_failed_rolls_back() {
+    let sim = SimHandle::start_with(SimOptions {
+        rate_limit: Some(0),
+        task_duration: Some(Duration::from_millis(200)),
+        ..SimOptions::default()
+    });
+    let c = Client::new(&sim);
+    add_fault(
+        &c,
+        json!({"action": "HaVipDisassociateAddressIp", "count": 1, "task_result": "FAILED"}),
+    )
+    .await;
+    let r = c
+        .ok(
+            "HaVipDisassociateAddressIp",
+            json!({"HaVipId": "havip-iam00099"}),
+        )
+        .await;
+    let task = r["RequestId"].as_str().unwrap();
+    assert_eq!(c.wait_vpc_task(task).await, "FAILED");
+    let out = c.ok("DescribeVpcTaskResult", json!({"TaskId": task})).await;
+    assert!(out["Output"].as_str().unwrap().starts_with("FAILED"));
+    assert_eq!(
+        c.address("eip-iam00139").await["AddressStatus"],
+        "BIND",
+        "rolled back"
+    );
+    assert_eq!(
+        c.havip("havip-iam00099").await["AddressIp"],
+        "106.52.252.139"
+    );
+    // The next one succeeds.
+    let r = c
+        .ok(
+            "HaVipDisassociateAddressIp",
+            json!({"HaVipId": "havip-iam00099"}),
+        )
+        .await;
+    assert_eq!(
+        c.wait_vpc_task(r["RequestId"].as_str().unwrap()).await,
+        "SUCCESS"
+    );
+
+    add_fault(
+        &c,
+        json!({"action": "AssociateAddress", "task_result": "FAILED"}),
+    )
+    .await;
+    let r = c
+        .ok(
+            "AssociateAddress",
+            json!({"AddressId": "eip-idle0001", "InstanceId": "ins-iam00021"}),
+        )
+        .await;
+    let id: u64 = r["TaskId"].as_str().unwrap().parse().unwrap();
+    assert_eq!(c.wait_task(id).await, "FAILED");
+    assert_eq!(c.address("eip-idle0001").await["AddressStatus"], "UNBIND");
+}
+
+#[tokio::test]
+async fn fault_probability_zero_and_one() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    add_fault(
+        &c,
+        json!({"action": "DescribeHaVips", "probability": 0.0, "error": "InternalError"}),
+    )
+    .await;
+    for _ in 0..20 {
+        c.ok("DescribeHaVips", json!({})).await;
+    }
+    c.control(Method::DELETE, "/_sim/faults", None).await;
+    add_fault(
+        &c,
+        json!({"action": "DescribeHaVips", "probability": 1.0, "error": "InternalError"}),
+    )
+    .await;
+    for _ in 0..20 {
+        assert_eq!(c.err("DescribeHaVips", json!({})).await, "InternalError");
+    }
+    let (_, v) = c.control(Method::GET, "/_sim/faults", None).await;
+    assert_eq!(v["rules"][0]["fired"], 20);
+}
+
+#[tokio::test]
+async fn bad_control_input_is_a_400_with_json() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    for (path, body) in [
+        ("/_sim/faults", json!({"action": "X"})),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "error": "A", "hang": true}),
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "probability": 2, "error": "A"}),
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "bogus": 1, "error": "A"}),
+        ),
+        ("/_sim/arp", json!({"ip": "10.0.4.99"})),
+        (
+            "/_sim/arp",
+            json!({"ip": "not-ip", "mac": "52:54:00:00:04:21"}),
+        ),
+        ("/_sim/clock", json!({"offset_s": "soon"})),
+        ("/_sim/settings", json!({"rate_limit": -1})),
+        ("/_sim/settings", json!({"no_such_setting": 1})),
+    ] {
+        let (status, v) = c.control(Method::POST, path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{path} {body}: {v}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+    let resp = c
+        .http
+        .post(format!("{}/_sim/faults", c.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["error"].is_string());
+}
+
+#[tokio::test]
+async fn request_log_and_settings() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    c.ok("DescribeHaVips", json!({"HaVipIds": ["havip-iam00099"]}))
+        .await;
+    c.err("DescribeHaVips", json!({"Limit": 1000})).await;
+    let mut bad = c.clone();
+    bad.secret_key = "wrong".into();
+    bad.err("DescribeAddresses", json!({})).await;
+    let log = c.requests().await;
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0]["action"], "DescribeHaVips");
+    assert_eq!(log[0]["params"], json!({"HaVipIds": ["havip-iam00099"]}));
+    assert_eq!(log[0]["code"], Value::Null);
+    assert_eq!(log[1]["code"], "InvalidParameterValue.LimitExceeded");
+    assert_eq!(log[2]["action"], "DescribeAddresses");
+    assert_eq!(log[2]["code"], "AuthFailure.SignatureFailure");
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(
+        !text.contains(tcsim::testing::EXAMPLE_SECRET_KEY),
+        "no secrets in the log"
+    );
+    let (_, v) = c.control(Method::DELETE, "/_sim/requests", None).await;
+    assert_eq!(v["cleared"], 3);
+    assert!(c.requests().await.is_empty());
+
+    let v = c
+        .sim_post(
+            "/_sim/settings",
+            json!({"task_duration_ms": 50, "rate_limits": {"DescribeHaVips": 1}}),
+        )
+        .await;
+    assert_eq!(v["task_duration_ms"], 50);
+    c.ok("DescribeHaVips", json!({})).await;
+    assert_eq!(
+        c.err("DescribeHaVips", json!({})).await,
+        "RequestLimitExceeded"
+    );
+
+    let (status, state) = c.control(Method::GET, "/_sim/state", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(state["havips"][0]["id"], "havip-iam00099");
+    assert_eq!(state["instances"].as_array().unwrap().len(), 2);
+    assert!(!state
+        .to_string()
+        .contains(tcsim::testing::EXAMPLE_SECRET_KEY));
+}
+
+#[tokio::test]
+async fn metadata_tree_for_a_named_node() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    let get = |path: &str| {
+        let url = format!("{}/_sim/node/ins-iam00021/latest/meta-data/{path}", c.url);
+        let http = c.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("instance-id").await, (200, "ins-iam00021".into()));
+    assert_eq!(get("placement/region").await, (200, "ap-guangzhou".into()));
+    assert_eq!(get("placement/zone").await, (200, "ap-guangzhou-3".into()));
+    assert_eq!(get("local-ipv4").await, (200, "10.0.4.21".into()));
+    assert_eq!(get("mac").await, (200, "52:54:00:00:04:21".into()));
+    assert_eq!(get("instance-name").await, (200, "havip-node-2".into()));
+    assert_eq!(
+        get("network/interfaces/macs/").await,
+        (200, "52:54:00:00:04:21/".into())
+    );
+    let base = "network/interfaces/macs/52:54:00:00:04:21";
+    assert_eq!(
+        get(&format!("{base}/primary-local-ipv4")).await.1,
+        "10.0.4.21"
+    );
+    assert_eq!(get(&format!("{base}/vpc-id")).await.1, "vpc-iam00001");
+    assert_eq!(get(&format!("{base}/subnet-id")).await.1, "subnet-iam00004");
+    assert_eq!(get(&format!("{base}/local-ipv4s/")).await.1, "10.0.4.21/");
+    assert_eq!(
+        get(&format!("{base}/local-ipv4s/10.0.4.21/subnet-mask"))
+            .await
+            .1,
+        "255.255.255.0"
+    );
+    assert_eq!(get("cam/security-credentials/").await.1, "havip-role");
+    assert!(get("").await.1.contains("instance-id"));
+    assert_eq!(get("no-such-thing").await.0, 404);
+    assert_eq!(get("public-ipv4").await.0, 404, "no EIP on the instance");
+    assert_eq!(get("cam/security-credentials/other-role").await.0, 404);
+    let r = c
+        .http
+        .get(format!(
+            "{}/_sim/node/ins-nothere1/latest/meta-data/instance-id",
+            c.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // By source IP: loopback is no instance's IP.
+    let r = c
+        .http
+        .get(format!("{}/latest/meta-data/instance-id", c.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn metadata_default_instance_for_unknown_sources() {
+    let sim = SimHandle::start_with(SimOptions {
+        metadata_instance: Some("ins-iam00020".into()),
+        ..SimOptions::default()
+    });
+    let c = Client::new(&sim);
+    let text = c
+        .http
+        .get(format!("{}/latest/meta-data/instance-id", c.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "ins-iam00020");
+}
+
+#[tokio::test]
+async fn tls_with_the_written_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem_path = dir.path().join("tcsim.pem");
+    let sim = SimHandle::start_with(SimOptions {
+        tls: true,
+        tls_cert_out: Some(pem_path.clone()),
+        rate_limit: Some(0),
+        ..SimOptions::default()
+    });
+    assert!(sim.url().starts_with("https://127.0.0.1:"));
+    let pem = std::fs::read(&pem_path).unwrap();
+    let cert = reqwest::Certificate::from_pem(&pem).unwrap();
+    let mut c = Client::new(&sim);
+    c.http = reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .build()
+        .unwrap();
+    let r = c.ok("DescribeHaVips", json!({})).await;
+    assert_eq!(r["TotalCount"], 1);
+    // By name too.
+    c.url = sim.url().replace("127.0.0.1", "localhost");
+    c.ok("DescribeAddresses", json!({})).await;
+    // An untrusting client fails the handshake.
+    let plain = reqwest::Client::new();
+    assert!(plain
+        .get(format!("{}/_sim/health", sim.url()))
+        .send()
+        .await
+        .is_err());
+}

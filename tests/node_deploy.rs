@@ -1,0 +1,149 @@
+//! The deploy/ files say what the reference deployment needs: keepalived on both nodes as
+//! Tencent recommends (unicast, BACKUP + nopreempt, garp_master_delay 1 / refresh 5, havip as
+//! check and notify), mirror images of each other, accepted by keepalived itself when it is
+//! installed; and havip.toml.example is a valid configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn deploy(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(deploy(rel)).unwrap_or_else(|e| panic!("deploy/{rel}: {e}"))
+}
+
+/// The configuration's directives, comments and blank lines dropped, whitespace collapsed.
+fn directives(conf: &str) -> Vec<String> {
+    conf.lines()
+        .map(|l| l.split(['!', '#']).next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn has(d: &[String], line: &str) -> bool {
+    d.iter().any(|l| l == line)
+}
+
+#[test]
+fn keepalived_configs_follow_the_reference_deployment() {
+    for (n, me, peer) in [(1, "10.0.4.20", "10.0.4.21"), (2, "10.0.4.21", "10.0.4.20")] {
+        let d = directives(&read(&format!("keepalived/keepalived-node{n}.conf")));
+        for want in [
+            "state BACKUP",
+            "nopreempt",
+            "priority 100",
+            &format!("unicast_src_ip {me}"),
+            "unicast_peer {",
+            peer,
+            "10.0.4.99/24 dev eth0",
+            "garp_master_delay 1",
+            "garp_master_refresh 5",
+            "notify \"/usr/local/bin/havip notify\"",
+            "script \"/usr/local/bin/havip check --quiet --vip iam\"",
+            "chk_havip",
+            "vrrp_instance VI_1 {",
+        ] {
+            assert!(has(&d, want), "node{n}: missing `{want}`");
+        }
+        assert!(
+            !d.iter().any(|l| l.starts_with("vrrp_strict")),
+            "node{n}: vrrp_strict"
+        );
+        assert!(
+            !d.iter().any(|l| l.starts_with("preempt_delay")),
+            "node{n}: preemption"
+        );
+        // The check's own timeout (2s) must fit inside vrrp_script's.
+        assert!(has(&d, "timeout 5"), "node{n}: vrrp_script timeout");
+    }
+}
+
+#[test]
+fn the_two_nodes_differ_only_in_identity_and_addresses() {
+    let a = directives(&read("keepalived/keepalived-node1.conf"));
+    let b = directives(&read("keepalived/keepalived-node2.conf"));
+    assert_eq!(a.len(), b.len());
+    let swapped: Vec<String> = b
+        .iter()
+        .map(|l| {
+            l.replace("10.0.4.21", "@")
+                .replace("10.0.4.20", "10.0.4.21")
+                .replace('@', "10.0.4.20")
+                .replace("havip_node2", "havip_node1")
+        })
+        .collect();
+    assert_eq!(a, swapped);
+}
+
+#[test]
+fn keepalived_accepts_both_configs() {
+    let Ok(out) = Command::new("keepalived").arg("--version").output() else {
+        eprintln!("skipped: keepalived is not installed (apt-get install keepalived)");
+        return;
+    };
+    assert!(out.status.success() || !out.stderr.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    for n in [1, 2] {
+        // keepalived -t also checks that scripts exist and are safe; point them at the binary
+        // this test built instead of /usr/local/bin/havip.
+        let conf = read(&format!("keepalived/keepalived-node{n}.conf"))
+            .replace("/usr/local/bin/havip", env!("CARGO_BIN_EXE_havip"));
+        let path = dir.path().join(format!("node{n}.conf"));
+        std::fs::write(&path, conf).unwrap();
+        let out = Command::new("keepalived")
+            .args(["--config-test", "-f"])
+            .arg(&path)
+            .output()
+            .expect("run keepalived");
+        assert!(
+            out.status.success(),
+            "keepalived rejects node{n}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let path = deploy("havip.toml.example");
+    let text = read("havip.toml.example");
+    let cfg = havip::config::Config::parse(&text, &path, None)
+        .unwrap_or_else(|e| panic!("havip.toml.example: {e}"));
+    assert_eq!(cfg.vips.len(), 1);
+    assert_eq!(cfg.vips[0].name, "iam");
+    assert_eq!(cfg.vips[0].vrrp_instance, "VI_1");
+    let check = cfg.check.as_ref().expect("[check] in the example");
+    check.validate().expect("a complete [check]");
+    assert_eq!(check.http.as_deref(), Some("http://127.0.0.1/healthz"));
+
+    // Every commented alternative is valid too once uncommented: the [[alert]] examples and
+    // the other strategies (each block uncommented on its own).
+    let alerts: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# [[alert]]"))
+        .take_while(|l| !l.starts_with("# What `havip check`"))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('[') || l.contains(" = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    #[derive(serde::Deserialize)]
+    struct Alerts {
+        alert: Vec<havip::alert::AlertTarget>,
+    }
+    let parsed: Alerts = toml::from_str(&alerts).unwrap_or_else(|e| panic!("{e}\n{alerts}"));
+    assert_eq!(parsed.alert.len(), 3);
+}
+
+#[test]
+fn the_systemd_drop_in_creates_the_state_directory() {
+    let d = directives(&read("systemd/keepalived.service.d/havip.conf"));
+    assert!(has(&d, "[Service]"));
+    assert!(has(&d, "StateDirectory=havip"));
+    assert!(has(&d, "EnvironmentFile=-/etc/havip/credentials.env"));
+}
