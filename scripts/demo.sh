@@ -15,18 +15,29 @@ PROFILE_DIR=${HAVIP_DEMO_TARGET:-$ROOT/target/release}
 export TENCENTCLOUD_SECRET_ID=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE
 export TENCENTCLOUD_SECRET_KEY=Gu5t9xGARNpq86cd98joQYCN3EXAMPLE
 
-bold=$(tput bold 2>/dev/null || true)
-norm=$(tput sgr0 2>/dev/null || true)
+bold='' norm=''
+if [ -t 1 ]; then
+	bold=$(tput bold 2>/dev/null || true)
+	norm=$(tput sgr0 2>/dev/null || true)
+fi
 step=0
 heading() {
 	step=$((step + 1))
 	printf '\n%s== %d. %s%s\n' "$bold" "$step" "$*" "$norm"
 }
 say() { printf '   %s\n' "$*"; }
-run() {
-	# Shows the command as typed (paths shortened), then runs it.
-	printf '   $ %s\n' "$(printf '%q ' "$@" | sed "s#$WORK#\$DEMO#g; s#$PROFILE_DIR/##g")"
-	"$@"
+# show CMD...: prints the command as an operator would type it (paths shortened).
+show() {
+	local out='' a plain='^[-A-Za-z0-9_./:=@$]+$'
+	for a in "$@"; do
+		a=${a//$WORK/\$DEMO}
+		if [[ $a =~ $plain ]]; then
+			out+=" $a"
+		else
+			out+=" '$a'" # the demo's arguments hold no single quote
+		fi
+	done
+	printf '   $%s\n' "$out"
 }
 ok() { printf '   %sok%s: %s\n' "$bold" "$norm" "$*"; }
 fail() {
@@ -163,7 +174,8 @@ havip_holder() {
 }
 
 heading "The cloud's view before: node .20 (ins-iam00020) holds the HAVIP"
-run "$HAVIP" --endpoint "$URL" --region ap-guangzhou api vpc DescribeHaVips \
+show havip --endpoint "$URL" --region ap-guangzhou api vpc DescribeHaVips '{"HaVipIds":["havip-iam00099"]}'
+"$HAVIP" --endpoint "$URL" --region ap-guangzhou api vpc DescribeHaVips \
 	'{"HaVipIds":["havip-iam00099"]}' >"$WORK/before.json" || fail "havip api DescribeHaVips"
 sed 's/^/   /' "$WORK/before.json"
 read -r holder eni eip <<<"$(havip_holder)"
@@ -184,13 +196,16 @@ ok "the HAVIP followed the announcement"
 heading "keepalived on .21 runs its notify hook: havip notify INSTANCE VI_1 MASTER 100"
 say "(as node .21: metadata from $URL/_sim/node/ins-iam00021, state in \$DEMO/state-21)"
 export HAVIP_METADATA_ENDPOINT=$URL/_sim/node/ins-iam00021
+http DELETE "$URL/_sim/requests" >/dev/null || fail "DELETE /_sim/requests"
+show havip --config "$WORK/havip.toml" notify INSTANCE VI_1 MASTER 100
 t0=$(date +%s%N)
 rc=0
-run "$HAVIP" --config "$WORK/havip.toml" notify INSTANCE VI_1 MASTER 100 >"$WORK/notify.out" 2>&1 || rc=$?
+"$HAVIP" --config "$WORK/havip.toml" notify INSTANCE VI_1 MASTER 100 >"$WORK/notify.out" 2>&1 || rc=$?
 t1=$(date +%s%N)
 sed 's/^/   /' "$WORK/notify.out"
 [ "$rc" -eq 0 ] || fail "havip notify exited $rc"
-ok "havip notify succeeded in $(((t1 - t0) / 1000000)) ms"
+http GET "$URL/_sim/requests" >"$WORK/requests.json" || fail "GET /_sim/requests"
+ok "havip notify succeeded in $(((t1 - t0) / 1000000)) ms; API calls it made: $(json "$WORK/requests.json" '", ".join(r["action"] for r in d)')"
 
 heading "The cloud's view after: .21 holds the HAVIP and the EIP is still bound"
 read -r holder eni eip <<<"$(havip_holder)"
@@ -205,12 +220,11 @@ status=$(json "$WORK/eip.json" 'd["AddressSet"][0]["AddressStatus"]')
 ok "holder ins-iam00021 (eni-iam00021); eip-iam00139 106.52.252.139 is $status"
 
 heading "The journal: every API call havip made, with its RequestId"
-run "$HAVIP" --config "$WORK/havip.toml" journal >"$WORK/journal.txt" 2>&1 || fail "havip journal: $(cat "$WORK/journal.txt")"
+show havip --config "$WORK/havip.toml" journal
+"$HAVIP" --config "$WORK/havip.toml" journal >"$WORK/journal.txt" 2>&1 || fail "havip journal: $(cat "$WORK/journal.txt")"
 sed 's/^/   /' "$WORK/journal.txt"
 grep -q DescribeHaVips "$WORK/journal.txt" || fail "the journal does not show DescribeHaVips"
 ok "the journal records the calls"
-http GET "$URL/_sim/requests" >"$WORK/requests.json" || fail "GET /_sim/requests"
-say "tcsim saw, in order: $(json "$WORK/requests.json" '", ".join(r["action"] for r in d)')"
 
 heading "The alert reached the webhook receiver"
 for _ in $(seq 30); do
@@ -233,7 +247,8 @@ ok "a switch alert for iam arrived, without credentials"
 if "$HAVIP" --help 2>/dev/null | grep -qE '^ +audit '; then
 	heading "havip audit: idle EIPs and what they cost"
 	# audit exits 1 or 2 when it finds something, which is the point here.
-	run "$HAVIP" --endpoint "$URL" --region ap-guangzhou audit >"$WORK/audit.txt" 2>&1 || true
+	show havip --endpoint "$URL" --region ap-guangzhou audit
+	"$HAVIP" --endpoint "$URL" --region ap-guangzhou audit >"$WORK/audit.txt" 2>&1 || true
 	sed 's/^/   /' "$WORK/audit.txt"
 	grep -q eip-idle0001 "$WORK/audit.txt" || fail "havip audit does not show the idle EIP eip-idle0001"
 	ok "the idle EIP eip-idle0001 is reported"

@@ -23,8 +23,8 @@ pub struct Cli {
 /// Flags every subcommand accepts.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct GlobalArgs {
-    /// API endpoint for every service instead of https://<service>.tencentcloudapi.com
-    /// (`{service}` is replaced); plain http only for loopback addresses.
+    /// API endpoint for every service, instead of `https://SERVICE.tencentcloudapi.com` ({service}
+    /// in the URL is replaced by the service); plain http only for loopback addresses.
     #[arg(long, global = true, env = "HAVIP_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
     /// Region, e.g. ap-guangzhou [default: $TENCENTCLOUD_REGION, else the instance's region

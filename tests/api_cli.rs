@@ -500,3 +500,38 @@ fn credentials_file_from_the_environment() {
         missing.stderr
     );
 }
+
+#[test]
+fn endless_throttling_ends_at_the_deadline_with_the_last_code() {
+    let sim = Sim::start();
+    sim.fault(json!({"action": "DescribeHaVips", "error": "RequestLimitExceeded"}));
+    let run = sim.describe().args(["--timeout", "3s"]).run();
+    run.assert_code(1);
+    assert!(run.stderr.contains("deadline"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("RequestLimitExceeded"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.elapsed < Duration::from_secs(12), "{:?}", run.elapsed);
+    assert!(sim.requests("DescribeHaVips").len() >= 2);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_retried_until_the_deadline() {
+    // Loopback port 9: connection refused, immediately, on every attempt.
+    let run = Havip::new()
+        .with_keys()
+        .args([
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--region",
+            "ap-guangzhou",
+        ])
+        .args(["--timeout", "2s", "api", "vpc", "DescribeHaVips"])
+        .run();
+    run.assert_code(1);
+    assert!(run.stderr.contains("deadline"), "{}", run.stderr);
+    assert!(run.stderr.contains("transport error"), "{}", run.stderr);
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+}

@@ -206,7 +206,7 @@ async fn headers_sent_match_the_contract() {
         "x-tc-version: 2017-03-12",
         "x-tc-region: ap-guangzhou",
         "x-tc-language: en-us",
-        "x-tc-requestclient: havip/",
+        "x-tc-requestclient: HAVIP_",
         "authorization: tc3-hmac-sha256 credential=akidz8krbsj5ykbzqpn74wfkmlpx3example/",
         "signedheaders=content-type;host",
         &format!("host: {}", server.url().trim_start_matches("http://")),
@@ -226,6 +226,24 @@ async fn headers_sent_match_the_contract() {
     let head = server.requests().pop().unwrap().to_ascii_lowercase();
     assert!(!head.contains("x-tc-region"), "{head}");
     assert!(head.contains("/cam/tc3_request"), "{head}");
+
+    // Temporary credentials: the token goes out as X-TC-Token.
+    let temp = Arc::new(StaticProvider::new(
+        Credentials::new(SECRET_ID, SECRET_KEY)
+            .unwrap()
+            .with_token("tok-123"),
+        "test",
+    ));
+    Client::new(config(&server.url()), temp)
+        .unwrap()
+        .call_raw("vpc", "2017-03-12", "DescribeHaVips", &json!({}))
+        .await
+        .unwrap();
+    let head = server.requests().pop().unwrap();
+    assert!(
+        head.contains("x-tc-token: tok-123") || head.contains("X-TC-Token: tok-123"),
+        "{head}"
+    );
 }
 
 #[tokio::test]

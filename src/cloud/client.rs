@@ -20,8 +20,9 @@ use super::{Action, Error, ErrorClass};
 /// The Content-Type sent and signed. Exactly this, no charset: the signed value must be the
 /// sent value (API.md §1.2).
 pub const CONTENT_TYPE: &str = "application/json";
-/// Sent as `X-TC-RequestClient`.
-pub const REQUEST_CLIENT: &str = concat!("havip/", env!("CARGO_PKG_VERSION"));
+/// Sent as `X-TC-RequestClient`, shaped like the SDKs' `SDK_PYTHON_3.1.195`: the SDKs only allow
+/// `[0-9a-zA-Z-_,;.]` in this header, so no `/`.
+pub const REQUEST_CLIENT: &str = concat!("HAVIP_", env!("CARGO_PKG_VERSION"));
 
 /// How the client reaches the API.
 #[derive(Clone, Debug)]

@@ -148,7 +148,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The overall deadline passed before a call could succeed.
-    #[error("deadline of {}s exceeded after {attempts} attempt(s){}", budget.as_secs_f64(), last.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default())]
+    #[error("deadline of {:.1}s exceeded after {attempts} attempt(s){}", budget.as_secs_f64(), last.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default())]
     DeadlineExceeded {
         budget: Duration,
         attempts: u32,
