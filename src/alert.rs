@@ -382,7 +382,13 @@ impl fmt::Display for AlertTarget {
             AlertTarget::Webhook { url, .. } => write!(f, "webhook {}", redact_url(url)),
             AlertTarget::Wecom { url, .. } => write!(f, "wecom {}", redact_url(url)),
             AlertTarget::Exec { command, .. } => match command {
-                ExecCommand::Shell(s) => write!(f, "exec {s:?}"),
+                // Only the program: the rest of a shell line may hold a password (curl -u …).
+                ExecCommand::Shell(s) => {
+                    let mut words = s.split_whitespace();
+                    let prog = words.next().unwrap_or("");
+                    let more = if words.next().is_some() { " …" } else { "" };
+                    write!(f, "exec {prog}{more}")
+                }
                 ExecCommand::Argv(v) => write!(f, "exec {}", v.first().map_or("", String::as_str)),
             },
         }

@@ -5,6 +5,42 @@
 //! types that keep the source spans of the keys we validate, then turned into [`Config`], whose
 //! types make the impossible combinations unrepresentable (a `havip` VIP always has a HAVIP ID).
 //! Nothing here touches the network; node discovery lives in `failover::node`.
+//!
+//! The file (every key optional unless marked):
+//! ```toml
+//! endpoint = "https://vpc.tencentcloudapi.com"  # or tcsim's http://127.0.0.1:PORT
+//! region = "ap-guangzhou"       # else TENCENTCLOUD_REGION, else metadata placement/region
+//! ca_file = "/etc/havip/ca.pem" # an extra trusted CA
+//! state_dir = "/var/lib/havip"  # HAVIP_STATE_DIR wins over it
+//! journal = "/var/lib/havip/journal.jsonl"
+//!
+//! [credentials]                 # absent: environment, profile file, CVM role (in that order)
+//! secret_id = "AKID…"           # with secret_key (and optional token), or:
+//! profile_file = "/root/.tencentcloud/credentials"  # or: role = "havip-role"
+//!
+//! [node]                        # absent values are discovered
+//! instance_id = "ins-…"         # else metadata instance-id
+//! eni_id = "eni-…"              # else the instance's ENI whose MAC matches
+//! mac = "52:54:00:…"            # the MAC to match (default: metadata mac)
+//!
+//! [[vip]]
+//! name = "iam"                  # required, unique; names state files
+//! vrrp_instance = "VI_1"        # default: the name
+//! vrrp_group = "G1"             # also follow GROUP notifications of this sync group
+//! strategy = "havip"            # havip (default) | private-ip | eip
+//! havip_id = "havip-…"          # havip: required
+//! eip = "106.52.252.139"        # havip: expected on the HAVIP; eip: the EIP to move
+//! eip_id = "eip-…"              # alternatively (or also) by ID
+//! private_ip = "10.0.4.98"      # private-ip: the IP to migrate; eip: our IP to bind to
+//! interface = "eth0"            # havip: also announce by gratuitous ARP here
+//! vip = "10.0.4.99"             # the Vip for ARP (default: read from the HAVIP)
+//! fencing = false               # havip: remove peers from the drift range on MASTER
+//! eip_takeover = false          # havip: move the expected EIP if it is bound elsewhere
+//! deadline = "60s"              # the whole run, lock wait and retries included
+//!
+//! [[alert]]                     # see `alert::AlertTarget`: webhook, wecom, exec
+//! [check]                       # see `cmd::check::CheckConfig`
+//! ```
 
 use std::collections::HashSet;
 use std::fmt;
@@ -234,12 +270,20 @@ struct RawConfig {
     journal: Option<PathBuf>,
     credentials: Option<Spanned<CredentialsConfig>>,
     #[serde(default)]
-    node: Option<Spanned<NodeConfig>>,
+    node: Option<RawNode>,
     #[serde(default)]
     vip: Vec<Spanned<RawVip>>,
     #[serde(default)]
     alert: Vec<Spanned<AlertTarget>>,
     check: Option<Spanned<CheckConfig>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    instance_id: Option<Spanned<String>>,
+    eni_id: Option<Spanned<String>>,
+    mac: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -292,6 +336,10 @@ impl Config {
             // toml's own message carries a snippet; the first line is the useful part, and the
             // span gives the line in our uniform `file:line: message` form.
             let msg = e.message().trim().to_string();
+            let msg = match e.span().and_then(|s| key_at(text, s.start)) {
+                Some(key) if !msg.contains(&format!("`{key}`")) => format!("key `{key}`: {msg}"),
+                _ => msg,
+            };
             err(e.span(), msg)
         })?;
 
@@ -321,25 +369,33 @@ impl Config {
         let node = match raw.node {
             None => NodeConfig::default(),
             Some(n) => {
-                let span = n.span();
-                let n = n.into_inner();
                 if let Some(id) = &n.instance_id {
-                    if !id.starts_with("ins-") {
+                    if !id.get_ref().starts_with("ins-") {
                         return Err(err(
-                            Some(span),
-                            format!("key `node.instance_id`: {id:?} is not an instance ID (ins-…)"),
+                            Some(id.span()),
+                            format!(
+                                "key `node.instance_id`: {:?} is not an instance ID (ins-…)",
+                                id.get_ref()
+                            ),
                         ));
                     }
                 }
                 if let Some(id) = &n.eni_id {
-                    if !id.starts_with("eni-") {
+                    if !id.get_ref().starts_with("eni-") {
                         return Err(err(
-                            Some(span),
-                            format!("key `node.eni_id`: {id:?} is not an ENI ID (eni-…)"),
+                            Some(id.span()),
+                            format!(
+                                "key `node.eni_id`: {:?} is not an ENI ID (eni-…)",
+                                id.get_ref()
+                            ),
                         ));
                     }
                 }
-                n
+                NodeConfig {
+                    instance_id: n.instance_id.map(|s| s.into_inner()),
+                    eni_id: n.eni_id.map(|s| s.into_inner()),
+                    mac: n.mac,
+                }
             }
         };
         if raw.vip.is_empty() {
@@ -638,6 +694,33 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// The dotted key whose `key = value` line holds byte `offset` (`vip.deadline`), so that
+/// toml's type errors, which name only the expected type, also name the key.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return None;
+    }
+    // The innermost table header above the line, if any.
+    let table = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 /// 1-based line of byte `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -734,6 +817,12 @@ deadline = "20s"
                 "bool",
             ),
             (
+                "wrong type names the key",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\ndeadline = 20\n",
+                4,
+                "key `vip.deadline`",
+            ),
+            (
                 "bad duration",
                 "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\ndeadline = \"soon\"\n",
                 4,
@@ -802,7 +891,7 @@ deadline = "20s"
             (
                 "bad instance id",
                 "[node]\ninstance_id = \"i-1\"\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\n",
-                1,
+                2,
                 "instance_id",
             ),
             (

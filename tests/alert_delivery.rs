@@ -246,7 +246,7 @@ async fn exec_hook_that_hangs_is_killed_with_its_children() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pids = dir.path().join("pids");
     let cfg = format!(
-        "[[alert]]\ntype = \"exec\"\ntimeout = \"300ms\"\ncommand = \"sleep 60 & echo $! > '{0}'; echo $$ >> '{0}'; wait\"\n",
+        "[[alert]]\ntype = \"exec\"\ntimeout = \"1s\"\ncommand = \"sleep 60 & echo $! > '{0}'; echo $$ >> '{0}'; wait\"\n",
         pids.display()
     );
     let start = Instant::now();

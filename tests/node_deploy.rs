@@ -147,3 +147,12 @@ fn the_systemd_drop_in_creates_the_state_directory() {
     assert!(has(&d, "StateDirectory=havip"));
     assert!(has(&d, "EnvironmentFile=-/etc/havip/credentials.env"));
 }
+
+#[test]
+fn logrotate_rotates_the_journal_by_rename() {
+    let d = directives(&read("logrotate/havip"));
+    assert!(has(&d, "/var/lib/havip/journal.jsonl {"));
+    assert!(has(&d, "create 0640 root root"));
+    // copytruncate can drop records appended between the copy and the truncation.
+    assert!(!d.iter().any(|l| l == "copytruncate"));
+}

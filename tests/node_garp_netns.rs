@@ -208,3 +208,63 @@ fn vip_presence_is_seen_per_interface() {
         Ok(())
     })
 }
+
+/// The capability header and data of capget/capset (linux/capability.h, version 3).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+#[test]
+fn without_cap_net_raw_the_error_says_so() {
+    // Capabilities are per thread: drop CAP_NET_RAW from this thread's effective set only, so
+    // root runs exercise the same path as an unprivileged keepalived script would.
+    let res = std::thread::spawn(|| {
+        const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+        const CAP_NET_RAW: u32 = 13;
+        let mut hdr = CapHeader {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let mut data = [CapData::default(); 2];
+        // SAFETY: capget/capset with a v3 header and two data structs, as the ABI requires.
+        unsafe {
+            if libc::syscall(
+                libc::SYS_capget,
+                &mut hdr as *mut CapHeader,
+                data.as_mut_ptr(),
+            ) != 0
+            {
+                return Err(format!("capget: {}", io::Error::last_os_error()));
+            }
+            data[0].effective &= !(1 << CAP_NET_RAW);
+            if libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) != 0 {
+                return Err(format!("capset: {}", io::Error::last_os_error()));
+            }
+        }
+        // Nothing is sent: opening the socket is what fails.
+        Ok(announce("lo", VIP))
+    })
+    .join()
+    .expect("thread");
+    match res {
+        Ok(Err(e @ GarpError::Permission(_))) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("CAP_NET_RAW") && msg.contains("setcap"),
+                "{msg}"
+            );
+        }
+        Ok(other) => panic!("expected a permission error, got {other:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -27,7 +27,15 @@ fn codes(ctl: &Ctl, action: &str) -> Vec<Value> {
 }
 
 fn notify(node: &Node) -> Run {
-    node.run(&["--request-timeout", "1s", "notify", "INSTANCE", "VI_1", "MASTER", "50"])
+    node.run(&[
+        "--request-timeout",
+        "1s",
+        "notify",
+        "INSTANCE",
+        "VI_1",
+        "MASTER",
+        "50",
+    ])
 }
 
 #[test]
@@ -43,10 +51,22 @@ fn throttling_three_times_then_success() {
     let c = codes(&ctl, "DescribeHaVips");
     assert_eq!(
         c,
-        vec![json!("RequestLimitExceeded"), json!("RequestLimitExceeded"), json!("RequestLimitExceeded"), Value::Null]
+        vec![
+            json!("RequestLimitExceeded"),
+            json!("RequestLimitExceeded"),
+            json!("RequestLimitExceeded"),
+            Value::Null
+        ]
     );
     let call = &node.journal()[0]["calls"][0];
-    assert_eq!((call["action"].clone(), call["attempts"].clone(), call["outcome"].clone()), (json!("DescribeHaVips"), json!(4), json!("ok")));
+    assert_eq!(
+        (
+            call["action"].clone(),
+            call["attempts"].clone(),
+            call["outcome"].clone()
+        ),
+        (json!("DescribeHaVips"), json!(4), json!("ok"))
+    );
     assert_eq!(node.alerts()[0]["kind"], "switch");
 }
 
@@ -98,7 +118,11 @@ fn persistent_5xx_is_unknown_never_success() {
     ctl.fault(json!({"action": "DescribeHaVips", "http_status": 503}));
     let r = notify(&node);
     r.code(1);
-    assert!(r.stderr.contains("UNKNOWN") && r.stderr.contains("503"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("UNKNOWN") && r.stderr.contains("503"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(node.alerts()[0]["kind"], "failure");
 }
 
@@ -113,9 +137,17 @@ fn server_clock_ten_minutes_ahead_or_behind() {
         ctl.clear_requests();
         let r = notify(&node);
         r.code(0);
-        assert!(r.stdout.contains("CONFIRMED"), "offset {offset}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("CONFIRMED"),
+            "offset {offset}: {}",
+            r.stdout
+        );
         let c = codes(&ctl, "DescribeHaVips");
-        assert_eq!(c.first(), Some(&json!("AuthFailure.SignatureExpire")), "offset {offset}: {c:?}");
+        assert_eq!(
+            c.first(),
+            Some(&json!("AuthFailure.SignatureExpire")),
+            "offset {offset}: {c:?}"
+        );
         assert_eq!(c.last(), Some(&Value::Null), "offset {offset}: {c:?}");
     }
 }
@@ -133,13 +165,23 @@ fn a_failed_task_is_a_clear_failure_not_a_success() {
     let r = notify(&node);
     r.code(1);
     assert!(r.stderr.contains("FAILED"), "{}", r.stderr);
-    assert!(r.stderr.contains("binding EIP 106.52.252.139"), "{}", r.stderr);
-    assert_eq!(find_by(&ctl.state(), "addresses", "eip-iam00139")["status"], "UNBIND");
+    assert!(
+        r.stderr.contains("binding EIP 106.52.252.139"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"],
+        "UNBIND"
+    );
     let a = node.alerts();
     assert_eq!(a.last().unwrap()["kind"], "failure", "{a:?}");
 
     // The next event (keepalived re-notifies, or an operator runs takeover) completes it.
     let r = node.run(&["takeover", "--yes"]);
     r.code(0);
-    assert_eq!(find_by(&ctl.state(), "addresses", "eip-iam00139")["status"], "BIND");
+    assert_eq!(
+        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"],
+        "BIND"
+    );
 }

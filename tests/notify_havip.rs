@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 use tcsim::testing::SimHandle;
 
 fn holder(ctl: &Ctl) -> String {
-    ctl.havip()["instance_id"].as_str().unwrap_or("").to_string()
+    ctl.havip()["instance_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn range(ctl: &Ctl) -> Vec<String> {
@@ -43,9 +46,15 @@ fn remove_from_range(node: &Node, instance: &str) {
 }
 
 fn unbind_eip(node: &Node, ctl: &Ctl) {
-    api(node, "HaVipDisassociateAddressIp", json!({"HaVipId": HAVIP}));
+    api(
+        node,
+        "HaVipDisassociateAddressIp",
+        json!({"HaVipId": HAVIP}),
+    );
     assert!(
-        wait_until(Duration::from_secs(5), || eip_binding(ctl, "eip-iam00139")["status"] == "UNBIND"),
+        wait_until(Duration::from_secs(5), || eip_binding(ctl, "eip-iam00139")
+            ["status"]
+            == "UNBIND"),
         "the EIP did not unbind"
     );
 }
@@ -71,7 +80,8 @@ fn promotion_is_confirmed_and_a_second_run_costs_one_read() {
 
     // A repeated MASTER (keepalived re-notifies, or a restart) makes no write either.
     ctl.clear_requests();
-    node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]).code(0);
+    node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"])
+        .code(0);
     assert_eq!(ctl.writes(), Vec::<String>::new());
     assert_eq!(ctl.requests().len(), 1);
 
@@ -81,19 +91,30 @@ fn promotion_is_confirmed_and_a_second_run_costs_one_read() {
     assert_eq!(j[1]["seq"], 2);
     assert!(j.iter().all(|r| r["verdict"] == "confirmed"), "{j:?}");
     assert_eq!(j[0]["calls"][0]["action"], "DescribeHaVips");
-    assert!(j[0]["calls"][0]["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(j[0]["calls"][0]["request_id"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
     // One switch alert: for the transition, not for the repeat.
     let alerts = node.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["kind"], "switch");
     assert_eq!(alerts[0]["vip"], "iam");
-    let all = format!("{}{}{:?}", r.all(), std::fs::read_to_string(node.state_dir().join("journal.jsonl")).unwrap(), alerts);
+    let all = format!(
+        "{}{}{:?}",
+        r.all(),
+        std::fs::read_to_string(node.state_dir().join("journal.jsonl")).unwrap(),
+        alerts
+    );
     assert!(!all.contains(SECRET_KEY), "a secret leaked");
 
     // `havip journal` shows it readably.
     let jr = node.run(&["journal", "-n", "1"]);
     jr.code(0);
-    assert!(jr.stdout.contains("notify#2 MASTER  CONFIRMED"), "{}", jr.stdout);
+    assert!(
+        jr.stdout.contains("notify#2 MASTER  CONFIRMED"),
+        "{}",
+        jr.stdout
+    );
     assert!(jr.stdout.contains("DescribeHaVips"), "{}", jr.stdout);
     let jj = node.run(&["journal", "--json", "--vip", "iam"]);
     assert_eq!(jj.stdout.lines().count(), 2, "{}", jj.stdout);
@@ -109,10 +130,17 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     let r = node.run(&["notify", "--dry-run", "INSTANCE", "VI_1", "MASTER", "50"]);
     r.code(0);
     assert!(r.stdout.contains("PLANNED"), "{}", r.stdout);
-    assert!(r.stdout.contains("add ins-iam00021 to the drift range"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("add ins-iam00021 to the drift range"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("fence ins-iam00020"), "{}", r.stdout);
     assert_eq!(ctl.writes(), Vec::<String>::new());
-    assert!(!node.state_dir().join("iam.event.json").exists(), "dry run recorded state");
+    assert!(
+        !node.state_dir().join("iam.event.json").exists(),
+        "dry run recorded state"
+    );
     assert!(node.journal().is_empty(), "dry run wrote the journal");
     assert_eq!(range(&ctl), vec![NODE20.to_string()]);
 }
@@ -127,7 +155,8 @@ fn a_node_outside_the_drift_range_is_added_then_confirmed() {
     assert_eq!(ctl.arp(VIP, MAC21)["moved"], false);
     let child = node.spawn(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
     assert!(
-        wait_until(Duration::from_secs(10), || range(&ctl).contains(&NODE21.to_string())),
+        wait_until(Duration::from_secs(10), || range(&ctl)
+            .contains(&NODE21.to_string())),
         "havip did not add the node to the drift range"
     );
     // keepalived's next announcement (garp_master_refresh) now moves it.
@@ -136,7 +165,10 @@ fn a_node_outside_the_drift_range_is_added_then_confirmed() {
     r.code(0);
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     assert_eq!(holder(&ctl), NODE21);
-    assert_eq!(ctl.writes(), vec!["DisassociateHaVipInstance", "AssociateHaVipInstance"]);
+    assert_eq!(
+        ctl.writes(),
+        vec!["DisassociateHaVipInstance", "AssociateHaVipInstance"]
+    );
 }
 
 #[test]
@@ -152,7 +184,8 @@ fn fencing_removes_the_peer_from_the_drift_range() {
     // The fenced peer's announcement can no longer take the VIP.
     assert_eq!(ctl.arp(VIP, MAC20)["moved"], false);
     ctl.clear_requests();
-    node.run(&["notify", "--state", "MASTER", "--vip", "iam"]).code(0);
+    node.run(&["notify", "--state", "MASTER", "--vip", "iam"])
+        .code(0);
     assert!(ctl.writes().is_empty());
 }
 
@@ -184,23 +217,41 @@ fn an_eip_bound_elsewhere_is_reported_and_moved_only_when_allowed() {
         "AssociateAddress",
         json!({"AddressId": "eip-iam00139", "NetworkInterfaceId": "eni-iam00020", "PrivateIpAddress": "10.0.4.20"}),
     );
-    assert!(wait_until(Duration::from_secs(5), || eip_binding(&ctl, "eip-iam00139")["status"] == "BIND"));
+    assert!(wait_until(Duration::from_secs(5), || eip_binding(
+        &ctl,
+        "eip-iam00139"
+    )["status"]
+        == "BIND"));
     ctl.arp(VIP, MAC21);
     ctl.clear_requests();
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
     r.code(1);
     assert!(r.stderr.contains("is bound to"), "{}", r.stderr);
     assert!(r.stderr.contains("eip_takeover"), "{}", r.stderr);
-    assert!(ctl.writes().is_empty(), "moved without permission: {:?}", ctl.writes());
+    assert!(
+        ctl.writes().is_empty(),
+        "moved without permission: {:?}",
+        ctl.writes()
+    );
     let alerts = node.alerts();
-    assert_eq!(alerts.last().map(|a| a["kind"].clone()), Some(json!("failure")), "{alerts:?}");
+    assert_eq!(
+        alerts.last().map(|a| a["kind"].clone()),
+        Some(json!("failure")),
+        "{alerts:?}"
+    );
 
     let allowed = Node::minimal(&sim, NODE21, "eip_takeover = true");
     ctl.clear_requests();
     let r = allowed.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
     r.code(0);
-    assert_eq!(ctl.writes(), vec!["DisassociateAddress", "HaVipAssociateAddressIp"]);
-    assert_eq!(eip_binding(&ctl, "eip-iam00139")["binding"]["havip_id"], HAVIP);
+    assert_eq!(
+        ctl.writes(),
+        vec!["DisassociateAddress", "HaVipAssociateAddressIp"]
+    );
+    assert_eq!(
+        eip_binding(&ctl, "eip-iam00139")["binding"]["havip_id"],
+        HAVIP
+    );
 }
 
 #[test]
@@ -209,16 +260,27 @@ fn backup_fault_stop_are_recorded_and_alerted_without_any_api_call() {
     let ctl = Ctl(&sim);
     let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
     ctl.clear_requests();
-    node.run(&["notify", "INSTANCE", "VI_1", "BACKUP", "50"]).code(0);
+    node.run(&["notify", "INSTANCE", "VI_1", "BACKUP", "50"])
+        .code(0);
     node.run(&["notify", "--state", "FAULT"]).code(0);
-    node.run(&["notify", "INSTANCE", "VI_1", "STOP", "0"]).code(0);
+    node.run(&["notify", "INSTANCE", "VI_1", "STOP", "0"])
+        .code(0);
     assert!(ctl.requests().is_empty(), "{:?}", ctl.requests());
     let kinds: Vec<Value> = node.alerts().iter().map(|a| a["kind"].clone()).collect();
     assert_eq!(kinds, vec![json!("backup"), json!("fault"), json!("stop")]);
     let j = node.journal();
-    assert_eq!(j.iter().map(|r| r["verdict"].clone()).collect::<Vec<_>>(), vec![json!("recorded"); 3]);
-    let ev: Value = serde_json::from_str(&std::fs::read_to_string(node.state_dir().join("iam.event.json")).unwrap()).unwrap();
-    assert_eq!((ev["seq"].clone(), ev["state"].clone()), (json!(3), json!("STOP")));
+    assert_eq!(
+        j.iter().map(|r| r["verdict"].clone()).collect::<Vec<_>>(),
+        vec![json!("recorded"); 3]
+    );
+    let ev: Value = serde_json::from_str(
+        &std::fs::read_to_string(node.state_dir().join("iam.event.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (ev["seq"].clone(), ev["state"].clone()),
+        (json!(3), json!("STOP"))
+    );
 }
 
 #[test]
@@ -279,7 +341,10 @@ fn planned_failover_waits_for_the_peer_and_times_it() {
     assert!(!flag.exists());
 
     let child = holder_node.spawn(&["failover", "--yes", "--timeout", "20s"]);
-    assert!(wait_until(Duration::from_secs(10), || flag.exists()), "no drain flag");
+    assert!(
+        wait_until(Duration::from_secs(10), || flag.exists()),
+        "no drain flag"
+    );
     // `havip check` on .20 now fails, keepalived there steps down, .21 announces.
     ctl.arp(VIP, MAC21);
     let r = wait_child(child, Duration::from_secs(30));
@@ -307,4 +372,22 @@ fn planned_failover_refuses_without_a_peer_in_the_drift_range() {
     r.code(1);
     assert!(r.stderr.contains("no peer"), "{}", r.stderr);
     assert!(!holder_node.state_dir().join("iam.drain").exists());
+}
+
+#[test]
+fn a_failed_own_announcement_is_reported_but_keepalived_s_still_counts() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    // An interface that does not exist: havip's second voice fails (no traffic anywhere), and
+    // the run still succeeds once keepalived's announcement moves the HAVIP.
+    let node = Node::minimal(&sim, NODE21, "interface = \"hvnone0\"");
+    let child = node.spawn(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
+    assert!(wait_until(Duration::from_secs(10), || !ctl.requests().is_empty()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
+    let r = wait_child(child, Duration::from_secs(30));
+    r.code(0);
+    assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
+    assert!(r.stdout.contains("gratuitous ARP failed"), "{}", r.stdout);
+    assert!(r.stdout.contains("hvnone0"), "{}", r.stdout);
 }

@@ -52,6 +52,8 @@ pub struct Desired {
     pub eip_takeover: bool,
     /// The interface to announce on, when configured.
     pub interface: Option<String>,
+    /// The Vip the configuration expects, if it names one.
+    pub vip: Option<Ipv4Addr>,
     /// When this node became MASTER, in the API server's clock.
     pub since: DateTime<Utc>,
 }
@@ -197,6 +199,16 @@ fn is_self(d: &Desired, id: &str) -> bool {
 /// The plan: a pure function of desired and observed state.
 pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
     let mut p = Plan::default();
+    if let Some(want) = d.vip {
+        if o.vip != want.to_string() {
+            // The wrong HAVIP ID in the file would otherwise be "confirmed" for the wrong VIP.
+            p.blockers.push(format!(
+                "{} has Vip {}, but the configuration says vip = {want}",
+                d.havip_id, o.vip
+            ));
+            return p;
+        }
+    }
     if !o.range.iter().any(|(id, _)| is_self(d, id)) {
         p.steps.push(Step::AddToRange {
             havip_id: d.havip_id.clone(),
@@ -577,7 +589,7 @@ impl Strategy for HavipStrategy {
 
 impl HavipStrategy {
     fn observed(&mut self, h: HaVip, eip: Option<EipState>) -> Observed {
-        self.vip = h.vip.parse().ok();
+        self.vip = self.desired.vip.or_else(|| h.vip.parse().ok());
         let now = (h.instance_id.clone(), h.network_interface_id.clone());
         let first = self.first_holder.get_or_insert_with(|| now.clone());
         let moved_during_run = *first != now;
@@ -633,6 +645,7 @@ mod tests {
             fencing: false,
             eip_takeover: false,
             interface: None,
+            vip: Some("10.0.4.99".parse().unwrap()),
             since: t("2026-01-01T00:00:00Z"),
         }
     }
@@ -687,6 +700,14 @@ mod tests {
     fn plan_table() {
         let cases: Vec<Case> = vec![
             ("already correct", |_, _| {}, vec![], 0, 0),
+            (
+                "configured Vip differs",
+                |d, _| d.vip = Some("10.0.4.98".parse().unwrap()),
+                vec![],
+                0,
+                1,
+            ),
+            ("no Vip configured", |d, _| d.vip = None, vec![], 0, 0),
             (
                 "holder by ENI only",
                 |_, o| o.holder_instance.clear(),

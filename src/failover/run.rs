@@ -310,6 +310,7 @@ async fn promote(
                 fencing: *fencing,
                 eip_takeover: *eip_takeover,
                 interface: vip.interface.clone(),
+                vip: vip.vip,
                 since,
             };
             let mut s = HavipStrategy::new(desired, eip.clone());

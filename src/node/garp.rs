@@ -43,6 +43,8 @@ pub enum GarpError {
          (run as root, or grant it: setcap cap_net_raw+ep /usr/local/bin/havip)"
     )]
     Permission(#[source] io::Error),
+    #[error("opening a raw packet socket: {0}")]
+    Socket(#[source] io::Error),
     #[error("reading interface {iface}: {source}")]
     Interface {
         iface: String,
@@ -197,10 +199,7 @@ impl PacketSocket {
             let e = io::Error::last_os_error();
             return Err(match e.raw_os_error() {
                 Some(libc::EPERM) | Some(libc::EACCES) => GarpError::Permission(e),
-                _ => GarpError::Interface {
-                    iface: "(packet socket)".to_owned(),
-                    source: e,
-                },
+                _ => GarpError::Socket(e),
             });
         }
         Ok(Self(fd))

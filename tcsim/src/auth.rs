@@ -45,7 +45,7 @@ pub fn authenticate(sim: &Sim, req: &AuthRequest<'_>) -> Result<String, ApiError
         )
     })?;
     let now = sim.clock.unix();
-    if (timestamp - now).abs() > MAX_SKEW_S {
+    if timestamp.abs_diff(now) > MAX_SKEW_S.unsigned_abs() {
         return Err(ApiError::new(
             "AuthFailure.SignatureExpire",
             format!(

@@ -190,10 +190,12 @@ async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
                     return bad_request(format!("no instance {id}"));
                 }
             }
+            let capacity = s.request_log_capacity;
             w.settings = s;
             let out = json!(w.settings);
             drop(w);
             sim.limiter().reset();
+            sim.log().set_capacity(capacity);
             Json(out).into_response()
         }
         Err(e) => bad_request(format!("invalid settings: {e}")),

@@ -89,6 +89,9 @@ impl FaultSpec {
             effects.push(Effect::HttpStatus(status));
         }
         if let Some(ms) = self.delay_ms {
+            if ms > 600_000 {
+                return Err("\"delay_ms\" must be at most 600000 (use \"hang\" for longer)".into());
+            }
             effects.push(Effect::DelayMs(ms));
         }
         if let Some(hang) = self.hang {

@@ -133,8 +133,11 @@ impl Clock {
     pub fn offset_s(&self) -> i64 {
         self.offset_s.load(Ordering::Relaxed)
     }
+    /// Sets the offset, clamped to ±100 years (beyond that chrono's arithmetic would overflow).
     pub fn set_offset_s(&self, s: i64) {
-        self.offset_s.store(s, Ordering::Relaxed);
+        const LIMIT: i64 = 100 * 366 * 86_400;
+        self.offset_s
+            .store(s.clamp(-LIMIT, LIMIT), Ordering::Relaxed);
     }
 }
 

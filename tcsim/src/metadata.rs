@@ -226,7 +226,9 @@ fn mac_entry(w: &World, eni: &Eni, rest: &[&str]) -> Option<String> {
                     "subnet-mask",
                 ]
                 .join("\n"),
-                ["gateway"] => std::net::Ipv4Addr::from((u32::from(net) & mask) + 1).to_string(),
+                ["gateway"] => {
+                    std::net::Ipv4Addr::from((u32::from(net) & mask).wrapping_add(1)).to_string()
+                }
                 ["local-ipv4"] => p.ip.clone(),
                 ["public-ipv4"] => eip?.ip.clone(),
                 ["public-ipv4-mode"] => {
@@ -249,7 +251,9 @@ fn credentials(w: &mut World, inst: &Instance, role: &str, now: i64) -> String {
         .temp_credentials
         .iter()
         .filter(|(_, c)| {
-            c.instance_id == inst.id && c.role == role && c.expired_time - now > lifetime / 2
+            c.instance_id == inst.id
+                && c.role == role
+                && c.expired_time.saturating_sub(now) > lifetime / 2
         })
         .max_by_key(|(_, c)| c.expired_time)
         .map(|(id, c)| (id.clone(), c.clone()));

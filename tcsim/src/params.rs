@@ -88,8 +88,12 @@ impl Params {
             }
             root.insert(&key, key.split('.').collect::<Vec<_>>().as_slice(), value)?;
         }
+        // Top-level keys that are all numbers (`0=a&1=b`) would make an array: not parameters.
         let Value::Object(map) = root.into_value() else {
-            unreachable!("the root node is a map with string keys or empty")
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "The query string has no named parameters.",
+            ));
         };
         Ok((
             Params {
@@ -430,6 +434,14 @@ mod tests {
     fn indices_sort_numerically() {
         let (p, _) = Params::from_query("A.10=k&A.2=c&A.0=a").unwrap();
         assert_eq!(p.to_value(), json!({"A": ["a", "c", "k"]}));
+    }
+
+    #[test]
+    fn numeric_top_level_keys_are_rejected() {
+        assert_eq!(
+            Params::from_query("0=a&1=b").unwrap_err().code,
+            "InvalidParameter"
+        );
     }
 
     #[test]

@@ -36,6 +36,14 @@ impl RequestLog {
         }
     }
 
+    /// Changes the capacity, dropping the oldest entries beyond it.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        while self.entries.len() > self.capacity {
+            self.entries.pop_front();
+        }
+    }
+
     pub fn push(&mut self, entry: LogEntry) {
         if self.entries.len() >= self.capacity {
             self.entries.pop_front();

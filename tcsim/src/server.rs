@@ -425,10 +425,17 @@ async fn pipeline(
     };
 
     // Authentication.
-    let header_pairs: Vec<(&str, &str)> = headers
+    let mut header_pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
+    // HTTP/2 carries the host as `:authority`, which hyper puts in the URI, not in a header;
+    // the signature still covers it as `host`.
+    if !headers.contains_key(header::HOST) {
+        if let Some(authority) = uri.authority() {
+            header_pairs.push(("host", authority.as_str()));
+        }
+    }
     let unsigned = header_str(headers, "x-tc-content-sha256")
         .is_some_and(|v| v.eq_ignore_ascii_case(tc3_sign::UNSIGNED_PAYLOAD));
     let auth_req = AuthRequest {

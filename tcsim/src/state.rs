@@ -455,7 +455,9 @@ impl World {
             region: region.to_string(),
             status: TaskStatus::Running,
             will_fail,
-            deadline: now + Duration::from_millis(self.settings.task_duration_ms),
+            deadline: now
+                .checked_add(Duration::from_millis(self.settings.task_duration_ms))
+                .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400)),
             resources,
             op,
             output: String::new(),

@@ -463,3 +463,69 @@ def test_tls_certificate_is_really_checked():
         assert the_havip(s.client()).HaVipId == HAVIP_ID
     finally:
         stop_tcsim(s)
+
+
+# --- parameter validation ------------------------------------------------------------------------
+
+def test_havip_ids_and_filters_together_give_coexist(sim):
+    """DescribeHaVips: "HaVipIds and Filters cannot be specified at the same time"."""
+    e = sdk_error(lambda: describe_havips(sim.client(), HaVipIds=[HAVIP_ID],
+                                          Filters=[{"Name": "vip", "Values": [VIP]}]))
+    assert e.get_code() == "InvalidParameter.Coexist", e
+
+
+def test_unknown_havip_filter_gives_filter_invalid_key(sim):
+    e = sdk_error(lambda: describe_havips(sim.client(), Filters=[{"Name": "no-such-key", "Values": ["x"]}]))
+    assert e.get_code() == "InvalidParameter.FilterInvalidKey", e
+
+
+# --- metadata and role credentials, through the SDK's own CVMRoleCredential ------------------------
+
+def _metadata_get(sim, path):
+    url = f"{sim.url}/_sim/node/{INS_1}/latest/meta-data/{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=15, context=sim._ssl_context()) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def test_metadata_for_a_node(sim):
+    assert _metadata_get(sim, "instance-id") == (200, INS_1)
+    assert _metadata_get(sim, "placement/region") == (200, REGION)
+    assert _metadata_get(sim, "placement/zone") == (200, "ap-guangzhou-3")
+    status, ip = _metadata_get(sim, "local-ipv4")
+    assert (status, ip.rstrip("/")) == (200, "10.0.4.20")
+    status, mac = _metadata_get(sim, "mac")
+    assert (status, mac.lower()) == (200, "52:54:00:00:04:20")
+    assert _metadata_get(sim, "cam/security-credentials/") [1].strip("/\n") == "havip-role"
+    assert _metadata_get(sim, "no-such-thing")[0] == 404
+
+
+def test_sdk_cvm_role_credential_from_tcsim_metadata(sim, monkeypatch):
+    """The SDK's CVMRoleCredential reads the role and its temporary key from the metadata
+    service; tcsim must accept that key with its X-TC-Token."""
+    from tencentcloud.common import credential as sdk_credential
+
+    if sim.scheme == "https":  # the real metadata service is plain HTTP; trust tcsim's cert here
+        real = urllib.request.urlopen
+        monkeypatch.setattr(sdk_credential, "urlopen",
+                            lambda url, *a, **k: real(url, *a, context=sim._ssl_context(), **k))
+    cred = sdk_credential.CVMRoleCredential()
+    cred._role_endpoint = f"{sim.url}/_sim/node/{INS_1}/latest/meta-data/cam/security-credentials/"
+    assert cred.get_role_name() == "havip-role"
+    secret_id, secret_key, token = cred.get_credential_info()
+    assert secret_id and secret_key and token, (secret_id, token)
+    assert secret_id != SECRET_ID
+    assert cred._expired_ts > time.time() + 300
+
+    client = sim.client()
+    from tencentcloud.vpc.v20170312 import vpc_client
+    role_client = vpc_client.VpcClient(cred, REGION, client.profile)
+    assert the_havip(role_client).HaVipId == HAVIP_ID
+
+    # The temporary key without its token is refused.
+    from tencentcloud.common import credential as c
+    no_token = vpc_client.VpcClient(c.Credential(secret_id, secret_key), REGION, client.profile)
+    e = sdk_error(describe_havips, no_token)
+    assert e.get_code().startswith("AuthFailure."), e

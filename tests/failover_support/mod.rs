@@ -107,7 +107,11 @@ impl Node {
     }
 
     /// Like [`Node::minimal`], with an exec alert target recording into [`Node::alerts_file`].
-    pub fn with_alerts(sim: &SimHandle, instance: &str, config: impl FnOnce(&str) -> String) -> Node {
+    pub fn with_alerts(
+        sim: &SimHandle,
+        instance: &str,
+        config: impl FnOnce(&str) -> String,
+    ) -> Node {
         let node = Node::minimal(sim, instance, "");
         let text = config(&minimal_config(&sim.url(), instance, "")) + &node.alert_section();
         node.write_config(&text);
@@ -116,7 +120,14 @@ impl Node {
 
     /// Runs `havip --endpoint URL api vpc ACTION PARAMS` (a signed call to arrange the cloud).
     pub fn api(&self, action: &str, params: &Value) -> Value {
-        let r = self.run(&["--endpoint", &self.url.clone(), "api", "vpc", action, &params.to_string()]);
+        let r = self.run(&[
+            "--endpoint",
+            &self.url.clone(),
+            "api",
+            "vpc",
+            action,
+            &params.to_string(),
+        ]);
         r.code(0);
         serde_json::from_str(&r.stdout).expect("api prints JSON")
     }
@@ -232,7 +243,10 @@ pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -258,7 +272,11 @@ pub struct Ctl<'a>(pub &'a SimHandle);
 
 impl Ctl<'_> {
     fn post(&self, path: &str, body: Value) -> Value {
-        let (status, text) = http("POST", &format!("{}{path}", self.0.url()), Some(&body.to_string()));
+        let (status, text) = http(
+            "POST",
+            &format!("{}{path}", self.0.url()),
+            Some(&body.to_string()),
+        );
         assert!(status < 300, "POST {path} {body}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }

@@ -5,6 +5,7 @@
 //! = the HAVIP's ID, with `PrivateAddressIp` = the Vip (the real value of InstanceId there is
 //! unverified; API.md §7).
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
@@ -15,14 +16,19 @@ use crate::params::Params;
 use crate::state::{Address, Binding, TaskOp, World};
 
 /// (InstanceId, InstanceType, NetworkInterfaceId, PrivateAddressIp) of an EIP.
-fn binding_fields(w: &World, a: &Address) -> (String, Option<&'static str>, String, String) {
+fn binding_fields(
+    vips: &HashMap<&str, &str>,
+    a: &Address,
+) -> (String, Option<&'static str>, String, String) {
     match &a.binding {
         None => (String::new(), None, String::new(), String::new()),
         Some(Binding::Havip { havip_id }) => (
             havip_id.clone(),
             Some("HAVIP"),
             String::new(),
-            w.havip(havip_id).map(|h| h.vip.clone()).unwrap_or_default(),
+            vips.get(havip_id.as_str())
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
         ),
         Some(Binding::Eni {
             eni_id,
@@ -37,8 +43,16 @@ fn binding_fields(w: &World, a: &Address) -> (String, Option<&'static str>, Stri
     }
 }
 
-pub fn render(w: &World, a: &Address) -> Value {
-    let (instance_id, instance_type, eni_id, private_ip) = binding_fields(w, a);
+/// HAVIP ID → Vip, built once per request (a HAVIP-bound EIP shows the Vip as its private IP).
+fn vips(w: &World) -> HashMap<&str, &str> {
+    w.havips
+        .iter()
+        .map(|h| (h.id.as_str(), h.vip.as_str()))
+        .collect()
+}
+
+pub fn render(vips: &HashMap<&str, &str>, a: &Address) -> Value {
+    let (instance_id, instance_type, eni_id, private_ip) = binding_fields(vips, a);
     json!({
         "AddressId": a.id,
         "AddressName": a.name,
@@ -95,8 +109,8 @@ const FILTERS: FilterRules<'static> = FilterRules {
     invalid_key_code: "InvalidParameter.InvalidFilter",
 };
 
-fn attr(w: &World, a: &Address, name: &str) -> Vec<String> {
-    let (instance_id, instance_type, eni_id, private_ip) = binding_fields(w, a);
+fn attr(vips: &HashMap<&str, &str>, a: &Address, name: &str) -> Vec<String> {
+    let (instance_id, instance_type, eni_id, private_ip) = binding_fields(vips, a);
     let some = |s: String| if s.is_empty() { vec![] } else { vec![s] };
     match name {
         "address-id" => vec![a.id.clone()],
@@ -151,18 +165,19 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
     // EIP, so that default changes nothing here.
     let page = page(p)?;
     let w = ctx.sim.world();
+    let vips = vips(&w);
     let found: Vec<&Address> = w
         .addresses
         .iter()
         .filter(|a| a.region == ctx.region)
         .filter(|a| ids.is_empty() || ids.contains(&a.id))
-        .filter(|a| matches(&filters, |n| attr(&w, a, n)))
+        .filter(|a| matches(&filters, |n| attr(&vips, a, n)))
         .collect();
     let total = found.len();
     let set: Vec<Value> = page
         .apply(found)
         .into_iter()
-        .map(|a| render(&w, a))
+        .map(|a| render(&vips, a))
         .collect();
     Ok(obj([
         ("TotalCount", json!(total)),

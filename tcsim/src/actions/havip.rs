@@ -2,6 +2,7 @@
 //! AssociateHaVipInstance / DisassociateHaVipInstance (the drift range), and
 //! HaVipAssociateAddressIp / HaVipDisassociateAddressIp (async EIP binding).
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
@@ -10,11 +11,16 @@ use super::{check_filters, matches, no_coexist, obj, page, valid_id, Ctx, Filter
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::scenario::{in_cidr, parse_cidr};
-use crate::state::{Association, HaVip, TaskOp, World};
+use crate::state::{Association, Binding, HaVip, TaskOp, World};
 
 /// One HaVip as the API renders it: unbound fields are `""`, FlushedTime defaults to
 /// `0000-00-00 00:00:00`, State is AVAILABLE while an instance/ENI holds it, else UNBIND.
 pub fn render(w: &World, h: &HaVip) -> Value {
+    render_with(w, h, w.havip_address(&h.id).map(|a| a.ip.as_str()))
+}
+
+/// `render` with the HAVIP's EIP address already looked up.
+fn render_with(w: &World, h: &HaVip, address_ip: Option<&str>) -> Value {
     let s = &w.settings;
     let held = h.eni_id.is_some() || h.instance_id.is_some();
     json!({
@@ -25,7 +31,7 @@ pub fn render(w: &World, h: &HaVip) -> Value {
         "SubnetId": h.subnet_id,
         "NetworkInterfaceId": h.eni_id.clone().unwrap_or_default(),
         "InstanceId": h.instance_id.clone().unwrap_or_default(),
-        "AddressIp": w.havip_address(&h.id).map(|a| a.ip.clone()).unwrap_or_default(),
+        "AddressIp": address_ip.unwrap_or_default(),
         "State": if held { "AVAILABLE" } else { "UNBIND" },
         "CreatedTime": s.local_time(h.created),
         "Business": h.business,
@@ -64,16 +70,29 @@ const FILTERS: FilterRules<'static> = FilterRules {
     invalid_key_code: "InvalidParameter.FilterInvalidKey",
 };
 
-fn attr(w: &World, h: &HaVip, name: &str) -> Vec<String> {
+/// HAVIP ID → the address of its EIP, built once per request so that a page of a large scenario
+/// is not a scan of every EIP per HAVIP.
+fn eip_by_havip(w: &World) -> HashMap<&str, &str> {
+    w.addresses
+        .iter()
+        .filter(|a| a.status == "BIND" || a.status == "UNBINDING")
+        .filter_map(|a| match &a.binding {
+            Some(Binding::Havip { havip_id }) => Some((havip_id.as_str(), a.ip.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn attr(eips: &HashMap<&str, &str>, h: &HaVip, name: &str) -> Vec<String> {
     match name {
         "havip-id" => vec![h.id.clone()],
         "havip-name" => vec![h.name.clone()],
         "vpc-id" => vec![h.vpc_id.clone()],
         "subnet-id" => vec![h.subnet_id.clone()],
         "vip" => vec![h.vip.clone()],
-        "address-ip" => w
-            .havip_address(&h.id)
-            .map(|a| a.ip.clone())
+        "address-ip" => eips
+            .get(h.id.as_str())
+            .map(|ip| ip.to_string())
             .into_iter()
             .collect(),
         "havip-association.instance-id" => h
@@ -113,6 +132,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
     check_filters(&filters, &FILTERS)?;
     let page = page(p)?;
     let w = ctx.sim.world();
+    let eips = eip_by_havip(&w);
     let found: Vec<&HaVip> = w
         .havips
         .iter()
@@ -121,13 +141,13 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             ids.as_ref()
                 .is_none_or(|ids| ids.is_empty() || ids.contains(&h.id))
         })
-        .filter(|h| matches(&filters, |n| attr(&w, h, n)))
+        .filter(|h| matches(&filters, |n| attr(&eips, h, n)))
         .collect();
     let total = found.len();
     let set: Vec<Value> = page
         .apply(found)
         .into_iter()
-        .map(|h| render(&w, h))
+        .map(|h| render_with(&w, h, eips.get(h.id.as_str()).copied()))
         .collect();
     Ok(obj([
         ("TotalCount", json!(total)),
@@ -280,7 +300,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
                 ));
             }
             let n = u32::from(ip);
-            if n == net || n == net + 1 || n == broadcast {
+            if n == net || n == net.saturating_add(1) || n == broadcast {
                 return Err(ApiError::new(
                     "InvalidParameterValue.Reserved",
                     format!("The Vip {v} is reserved in subnet {}.", subnet.cidr),
@@ -294,7 +314,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             }
             v
         }
-        None => (net + 2..broadcast)
+        None => (net.saturating_add(2)..broadcast)
             .map(|n| Ipv4Addr::from(n).to_string())
             .find(|ip| !used(&w, ip))
             .ok_or_else(|| {

@@ -1,0 +1,226 @@
+//! Malformed configuration files and keepalived arguments: exit 2 with a message that names the
+//! problem (the key and its line), and nothing sent to the cloud. Plus `havip config check` on
+//! the minimal file, with secrets redacted.
+
+mod failover_support;
+
+use failover_support::*;
+use tcsim::testing::SimHandle;
+
+#[test]
+fn malformed_configs_exit_2_naming_key_and_line() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let base = minimal_config(&sim.url(), NODE21, "");
+    // (what, file text, expected line, words the message must contain)
+    let cases: Vec<(&str, String, usize, &[&str])> = vec![
+        (
+            "unknown key",
+            base.replace("deadline = \"20s\"", "deadlin = \"20s\""),
+            13,
+            &["deadlin"],
+        ),
+        (
+            "wrong type",
+            base.replace("deadline = \"20s\"", "deadline = 20"),
+            13,
+            &["deadline"],
+        ),
+        (
+            "bad duration",
+            base.replace("\"20s\"", "\"twenty\""),
+            13,
+            &["deadline"],
+        ),
+        (
+            "bad strategy",
+            base.replace("strategy = \"havip\"", "strategy = \"vip\""),
+            10,
+            &["vip"],
+        ),
+        (
+            "havip without havip_id",
+            base.replace("havip_id = \"havip-iam00099\"\n", ""),
+            10,
+            &["havip_id", "required"],
+        ),
+        (
+            "bad EIP",
+            base.replace("106.52.252.139", "106.52.252"),
+            12,
+            &["eip"],
+        ),
+        (
+            "duplicate VIP",
+            format!("{base}\n[[vip]]\nname = \"iam\"\nhavip_id = \"havip-iam00098\"\n"),
+            16,
+            &["duplicate", "iam"],
+        ),
+        (
+            "private-ip without private_ip",
+            base.replace("strategy = \"havip\"", "strategy = \"private-ip\"")
+                .replace(
+                    "havip_id = \"havip-iam00099\"\neip = \"106.52.252.139\"\n",
+                    "",
+                ),
+            10,
+            &["private_ip", "required"],
+        ),
+        (
+            "unknown section",
+            format!("{base}\n[nodes]\nx = 1\n"),
+            15,
+            &["nodes"],
+        ),
+        (
+            "node id",
+            base.replace("ins-iam00021", "i-21"),
+            5,
+            &["instance_id"],
+        ),
+    ];
+    for (what, text, line, words) in cases {
+        let node = Node::new(&sim, NODE21, &text);
+        for args in [
+            &["notify", "INSTANCE", "VI_1", "MASTER", "50"][..],
+            &["config", "check"][..],
+        ] {
+            let r = node.run(args);
+            assert_eq!(r.code, Some(2), "{what} ({args:?}): {}", r.all());
+            let want = format!("havip.toml:{line}: ");
+            assert!(
+                r.stderr.contains(&want),
+                "{what}: wanted {want:?} in {}",
+                r.stderr
+            );
+            for w in words {
+                assert!(r.stderr.contains(w), "{what}: wanted {w:?} in {}", r.stderr);
+            }
+        }
+    }
+    assert!(
+        ctl.requests().is_empty(),
+        "a malformed config reached the cloud"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let sim = SimHandle::start("seed");
+    let node = Node::minimal(&sim, NODE21, "");
+    std::fs::remove_file(node.config_path()).unwrap();
+    let r = node.run(&["notify", "--state", "MASTER"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("havip.toml") && r.stderr.contains("cannot read"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn malformed_keepalived_arguments_exit_2() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::minimal(&sim, NODE21, "");
+    let cases: &[(&[&str], &str)] = &[
+        (&["notify"], "missing arguments"),
+        (&["notify", "INSTANCE", "VI_1"], "TYPE NAME STATE"),
+        (
+            &["notify", "INSTANCE", "VI_1", "PRIMARY", "50"],
+            "unknown state",
+        ),
+        (
+            &["notify", "ROUTER", "VI_1", "MASTER", "50"],
+            "INSTANCE or GROUP",
+        ),
+        (&["notify", "INSTANCE", "VI_1", "MASTER", "max"], "PRIORITY"),
+        (&["notify", "INSTANCE", "VI_9", "MASTER", "50"], "VI_9"),
+        (
+            &["notify", "--state", "MASTER", "--vip", "nope"],
+            "no VIP named \"nope\"",
+        ),
+        (&["notify", "--state", "UP"], "unknown state"),
+        (
+            &["notify", "--state", "MASTER", "INSTANCE", "VI_1", "MASTER"],
+            "not both",
+        ),
+        (
+            &["notify", "INSTANCE", "VI_1", "MASTER", "50", "extra"],
+            "KEEPALIVED_ARGS",
+        ),
+    ];
+    for (args, needle) in cases {
+        let r = node.run(args);
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.all());
+        assert!(
+            r.stderr.contains(needle),
+            "{args:?}: wanted {needle:?} in {}",
+            r.stderr
+        );
+    }
+    assert!(ctl.requests().is_empty());
+    assert!(
+        !node.state_dir().join("iam.event.json").exists(),
+        "a malformed event was recorded"
+    );
+}
+
+#[test]
+fn a_group_nothing_follows_is_ignored() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::minimal(&sim, NODE21, "");
+    let r = node.run(&["notify", "GROUP", "G1", "MASTER", "50"]);
+    r.code(0);
+    assert!(r.stdout.contains("nothing to do"), "{}", r.stdout);
+    assert!(ctl.requests().is_empty());
+}
+
+#[test]
+fn config_check_resolves_discovery_and_redacts_secrets() {
+    let sim = SimHandle::start("seed");
+    let node = Node::minimal(&sim, NODE21, "");
+    let r = node.run(&["config", "check"]);
+    r.code(0);
+    for want in [
+        "(valid)",
+        "region         ap-guangzhou",
+        "node           ins-iam00021 (configured)",
+        "eni            eni-iam00021 (discovered by MAC)",
+        "credentials    source: environment",
+        "vip iam  follows vrrp_instance VI_1; havip havip-iam00099, EIP 106.52.252.139",
+    ] {
+        assert!(r.stdout.contains(want), "wanted {want:?} in\n{}", r.stdout);
+    }
+    assert!(!r.all().contains(SECRET_KEY));
+
+    // Credentials in the file, instance from the metadata service.
+    let text = minimal_config(&sim.url(), NODE21, "")
+        .replace("instance_id = \"ins-iam00021\"\n", "")
+        .replace(
+            "[node]\n",
+            &format!("[credentials]\nsecret_id = \"{SECRET_ID}\"\nsecret_key = \"{SECRET_KEY}\"\n\n[node]\n"),
+        );
+    let n2 = Node::new(&sim, NODE21, &text);
+    let r = n2.run(&["config", "check"]);
+    r.code(0);
+    assert!(
+        r.stdout
+            .contains("node           ins-iam00021 (from the metadata service)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("secret_key ** redacted **"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("credentials    source: configuration"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.all().contains(SECRET_KEY), "{}", r.all());
+    assert!(!r.all().contains(SECRET_ID), "{}", r.all());
+}

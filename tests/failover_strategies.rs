@@ -1,0 +1,241 @@
+//! The `private-ip` and `eip` strategies, the real binary against tcsim's seed: promotion ends
+//! with the cloud confirming this node; a second run makes no writes; `--dry-run` writes
+//! nothing; a FAILED task is a clear failure with an alert.
+
+mod failover_support;
+
+use std::time::Duration;
+
+use failover_support::*;
+use serde_json::{json, Value};
+use tcsim::testing::SimHandle;
+
+/// The seed's secondary private IP (on node .20's ENI).
+const SECONDARY: &str = "10.0.4.98";
+
+fn private_ip_config(url: &str, instance: &str, eni: Option<&str>) -> String {
+    let eni = eni
+        .map(|e| format!("eni_id = \"{e}\"\n"))
+        .unwrap_or_default();
+    format!(
+        r#"endpoint = "{url}"
+region = "ap-guangzhou"
+
+[node]
+instance_id = "{instance}"
+{eni}
+[[vip]]
+name = "app"
+vrrp_instance = "VI_2"
+strategy = "private-ip"
+private_ip = "{SECONDARY}"
+deadline = "20s"
+"#
+    )
+}
+
+fn eip_config(url: &str, instance: &str, private_ip: &str) -> String {
+    format!(
+        r#"endpoint = "{url}"
+region = "ap-guangzhou"
+
+[node]
+instance_id = "{instance}"
+
+[[vip]]
+name = "pub"
+vrrp_instance = "VI_3"
+strategy = "eip"
+eip = "106.52.252.140"
+private_ip = "{private_ip}"
+deadline = "20s"
+"#
+    )
+}
+
+fn eni_of_ip(ctl: &Ctl, ip: &str) -> Vec<String> {
+    ctl.state()["enis"]
+        .as_array()
+        .map(|enis| {
+            enis.iter()
+                .filter(|e| {
+                    e["private_ips"]
+                        .as_array()
+                        .is_some_and(|ips| ips.iter().any(|p| p["ip"] == ip))
+                })
+                .filter_map(|e| e["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn private_ip_promotion_second_run_and_dry_run() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    // ENI discovered from the metadata MAC and DescribeNetworkInterfaces.
+    let node = Node::new(&sim, NODE21, &private_ip_config(&sim.url(), NODE21, None));
+    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
+    ctl.clear_requests();
+
+    let d = node.run(&["notify", "--dry-run", "INSTANCE", "VI_2", "MASTER", "100"]);
+    d.code(0);
+    assert!(
+        d.stdout
+            .contains("migrate 10.0.4.98 from eni-iam00020 to eni-iam00021"),
+        "{}",
+        d.stdout
+    );
+    assert!(ctl.writes().is_empty());
+    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
+
+    let r = node.run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"]);
+    r.code(0);
+    assert!(r.stdout.contains("app: CONFIRMED"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("10.0.4.98 is on eni-iam00021"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00021"]);
+    assert_eq!(ctl.writes(), vec!["MigratePrivateIpAddress"]);
+    // Confirmed by reading the ENIs back after the task.
+    let actions: Vec<String> = ctl
+        .requests()
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("DescribeNetworkInterfaces"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"DescribeVpcTaskResult".to_string()),
+        "{actions:?}"
+    );
+
+    // Second run: no writes; with the ENI configured, exactly one read.
+    let pinned = Node::new(
+        &sim,
+        NODE21,
+        &private_ip_config(&sim.url(), NODE21, Some("eni-iam00021")),
+    );
+    ctl.clear_requests();
+    pinned
+        .run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"])
+        .code(0);
+    assert_eq!(ctl.requests().len(), 1, "{:?}", ctl.requests());
+    assert!(ctl.writes().is_empty());
+}
+
+#[test]
+fn private_ip_failed_task_is_a_clear_failure() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::minimal(&sim, NODE21, "");
+    let text = private_ip_config(&sim.url(), NODE21, Some("eni-iam00021")) + &node.alert_section();
+    node.write_config(&text);
+    ctl.fault(json!({"action": "MigratePrivateIpAddress", "count": 1, "task_result": "FAILED"}));
+    let r = node.run(&["notify", "--state", "MASTER", "--vip", "app"]);
+    r.code(1);
+    assert!(r.stderr.contains("migrating 10.0.4.98"), "{}", r.stderr);
+    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
+    assert_eq!(node.alerts().last().unwrap()["kind"], "failure");
+}
+
+#[test]
+fn private_ip_that_exists_nowhere_is_a_clear_failure() {
+    let sim = SimHandle::start("seed");
+    let node = Node::new(
+        &sim,
+        NODE21,
+        &private_ip_config(&sim.url(), NODE21, Some("eni-iam00021"))
+            .replace(SECONDARY, "10.0.4.77"),
+    );
+    let r = node.run(&["notify", "--state", "MASTER"]);
+    r.code(1);
+    assert!(r.stderr.contains("no ENI has 10.0.4.77"), "{}", r.stderr);
+}
+
+#[test]
+fn eip_moves_to_this_node_and_back() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let n21 = Node::new(&sim, NODE21, &eip_config(&sim.url(), NODE21, "10.0.4.21"));
+    let n20 = Node::new(&sim, NODE20, &eip_config(&sim.url(), NODE20, "10.0.4.20"));
+    let eip = || find_by(&ctl.state(), "addresses", "eip-idle0001");
+    assert_eq!(eip()["status"], "UNBIND");
+    ctl.clear_requests();
+
+    let d = n21.run(&["notify", "--dry-run", "INSTANCE", "VI_3", "MASTER", "100"]);
+    d.code(0);
+    assert!(
+        d.stdout
+            .contains("bind eip-idle0001 to eni-iam00021 10.0.4.21"),
+        "{}",
+        d.stdout
+    );
+    assert!(ctl.writes().is_empty());
+
+    let r = n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"]);
+    r.code(0);
+    assert!(
+        r.stdout
+            .contains("EIP 106.52.252.140 is bound to eni-iam00021 10.0.4.21"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(ctl.writes(), vec!["AssociateAddress"]);
+    let b = eip();
+    assert_eq!(b["status"], "BIND", "{b}");
+
+    // Second run: one read (ENI discovery aside), no writes.
+    ctl.clear_requests();
+    n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
+        .code(0);
+    assert!(ctl.writes().is_empty());
+    let reads: Vec<Value> = ctl
+        .requests()
+        .into_iter()
+        .filter(|r| r["action"] == "DescribeAddresses")
+        .collect();
+    assert_eq!(reads.len(), 1);
+
+    // Node .20 takes it: unbind from .21, bind to .20, each task awaited.
+    ctl.clear_requests();
+    let r = n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"]);
+    r.code(0);
+    assert_eq!(
+        ctl.writes(),
+        vec!["DisassociateAddress", "AssociateAddress"]
+    );
+    let actions: Vec<String> = ctl
+        .requests()
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_string))
+        .collect();
+    let pos = |a: &str| actions.iter().position(|x| x == a).unwrap();
+    assert!(
+        pos("DescribeTaskResult") < pos("AssociateAddress"),
+        "the unbind task was not awaited: {actions:?}"
+    );
+    assert!(wait_until(Duration::from_secs(1), || eip()["status"] == "BIND"));
+    assert!(eip().to_string().contains("eni-iam00020"), "{}", eip());
+}
+
+#[test]
+fn eip_failed_task_is_never_a_success() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::new(&sim, NODE21, &eip_config(&sim.url(), NODE21, "10.0.4.21"));
+    ctl.fault(json!({"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}));
+    let r = node.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"]);
+    r.code(1);
+    assert!(r.stderr.contains("FAILED"), "{}", r.stderr);
+    assert_eq!(
+        find_by(&ctl.state(), "addresses", "eip-idle0001")["status"],
+        "UNBIND"
+    );
+    assert_eq!(node.journal()[0]["verdict"], "failed");
+}
