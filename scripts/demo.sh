@@ -66,7 +66,7 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # json FILE EXPR: evaluates a Python expression over the JSON document `d` in FILE.
 json() {

@@ -241,3 +241,45 @@ fn configuration_errors_fail_closed_with_exit_2() {
         2
     );
 }
+
+#[test]
+fn https_probe_trusts_the_ca_file_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("tcsim-ca.pem");
+    // tcsim's --tls: a self-signed certificate for 127.0.0.1, written as PEM.
+    let sim = tcsim::testing::SimHandle::start_with(tcsim::SimOptions {
+        tls: true,
+        tls_cert_out: Some(pem.clone()),
+        ..tcsim::SimOptions::new("seed")
+    });
+    let url = format!("{}/_sim/health", sim.url());
+    assert!(url.starts_with("https://"), "{url}");
+    let sd = dir.path().to_str().unwrap();
+    let p = pem.to_str().unwrap();
+
+    let o = check(&["--http", &url, "--ca-file", p, "--state-dir", sd], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let o = check(&["--http", &url, "--state-dir", sd], &[]);
+    assert_eq!(code(&o), 1, "an untrusted certificate is unhealthy");
+    assert!(
+        stderr(&o).contains("request failed") || stderr(&o).contains("connection failed"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(dir.path().join("junk.pem"), "not a certificate").unwrap();
+    let junk = dir.path().join("junk.pem");
+    let o = check(
+        &[
+            "--http",
+            &url,
+            "--ca-file",
+            junk.to_str().unwrap(),
+            "--state-dir",
+            sd,
+        ],
+        &[],
+    );
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+}

@@ -138,6 +138,11 @@ fn parse_tcp(s: &str) -> Result<(String, u16), String> {
 /// sets one); 2 when the check itself is misconfigured. Without probe flags, the
 /// configuration's `[check]` section is used.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(
+    after_help = "For a check, the global --timeout bounds the whole probe (default: the \
+    [check] timeout, else 2s), and --ca-file adds a CA for an https:// probe.\n\
+    Exit status: 0 healthy, 1 unhealthy or drained, 2 misconfigured."
+)]
 pub struct CheckArgs {
     /// GET this URL; healthy when the status is `--expect`.
     #[arg(long, value_name = "URL")]
@@ -152,6 +157,9 @@ pub struct CheckArgs {
     /// which for a check is the probe) [default: the `[check]` timeout, else 2s].
     #[arg(skip)]
     pub probe_timeout: Option<Duration>,
+    /// An extra CA (PEM) for an https:// probe; set from the global `--ca-file`.
+    #[arg(skip)]
+    pub ca_file: Option<PathBuf>,
     /// Also fail while this VIP's drain flag exists; without it, any VIP's flag fails the check.
     #[arg(long, value_name = "NAME")]
     pub vip: Option<String>,
@@ -188,6 +196,8 @@ pub struct Plan {
     pub state_dir: PathBuf,
     /// `Some`: the global flag and this VIP's; `None`: the global flag and every `*.drain`.
     pub vip: Option<String>,
+    /// An extra trusted CA (PEM) for https:// probes.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Why the check failed. `Misconfigured` maps to exit 2, the rest to exit 1.
@@ -277,6 +287,7 @@ pub fn plan(
         timeout,
         state_dir,
         vip: args.vip.clone(),
+        ca_file: args.ca_file.clone(),
     })
 }
 
@@ -338,11 +349,27 @@ pub async fn execute(plan: &Plan) -> Result<String, CheckError> {
     if let Some(flag) = find_drain_flag(&plan.state_dir, plan.vip.as_deref())? {
         return Err(CheckError::Drained(flag));
     }
+    let ca_pem =
+        match &plan.ca_file {
+            Some(p)
+                if plan
+                    .probes
+                    .iter()
+                    .any(|pr| matches!(pr, Probe::Http { .. })) =>
+            {
+                Some(std::fs::read(p).map_err(|e| {
+                    CheckError::Misconfigured(format!("CA file {}: {e}", p.display()))
+                })?)
+            }
+            _ => None,
+        };
     let deadline = tokio::time::Instant::now() + plan.timeout;
     let mut passed = Vec::new();
     for probe in &plan.probes {
         let start = Instant::now();
-        let res = tokio::time::timeout_at(deadline, run_probe(probe, plan.timeout)).await;
+        let res =
+            tokio::time::timeout_at(deadline, run_probe(probe, plan.timeout, ca_pem.as_deref()))
+                .await;
         match res {
             Err(_) => {
                 return Err(CheckError::Timeout {
@@ -362,10 +389,16 @@ pub async fn execute(plan: &Plan) -> Result<String, CheckError> {
     Ok(passed.join("; "))
 }
 
-async fn run_probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
+async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> Result<(), String> {
     match probe {
         Probe::Http { url, expect } => {
-            let client = reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder();
+            if let Some(pem) = ca_pem {
+                let cert = reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| format!("the CA file is not a PEM certificate: {e}"))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            let client = builder
                 // A health check of a local service must not go through a proxy from the
                 // environment, and a redirect is an answer, not something to follow.
                 .no_proxy()
@@ -428,6 +461,7 @@ fn load_config(
 pub async fn run(args: &CheckArgs, global: &crate::cli::GlobalArgs) -> anyhow::Result<ExitCode> {
     let mut args = args.clone();
     args.probe_timeout = global.timeout;
+    args.ca_file = global.ca_file.clone();
     let env_state_dir = std::env::var_os(crate::config::STATE_DIR_ENV).map(PathBuf::from);
     // Flags alone are enough when the default file is absent; when a file is named or
     // present, it must load (fail closed).

@@ -167,25 +167,22 @@ fn serve(args: ServeArgs) -> Result<()> {
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        // Handlers first: a supervisor may send SIGTERM as soon as it reads the first line.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let server = tcsim::serve(opts).await?;
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", server.url())?;
             out.flush()?;
         }
-        wait_for_signal().await?;
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
         tracing::info!("stopping");
         server.shutdown().await;
         Ok(())
     })
-}
-
-async fn wait_for_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

@@ -46,7 +46,8 @@ pub const VERSIONS: &[&str] = &["2017-03-12"];
 /// A started server.
 pub struct RunningServer {
     addr: SocketAddr,
-    tls: bool,
+    /// With TLS: the CA certificate (PEM) clients should trust.
+    ca_pem: Option<String>,
     sim: Arc<Sim>,
     task: tokio::task::JoinHandle<()>,
     arp: Option<crate::arp::ArpListener>,
@@ -61,13 +62,22 @@ impl RunningServer {
     pub fn url(&self) -> String {
         format!(
             "{}://{}",
-            if self.tls { "https" } else { "http" },
+            if self.ca_pem.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             self.addr
         )
     }
 
     pub fn sim(&self) -> &Arc<Sim> {
         &self.sim
+    }
+
+    /// With TLS: the CA certificate (PEM) that clients should trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Starts learning ARP from `iface`. The packet socket is opened on the calling thread, so
@@ -97,13 +107,11 @@ pub async fn serve(opts: SimOptions) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("binding {}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let acceptor = if opts.tls {
-        Some(crate::tls::acceptor(
-            &opts.tls_sans,
-            opts.tls_cert_out.as_deref(),
-        )?)
+    let (acceptor, ca_pem) = if opts.tls {
+        let (acceptor, pem) = crate::tls::acceptor(&opts.tls_sans, opts.tls_cert_out.as_deref())?;
+        (Some(acceptor), Some(pem))
     } else {
-        None
+        (None, None)
     };
     let arp = match &opts.arp_iface {
         Some(iface) => Some(
@@ -116,7 +124,7 @@ pub async fn serve(opts: SimOptions) -> anyhow::Result<RunningServer> {
     let task = tokio::spawn(accept_loop(listener, acceptor, app, sim.clone()));
     Ok(RunningServer {
         addr,
-        tls: opts.tls,
+        ca_pem,
         sim,
         task,
         arp,

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
+use crate::faults::{FaultRule, FaultSpec};
+use crate::reqlog::LogEntry;
+use crate::state::ArpOutcome;
 use crate::{serve, Sim, SimOptions};
 
 pub use crate::scenario::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
@@ -14,6 +17,7 @@ pub use crate::scenario::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 pub struct SimHandle {
     addr: SocketAddr,
     url: String,
+    ca_pem: Option<String>,
     sim: Arc<Sim>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -60,6 +64,7 @@ impl SimHandle {
                                 server.local_addr(),
                                 server.url(),
                                 server.sim().clone(),
+                                server.ca_pem().map(str::to_string),
                             )));
                             // A dropped sender also means stop.
                             let _ = stop_rx.await;
@@ -71,12 +76,13 @@ impl SimHandle {
                     }
                 });
             })?;
-        let (addr, url, sim) = ready_rx
+        let (addr, url, sim, ca_pem) = ready_rx
             .recv()
             .map_err(|_| anyhow::anyhow!("the tcsim thread exited before starting"))??;
         Ok(SimHandle {
             addr,
             url,
+            ca_pem,
             sim,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -101,6 +107,52 @@ impl SimHandle {
     /// The metadata endpoint of one instance (`HAVIP_METADATA_ENDPOINT`).
     pub fn metadata_url(&self, instance_id: &str) -> String {
         format!("{}/_sim/node/{instance_id}", self.url)
+    }
+
+    /// With TLS: the CA certificate (PEM) that clients should trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    // Shortcuts for synchronous tests: the same effects as the `/_sim/` control API, without an
+    // HTTP client.
+
+    /// A gratuitous ARP for `ip` from `mac` (`POST /_sim/arp`).
+    pub fn arp(&self, ip: &str, mac: &str) -> ArpOutcome {
+        let now = self.sim.clock.now();
+        self.sim.world().apply_arp(ip, mac, now)
+    }
+
+    /// Stops an instance (`POST /_sim/instances/<id>/stop`); the HAVIPs it held, or `None` for
+    /// an unknown instance.
+    pub fn stop_instance(&self, id: &str) -> Option<Vec<String>> {
+        self.sim.world().stop_instance(id)
+    }
+
+    /// Starts an instance; false for an unknown one.
+    pub fn start_instance(&self, id: &str) -> bool {
+        self.sim.world().start_instance(id)
+    }
+
+    /// Runs the simulated clock `offset_s` seconds ahead (`POST /_sim/clock`).
+    pub fn set_clock_offset_s(&self, offset_s: i64) {
+        self.sim.clock.set_offset_s(offset_s);
+    }
+
+    /// Installs a fault rule (`POST /_sim/faults`); `Err` says why the rule is invalid.
+    pub fn add_fault(&self, rule: serde_json::Value) -> Result<FaultRule, String> {
+        let spec: FaultSpec = serde_json::from_value(rule).map_err(|e| e.to_string())?;
+        self.sim.faults().add(spec)
+    }
+
+    /// Removes every fault rule (`DELETE /_sim/faults`).
+    pub fn clear_faults(&self) {
+        self.sim.faults().clear();
+    }
+
+    /// The request log (`GET /_sim/requests`).
+    pub fn requests(&self) -> Vec<LogEntry> {
+        self.sim.log().entries().cloned().collect()
     }
 
     /// Learns ARP from `iface`, opened on the calling thread (and so in its network namespace).

@@ -15,8 +15,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::TlsAcceptor;
 
 /// Generates the certificates, writes the CA PEM to `cert_out` if given, and returns the
-/// acceptor (ALPN h2 and http/1.1).
-pub fn acceptor(extra_sans: &[String], cert_out: Option<&Path>) -> Result<TlsAcceptor> {
+/// acceptor (ALPN h2 and http/1.1) and the CA PEM.
+pub fn acceptor(extra_sans: &[String], cert_out: Option<&Path>) -> Result<(TlsAcceptor, String)> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -59,5 +59,5 @@ pub fn acceptor(extra_sans: &[String], cert_out: Option<&Path>) -> Result<TlsAcc
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok((TlsAcceptor::from(Arc::new(config)), ca_cert.pem()))
 }

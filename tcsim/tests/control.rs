@@ -534,3 +534,30 @@ async fn tls_with_the_written_certificate() {
         .await
         .is_err());
 }
+
+#[test]
+fn sync_shortcuts_on_the_handle() {
+    let sim = SimHandle::start_with(SimOptions {
+        tls: true,
+        ..SimOptions::default()
+    });
+    assert!(sim.ca_pem().unwrap().contains("BEGIN CERTIFICATE"));
+    let o = sim.arp("10.0.4.99", "52:54:00:00:04:21");
+    assert!(o.moved, "{o:?}");
+    assert_eq!(
+        sim.stop_instance("ins-iam00021"),
+        Some(vec!["havip-iam00099".to_string()])
+    );
+    assert!(!sim.arp("10.0.4.99", "52:54:00:00:04:21").moved);
+    assert!(sim.start_instance("ins-iam00021"));
+    assert_eq!(sim.stop_instance("ins-nothere1"), None);
+    let rule = sim
+        .add_fault(json!({"action": "DescribeHaVips", "count": 1, "error": "InternalError"}))
+        .unwrap();
+    assert_eq!(rule.remaining, Some(1));
+    assert!(sim.add_fault(json!({"action": "X"})).is_err());
+    sim.clear_faults();
+    sim.set_clock_offset_s(-30);
+    assert!(sim.sim().clock.offset_s() == -30);
+    assert!(sim.requests().is_empty());
+}
