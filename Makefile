@@ -2,7 +2,7 @@
 # `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks.
 CARGO ?= cargo
 
-.PHONY: build test lint bench demo install clean
+.PHONY: build test lint bench demo e2e install clean
 
 build:
 	$(CARGO) build --workspace --release
@@ -22,6 +22,11 @@ bench:
 # The failover on one machine against tcsim: no account, no root, under a minute.
 demo:
 	CARGO="$(CARGO)" bash scripts/demo.sh
+
+# The end-to-end lab (root): network namespaces, real keepalived and nginx, tcsim learning the
+# gratuitous ARP on a bridge; replays the three scenes and checks the cloud after each.
+e2e:
+	CARGO="$(CARGO)" bash deploy/lab/e2e.sh
 
 install: build
 	install -m 0755 target/release/havip /usr/local/bin/havip

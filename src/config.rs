@@ -697,9 +697,9 @@ fn valid_name(name: &str) -> bool {
 /// The dotted key whose `key = value` line holds byte `offset` (`vip.deadline`), so that
 /// toml's type errors, which name only the expected type, also name the key.
 fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?;
+    let before = text.get(..offset.min(text.len()))?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(start..)?.lines().next()?;
     let (key, _) = line.split_once('=')?;
     let key = key.trim().trim_matches('"');
     if key.is_empty()
@@ -710,7 +710,7 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         return None;
     }
     // The innermost table header above the line, if any.
-    let table = text[..start].lines().rev().find_map(|l| {
+    let table = before.get(..start)?.lines().rev().find_map(|l| {
         let l = l.trim();
         l.starts_with('[')
             .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
@@ -912,6 +912,24 @@ deadline = "20s"
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    proptest::proptest! {
+        /// No input makes the parser panic: bytes, and key/value soup shaped like our files.
+        #[test]
+        fn parsing_never_panics(text in "\\PC{0,200}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn tomlish_input_never_panics(
+            lines in proptest::collection::vec(
+                "(\\[\\[vip\\]\\]|\\[node\\]|[a-z_]{1,12} = (\"[a-z0-9.:-]{0,20}\"|[0-9]{1,4}|true))",
+                0..12,
+            )
+        ) {
+            let _ = parse(&lines.join("\n"));
+        }
     }
 
     #[test]

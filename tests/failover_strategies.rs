@@ -239,3 +239,44 @@ fn eip_failed_task_is_never_a_success() {
     );
     assert_eq!(node.journal()[0]["verdict"], "failed");
 }
+
+#[test]
+fn planned_failover_of_an_eip_waits_for_the_peer_to_take_it() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let n21 = Node::new(&sim, NODE21, &eip_config(&sim.url(), NODE21, "10.0.4.21"));
+    let n20 = Node::new(&sim, NODE20, &eip_config(&sim.url(), NODE20, "10.0.4.20"));
+    // .20 does not hold it: refused.
+    let r = n20.run(&["failover", "--yes"]);
+    r.code(1);
+    assert!(r.stderr.contains("does not hold"), "{}", r.stderr);
+    n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
+        .code(0);
+
+    let child = n21.spawn(&["failover", "--yes", "--timeout", "20s"]);
+    let flag = n21.state_dir().join("pub.drain");
+    assert!(
+        wait_until(Duration::from_secs(10), || flag.exists()),
+        "no drain flag"
+    );
+    // keepalived on .20 becomes MASTER because .21's check now fails.
+    n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
+        .code(0);
+    let r = wait_child(child, Duration::from_secs(30));
+    r.code(0);
+    assert!(
+        r.stdout
+            .contains("moved from eni-iam00021 10.0.4.21 to eni-iam00020 10.0.4.20"),
+        "{}",
+        r.stdout
+    );
+    assert!(!flag.exists());
+    let eni_lookups = ctl
+        .requests()
+        .iter()
+        .filter(|r| r["action"] == "DescribeNetworkInterfaces")
+        .count();
+    // The refused failover, two notify runs and the failover: each discovers its ENI once,
+    // however many times the failover polled.
+    assert_eq!(eni_lookups, 4);
+}

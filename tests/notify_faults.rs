@@ -185,3 +185,26 @@ fn a_failed_task_is_a_clear_failure_not_a_success() {
         "BIND"
     );
 }
+
+#[test]
+fn a_hang_on_a_write_is_retried_and_confirmed_by_reading_back() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = promoted_node(&sim, "20s");
+    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
+    assert!(wait_until(Duration::from_secs(5), || {
+        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"] == "UNBIND"
+    }));
+    ctl.fault(json!({"action": "HaVipAssociateAddressIp", "count": 1, "hang": true}));
+    let r = notify(&node);
+    r.code(0);
+    assert!(
+        r.stdout.contains("EIP 106.52.252.139 bound"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"],
+        "BIND"
+    );
+}

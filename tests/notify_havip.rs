@@ -382,7 +382,9 @@ fn a_failed_own_announcement_is_reported_but_keepalived_s_still_counts() {
     // the run still succeeds once keepalived's announcement moves the HAVIP.
     let node = Node::minimal(&sim, NODE21, "interface = \"hvnone0\"");
     let child = node.spawn(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    assert!(wait_until(Duration::from_secs(10), || !ctl.requests().is_empty()));
+    assert!(wait_until(Duration::from_secs(10), || !ctl
+        .requests()
+        .is_empty()));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
     let r = wait_child(child, Duration::from_secs(30));
@@ -390,4 +392,42 @@ fn a_failed_own_announcement_is_reported_but_keepalived_s_still_counts() {
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     assert!(r.stdout.contains("gratuitous ARP failed"), "{}", r.stdout);
     assert!(r.stdout.contains("hvnone0"), "{}", r.stdout);
+}
+
+#[test]
+fn master_again_without_the_havip_ever_leaving_is_confirmed() {
+    // The cloud refreshes FlushedTime only when an announcement moves the HAVIP, so a node
+    // that goes BACKUP → MASTER while still holding it sees an old FlushedTime. Play that with
+    // an announcement stamped well before the transition (server clock 250 s behind, inside
+    // the signature window so no skew is learned).
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::minimal(&sim, NODE21, "");
+    ctl.clock(-250);
+    assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
+    node.run(&["notify", "INSTANCE", "VI_1", "BACKUP", "50"])
+        .code(0);
+    ctl.clear_requests();
+    let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
+    r.code(0);
+    assert!(r.stdout.contains("did not leave this node"), "{}", r.stdout);
+    assert!(r.elapsed < Duration::from_secs(8), "{:?}", r.elapsed);
+    assert!(ctl.writes().is_empty());
+    assert!(
+        ctl.requests().len() >= 2,
+        "a stale holder needs a second read"
+    );
+}
+
+#[test]
+fn group_notifications_reach_the_vips_that_follow_the_group() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::minimal(&sim, NODE21, "vrrp_group = \"G1\"");
+    ctl.arp(VIP, MAC21);
+    let r = node.run(&["notify", "GROUP", "G1", "MASTER", "50"]);
+    r.code(0);
+    assert!(r.stdout.contains("iam: CONFIRMED"), "{}", r.stdout);
+    let j = node.journal();
+    assert_eq!((j.len(), j[0]["event"].clone()), (1, json!("MASTER")));
 }

@@ -90,7 +90,7 @@ if [ -z "${HAVIP_LAB_NO_BUILD:-}" ]; then
 fi
 HAVIP="$ROOT/target/$PROFILE/havip"
 TCSIM="$ROOT/target/$PROFILE/tcsim"
-[ -x "$HAVIP" ] && [ -x "$TCSIM" ] || fail "havip/tcsim not found in target/$PROFILE"
+if [ ! -x "$HAVIP" ] || [ ! -x "$TCSIM" ]; then fail "havip/tcsim not found in target/$PROFILE"; fi
 "$TCSIM" --help | grep -q -- '--arp-iface' || fail "this tcsim has no --arp-iface"
 
 # --- lab state and cleanup ------------------------------------------------------------------
@@ -106,9 +106,9 @@ declare -A PID=() # name -> pid of every process the lab started
 CREATED_NS=()
 
 kill_pid() { # kill_pid PID: TERM, up to 5 s, then KILL
-	local p=$1 i
+	local p=$1
 	kill -TERM "$p" 2>/dev/null || return 0
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		kill -0 "$p" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -162,8 +162,8 @@ dump_logs() {
 	for f in "$LAB"/tcsim.log "$LAB"/node1/keepalived.log "$LAB"/node2/keepalived.log \
 		"$LAB"/node1/nginx-error.log "$LAB"/node2/nginx-error.log; do
 		[ -s "$f" ] || continue
-		echo "--- ${f#"$LAB"/} ---" >&2
-		tail -n 25 "$f" >&2
+		echo "--- ${f#"$LAB"/} (without the gratuitous ARP lines) ---" >&2
+		grep -v 'gratuitous ARP' "$f" | tail -n 25 >&2
 	done
 	for n in 1 2; do
 		[ -x "$LAB/node$n/havip" ] || continue
@@ -251,10 +251,10 @@ print(h["instance_id"] or "-", h["eni_id"] or "-", h["flushed_time"] or "-",
 }
 # cloud_is INS ENI: the HAVIP is held by INS/ENI and the EIP is bound to the HAVIP.
 cloud_is() {
-	local c
+	local c ins eni flushed status bound
 	c=$(cloud) || return 1
-	set -- $c "$1" "$2"
-	[ "$1" = "$6" ] && [ "$2" = "$7" ] && [ "$4" = BIND ] && [ "$5" = "$HAVIP_ID" ]
+	read -r ins eni flushed status bound <<<"$c"
+	[ "$ins" = "$1" ] && [ "$eni" = "$2" ] && [ "$status" = BIND ] && [ "$bound" = "$HAVIP_ID" ]
 }
 write_calls() { # the number of mutating API calls in tcsim's request log
 	sim GET /_sim/requests | "$PY" -c '
@@ -307,8 +307,9 @@ for n in 1 2; do
 	src="$ROOT/deploy/keepalived/keepalived-node$n.conf"
 	[ -f "$src" ] || fail "$src is missing"
 	sed "s#/usr/local/bin/havip#$d/havip#g" "$src" >"$d/keepalived.conf"
-	grep -q "$d/havip notify" "$d/keepalived.conf" && grep -q "$d/havip check" "$d/keepalived.conf" ||
+	if ! grep -q "$d/havip notify" "$d/keepalived.conf" || ! grep -q "$d/havip check" "$d/keepalived.conf"; then
 		fail "$src: no 'havip notify' / 'havip check' to point at the lab's havip"
+	fi
 	cat >"$d/nginx.conf" <<-EOF
 		# nginx on lab node$n; written by deploy/lab/e2e.sh
 		worker_processes 1;
@@ -406,19 +407,30 @@ client_gets() { # client_gets TEXT: the client reaches nginx at the VIP and gets
 	[[ $body == *"$1"* ]]
 }
 show_cloud() {
-	local c
+	local c ins eni flushed status bound
 	c=$(cloud) || fail "cannot read tcsim's state"
-	set -- $c
-	say "cloud: $HAVIP_ID held by $1/$2 (FlushedTime $3); $EIP_ID $4 to $5"
+	read -r ins eni flushed status bound <<<"$c"
+	say "cloud: $HAVIP_ID held by $ins/$eni (FlushedTime $flushed); $EIP_ID $status to $bound"
 }
 describe() { # the operator's view: DescribeHaVips through havip api, from node N
-	nsx "${NS[$1]}" "$LAB/node$1/havip" api vpc DescribeHaVips "{\"HaVipIds\":[\"$HAVIP_ID\"]}" |
+	# (havip api takes the endpoint from --endpoint / HAVIP_ENDPOINT only, not from the config)
+	nsx "${NS[$1]}" "$LAB/node$1/havip" --endpoint "http://127.0.0.1:$PORT" --timeout 10s \
+		api vpc DescribeHaVips "{\"HaVipIds\":[\"$HAVIP_ID\"]}" |
 		"$PY" -c '
 import json, sys
 h = json.load(sys.stdin)["HaVipSet"][0]
 print("   DescribeHaVips (havip api, from node%s): InstanceId=%s NetworkInterfaceId=%s State=%s AddressIp=%s FlushedTime=%s"
       % (sys.argv[1], h["InstanceId"], h["NetworkInterfaceId"], h["State"], h["AddressIp"], h["FlushedTime"]))' "$1"
 }
+# arp_moves MAC: how many times tcsim moved the HAVIP on a gratuitous ARP from MAC that it
+# read on br0 (its log, colours stripped).
+arp_moves() {
+	sed 's/\x1b\[[0-9;]*m//g' "$LAB/tcsim.log" | grep 'HAVIP moved by gratuitous ARP' |
+		grep 'source="br0"' | grep -c "mac=\"$1\"" || true
+}
+declare -A ARPS=()
+arp_mark() { ARPS[1]=$(arp_moves "${NODE_MAC[1]}") ARPS[2]=$(arp_moves "${NODE_MAC[2]}"); }
+arp_moved() { [ "$(arp_moves "${NODE_MAC[$1]}")" -gt "${ARPS[$1]}" ]; }
 # expect_holder N: node N has the VIP, the other not; the cloud and the client agree; node N's
 # havip notify confirmed the MASTER event.
 expect_holder() {
@@ -428,7 +440,9 @@ expect_holder() {
 	ok "node$n holds $VIP (keepalived MASTER), node$o does not"
 	wait_until "$WAIT" "the cloud does not show ${NODE_INS[$n]}/${NODE_ENI[$n]} holding $HAVIP_ID with $EIP_ID bound ($(cloud))" \
 		cloud_is "${NODE_INS[$n]}" "${NODE_ENI[$n]}"
+	wait_until 5 "tcsim did not log a move by node$n's gratuitous ARP on br0" arp_moved "$n"
 	show_cloud
+	ok "the HAVIP moved on node$n's gratuitous ARP (${NODE_MAC[$n]}), read by tcsim on the bridge"
 	describe "$n" || fail "havip api DescribeHaVips on node$n"
 	wait_until "$WAIT" "node$n's havip notify did not record the MASTER event" journal_done "$n" MASTER
 	v=$(journal_verdict "$n" MASTER)
@@ -452,9 +466,11 @@ wait_until "$WAIT" "keepalived on node2 did not enter BACKUP" entered 2 BACKUP
 wait_until "$WAIT" "node1 did not take $VIP" has_vip 1
 ok "node1 MASTER with $VIP, node2 BACKUP"
 # The seed scenario already has node1 holding the HAVIP: node1's announcement changes nothing
-# in the cloud, so its FlushedTime is not refreshed. Report what havip made of it.
+# in the cloud (FlushedTime stays as it was), and havip must still confirm it.
 wait_until "$WAIT" "node1's havip notify did not record the MASTER event" journal_done 1 MASTER
-say "node1: havip notify MASTER (initial, HAVIP already held): $(journal_verdict 1 MASTER)"
+v=$(journal_verdict 1 MASTER)
+[[ $v == CONFIRMED* ]] || fail "node1: havip notify MASTER (HAVIP already held) ended: $v"
+ok "node1: havip notify MASTER (HAVIP already held): $v"
 wait_until "$WAIT" "the client does not reach node1's nginx at $VIP" client_gets node1
 cloud_is "${NODE_INS[1]}" "${NODE_ENI[1]}" || fail "the cloud does not show node1 holding $HAVIP_ID: $(cloud)"
 show_cloud
@@ -462,6 +478,7 @@ show_cloud
 # --- scene 1 ------------------------------------------------------------------------------
 heading "Scene 1: keepalived stopped on the master (node1)"
 journal_mark 2
+arp_mark
 s=$(date +%s%N)
 stop_keepalived 1
 expect_holder 2
@@ -474,7 +491,7 @@ wait_until "$WAIT" "keepalived on node1 did not enter BACKUP" entered 1 BACKUP
 sleep 3
 alive keepalived1
 entered 1 MASTER && fail "node1 took the VIP back after its restart (preemption)"
-has_vip 2 && no_vip 1 || fail "the VIP moved after node1's restart"
+if ! has_vip 2 || has_vip 1; then fail "the VIP moved after node1's restart"; fi
 cloud_is "${NODE_INS[2]}" "${NODE_ENI[2]}" || fail "the cloud changed after node1's restart: $(cloud)"
 ok "node1 BACKUP, node2 still MASTER, cloud unchanged"
 
@@ -482,6 +499,7 @@ ok "node1 BACKUP, node2 still MASTER, cloud unchanged"
 heading "Scene 2: nginx stopped on the master (node2) -> havip check fails -> the VIP moves back"
 journal_mark 1
 log_mark 2
+arp_mark
 s=$(date +%s%N)
 stop_nginx 2
 wait_until "$WAIT" "keepalived on node2 did not enter FAULT (havip check should fail)" entered 2 FAULT
@@ -502,7 +520,7 @@ ok "node2: havip check passes again, keepalived BACKUP"
 sleep 10
 entered 2 MASTER && fail "node2 took the VIP back (preemption)"
 entered 1 BACKUP && fail "node1 left MASTER"
-has_vip 1 && no_vip 2 || fail "the VIP moved: node1 $(has_vip 1 && echo has || echo lacks) it"
+if ! has_vip 1 || has_vip 2; then fail "the VIP moved (node1 should have it, node2 not)"; fi
 after=$(cloud)
 [ "$before" = "$after" ] || fail "the cloud changed: before '$before', after '$after'"
 w=$(write_calls)
@@ -513,7 +531,9 @@ ok "node1 still MASTER, node2 BACKUP, the cloud unchanged, no cloud writes"
 
 # --- journals -----------------------------------------------------------------------------
 for n in 1 2; do
-	heading "havip journal, node$n"
+	heading "node$n: keepalived's transitions, then havip journal"
+	grep -E '\(VI_1\) Entering|^---- keepalived start|Stopped Keepalived' "$LAB/node$n/keepalived.log" |
+		sed 's/^/   /'
 	nsx "${NS[$n]}" "$LAB/node$n/havip" journal -n 50 || fail "havip journal on node$n"
 done
 

@@ -23,6 +23,13 @@ use crate::config::EipRef;
 /// little before the event is recorded, and `FlushedTime` has one-second resolution.
 pub const FRESH_SLACK: Duration = Duration::from_secs(10);
 
+/// How long the cloud must keep showing this node as holder, with a `FlushedTime` older than
+/// the transition, before that counts as confirmed. The cloud refreshes `FlushedTime` only when
+/// an announcement *moves* the HAVIP, so a node that becomes MASTER again while it never lost
+/// the HAVIP (BACKUP → MASTER with no peer taking over) can never show a fresh one; a second
+/// read a moment later guards against acting on one lagging answer.
+pub const STALE_HOLD_CONFIRM: Duration = Duration::from_secs(1);
+
 /// The API's `YYYY-MM-DD hh:mm:ss` times are Beijing time (UTC+8).
 const API_UTC_OFFSET_SECS: i32 = 8 * 3600;
 
@@ -71,6 +78,8 @@ pub struct Observed {
     pub flushed: Option<DateTime<Utc>>,
     /// The holder changed to us while this run watched (proves freshness whatever the clocks).
     pub moved_during_run: bool,
+    /// How long this run has seen this node hold the HAVIP with a stale `FlushedTime`.
+    pub held_stale_for: Duration,
     /// Drift range: (id, type).
     pub range: Vec<(String, String)>,
     /// Whether the range is enforced.
@@ -192,6 +201,20 @@ impl Observed {
     }
 }
 
+/// Whether the cloud shows this node as the holder.
+fn is_held(d: &Desired, o: &Observed) -> bool {
+    is_self(d, &o.holder_instance) || is_self(d, &o.holder_eni)
+}
+
+/// Whether the holder was set by an announcement at or after the transition (or moved while
+/// this run watched, which proves it whatever the clocks say).
+fn is_fresh(d: &Desired, o: &Observed) -> bool {
+    o.moved_during_run
+        || o.flushed.is_some_and(|t| {
+            t + chrono::Duration::from_std(FRESH_SLACK).unwrap_or_default() >= d.since
+        })
+}
+
 fn is_self(d: &Desired, id: &str) -> bool {
     !id.is_empty() && (id == d.instance_id || d.eni_id.as_deref() == Some(id))
 }
@@ -234,11 +257,8 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
             });
         }
     }
-    let held = is_self(d, &o.holder_instance) || is_self(d, &o.holder_eni);
-    let fresh = o.moved_during_run
-        || o.flushed.is_some_and(|t| {
-            t + chrono::Duration::from_std(FRESH_SLACK).unwrap_or_default() >= d.since
-        });
+    let held = is_held(d, o);
+    let fresh = is_fresh(d, o) || o.held_stale_for >= STALE_HOLD_CONFIRM;
     if !held {
         // The announcement is not a step: it is repeated while waiting (see `on_wait`).
         let announce = match &d.interface {
@@ -253,7 +273,8 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
         ));
     } else if !fresh {
         p.waits.push(format!(
-            "a fresh announcement: {} holds {} but FlushedTime {} predates the transition",
+            "a fresh announcement, or the same holder for {}s: {} holds {} but FlushedTime {} predates the transition",
+            STALE_HOLD_CONFIRM.as_secs(),
             d.instance_id,
             d.havip_id,
             o.flushed
@@ -368,12 +389,15 @@ pub struct HavipStrategy {
     vip: Option<Ipv4Addr>,
     /// The transition in this host's clock; `desired.since` is it in the server's clock.
     since_local: DateTime<Utc>,
+    /// When this run first saw this node holding the HAVIP with a stale `FlushedTime`.
+    stale_since: Option<std::time::Instant>,
 }
 
 impl HavipStrategy {
     /// A strategy run for `desired`; `eip_ref` is the configured EIP (resolved on first read).
     pub fn new(desired: Desired, eip_ref: Option<EipRef>) -> Self {
         HavipStrategy {
+            stale_since: None,
             since_local: desired.since,
             desired,
             eip_ref,
@@ -578,8 +602,13 @@ impl Strategy for HavipStrategy {
         } else {
             format!(", EIP {} bound", obs.address_ip)
         };
+        let stale = if obs.held_stale_for >= STALE_HOLD_CONFIRM && !is_fresh(&self.desired, obs) {
+            " (FlushedTime predates this transition: the HAVIP did not leave this node)"
+        } else {
+            ""
+        };
         format!(
-            "{} holds {} ({}){eip}",
+            "{} holds {} ({}){eip}{stale}",
             obs.holder(),
             self.desired.havip_id,
             obs.vip
@@ -593,12 +622,13 @@ impl HavipStrategy {
         let now = (h.instance_id.clone(), h.network_interface_id.clone());
         let first = self.first_holder.get_or_insert_with(|| now.clone());
         let moved_during_run = *first != now;
-        Observed {
+        let mut o = Observed {
             vip: h.vip.clone(),
             holder_instance: h.instance_id,
             holder_eni: h.network_interface_id,
             flushed: parse_api_time(&h.flushed_time),
             moved_during_run,
+            held_stale_for: Duration::ZERO,
             range: h
                 .ha_vip_association_set
                 .into_iter()
@@ -607,7 +637,14 @@ impl HavipStrategy {
             check_associate: h.check_associate,
             address_ip: h.address_ip,
             eip,
+        };
+        if is_held(&self.desired, &o) && !is_fresh(&self.desired, &o) {
+            let since = *self.stale_since.get_or_insert_with(std::time::Instant::now);
+            o.held_stale_for = since.elapsed();
+        } else {
+            self.stale_since = None;
         }
+        o
     }
 
     async fn announce(&mut self, iface: &str, vip: Ipv4Addr) {
@@ -657,6 +694,7 @@ mod tests {
             holder_eni: "eni-me".into(),
             flushed: Some(t("2026-01-01T00:00:01Z")),
             moved_during_run: false,
+            held_stale_for: Duration::ZERO,
             range: vec![
                 ("ins-me".into(), "CVM".into()),
                 ("ins-peer".into(), "CVM".into()),

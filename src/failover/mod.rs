@@ -210,6 +210,25 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                 }
                 match s.apply(cx, step).await {
                     Ok(()) => changed = true,
+                    Err(StepError::Failed(m)) => {
+                        // A write whose answer was lost (a timeout, then a retry refused as
+                        // "already done") may still have taken effect: one read decides. Only
+                        // that read can turn the failure into a confirmation, never the error.
+                        if let Ok(obs) = s.observe(cx).await {
+                            if s.plan(&obs).is_done() {
+                                return outcome(
+                                    Verdict::Confirmed,
+                                    format!(
+                                        "{} (although a write reported: {m})",
+                                        s.confirmed(&obs)
+                                    ),
+                                    &plan_text,
+                                    true,
+                                );
+                            }
+                        }
+                        return stopped(StepError::Failed(m), &plan_text, changed);
+                    }
                     Err(e) => return stopped(e, &plan_text, changed),
                 }
             }
@@ -327,7 +346,13 @@ mod tests {
         type Observed = u32;
         type Step = Step;
         async fn observe(&mut self, _cx: &Cx) -> Result<u32, cloud::Error> {
-            match self.obs.remove(0) {
+            // Running out of script reads as an unreadable cloud.
+            let next = if self.obs.is_empty() {
+                Err(())
+            } else {
+                self.obs.remove(0)
+            };
+            match next {
                 Ok(v) => Ok(v),
                 Err(()) => Err(cloud::Error::Transport {
                     message: "connection refused".into(),

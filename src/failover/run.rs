@@ -137,6 +137,11 @@ pub async fn handle_event(
     };
     let _guard = match lock {
         Ok(Ok(g)) => g,
+        // Waiting out the deadline behind newer events is not a failure of this one.
+        Ok(Err(_)) if vs.superseded(rec.seq) => {
+            let out = superseded(&vs, &rec);
+            return finish_quiet(&engine, &vip, trigger, &rec, out, started);
+        }
         Ok(Err(e)) => {
             let out = failed(format!("{e}"));
             return finish(
@@ -169,19 +174,8 @@ pub async fn handle_event(
     // Re-read under the lock: only the newest event acts (latest wins).
     match vs.read() {
         Ok(Some(now)) if now.seq == rec.seq => {}
-        Ok(now) => {
-            let newer = now
-                .map(|n| format!("#{} {}", n.seq, n.state))
-                .unwrap_or_else(|| "(state file gone)".into());
-            let out = Outcome {
-                verdict: Verdict::Superseded,
-                message: format!(
-                    "event #{} {state} superseded by {newer}; nothing done",
-                    rec.seq
-                ),
-                plan: Vec::new(),
-                changed: false,
-            };
+        Ok(_) => {
+            let out = superseded(&vs, &rec);
             return finish_quiet(&engine, &vip, trigger, &rec, out, started);
         }
         Err(e) => {
@@ -246,6 +240,23 @@ pub async fn handle_event(
         started,
     )
     .await
+}
+
+fn superseded(vs: &VipState, rec: &EventRecord) -> Outcome {
+    let newer = match vs.read() {
+        Ok(Some(n)) => format!("#{} {}", n.seq, n.state),
+        Ok(None) => "(state file gone)".into(),
+        Err(e) => format!("(unreadable state: {e})"),
+    };
+    Outcome {
+        verdict: Verdict::Superseded,
+        message: format!(
+            "event #{} {} superseded by {newer}; nothing done",
+            rec.seq, rec.state
+        ),
+        plan: Vec::new(),
+        changed: false,
+    }
 }
 
 fn is_new_transition(rec: &EventRecord) -> bool {
@@ -478,9 +489,26 @@ pub struct HoldView {
     pub eip_ok: bool,
 }
 
-async fn hold_view(engine: &Engine, vip: &VipConfig, cx: &Cx) -> Result<HoldView, String> {
+async fn hold_view(
+    engine: &Engine,
+    vip: &VipConfig,
+    cx: &Cx,
+    eni_cache: &mut Option<String>,
+) -> Result<HoldView, String> {
     let me = engine.instance_id.clone()?;
     let cfg = &engine.env.cfg;
+    // The ENI is looked up once per failover, not once per poll (the havip strategy needs none).
+    let eni = match (&vip.target, eni_cache.as_ref()) {
+        (Target::Havip { .. }, _) => String::new(),
+        (_, Some(e)) => e.clone(),
+        (_, None) => {
+            let e = node::eni_id(cfg, &engine.env.metadata, &cx.client, &me)
+                .await
+                .map_err(|e| e.0)?;
+            *eni_cache = Some(e.clone());
+            e
+        }
+    };
     match &vip.target {
         Target::Havip { havip_id, eip, .. } => {
             let h = describe_havip(&cx.client, havip_id)
@@ -515,9 +543,6 @@ async fn hold_view(engine: &Engine, vip: &VipConfig, cx: &Cx) -> Result<HoldView
             })
         }
         Target::PrivateIp { private_ip } => {
-            let eni = node::eni_id(cfg, &engine.env.metadata, &cx.client, &me)
-                .await
-                .map_err(|e| e.0)?;
             let mut s = private_ip::PrivateIpStrategy {
                 desired: private_ip::Desired {
                     ip: *private_ip,
@@ -531,19 +556,19 @@ async fn hold_view(engine: &Engine, vip: &VipConfig, cx: &Cx) -> Result<HoldView
                 .map_err(|e| format!("cannot read ENIs: {e}"))?;
             Ok(HoldView {
                 ours: o.iter().any(|h| h.eni_id == eni),
-                holder: o
-                    .iter()
-                    .map(|h| h.eni_id.clone())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                holder: if o.is_empty() {
+                    "nobody".into()
+                } else {
+                    o.iter()
+                        .map(|h| h.eni_id.clone())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                },
                 peers: None,
                 eip_ok: true,
             })
         }
         Target::Eip { eip, private_ip } => {
-            let eni = node::eni_id(cfg, &engine.env.metadata, &cx.client, &me)
-                .await
-                .map_err(|e| e.0)?;
             let a = havip::describe_eip(&cx.client, eip)
                 .await
                 .map_err(|e| format!("cannot read EIP {eip}: {e}"))?
@@ -551,9 +576,15 @@ async fn hold_view(engine: &Engine, vip: &VipConfig, cx: &Cx) -> Result<HoldView
             Ok(HoldView {
                 ours: a.network_interface_id == eni
                     && a.private_address_ip == private_ip.to_string(),
-                holder: format!("{} {}", a.network_interface_id, a.private_address_ip)
-                    .trim()
-                    .to_string(),
+                // Between DisassociateAddress and AssociateAddress the EIP is bound to nobody,
+                // which must not read as "the peer has it".
+                holder: if matches!(a.address_status.as_str(), "BIND" | "BIND_ENI")
+                    && !a.network_interface_id.is_empty()
+                {
+                    format!("{} {}", a.network_interface_id, a.private_address_ip)
+                } else {
+                    "nobody".into()
+                },
                 peers: None,
                 eip_ok: true,
             })
@@ -610,7 +641,8 @@ pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: Failove
             .await
         }
     };
-    let before = match hold_view(&engine, &vip, &cx).await {
+    let mut eni_cache = None;
+    let before = match hold_view(&engine, &vip, &cx, &mut eni_cache).await {
         Ok(v) => v,
         Err(m) => return done(unknown(m)).await,
     };
@@ -683,7 +715,7 @@ pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: Failove
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 3 / 2).min(Duration::from_secs(1));
-        match hold_view(&engine, &vip, &cx).await {
+        match hold_view(&engine, &vip, &cx, &mut eni_cache).await {
             Ok(v) if !v.ours && v.holder != "nobody" && v.eip_ok => {
                 let peer_ok = v
                     .peers
