@@ -24,7 +24,7 @@ demo:
 	CARGO="$(CARGO)" bash scripts/demo.sh
 
 # The end-to-end lab (root): network namespaces, real keepalived and nginx, tcsim learning the
-# gratuitous ARP on a bridge; replays the three scenes and checks the cloud after each.
+# gratuitous ARP on a bridge; replays the three scenes and a planned switch, checks the cloud.
 e2e:
 	CARGO="$(CARGO)" bash deploy/lab/e2e.sh
 

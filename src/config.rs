@@ -217,8 +217,7 @@ impl fmt::Debug for CredentialsConfig {
 }
 
 /// `[node]`: this machine. Missing values are discovered (metadata, then DescribeNetworkInterfaces).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeConfig {
     /// `ins-…`; from the metadata service when absent.
     pub instance_id: Option<String>,

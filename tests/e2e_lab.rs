@@ -1,7 +1,8 @@
 //! The end-to-end lab (`deploy/lab/e2e.sh`, also `make e2e`) as a test: network namespaces for
 //! two nodes, a client and the "cloud", real keepalived and nginx, tcsim learning the HAVIP's
 //! movement from keepalived's gratuitous ARP on the lab's bridge, havip as notify hook and
-//! vrrp_script; the three scenes of the reference deployment, the cloud checked after each.
+//! vrrp_script; the three scenes of the reference deployment and a planned switch (`havip
+//! failover`), the cloud checked after each.
 //!
 //! Opt-in: it needs root, may install keepalived and nginx-light with apt-get, and takes about a
 //! minute, so it runs only with `HAVIP_E2E=1` and as root; otherwise it says why and passes.

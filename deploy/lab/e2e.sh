@@ -9,6 +9,7 @@
 #   1. keepalived stopped on the master -> the other node takes the VIP, the HAVIP follows.
 #   2. nginx stopped on the (new) master -> havip check fails -> the VIP and the HAVIP move back.
 #   3. nginx back -> no preemption: the VIP and the cloud stay where they are.
+# and then a planned switch: 4. `havip failover` on the holder -> drain -> the peer takes over.
 #
 # Needs root (namespaces, keepalived). Installs keepalived and nginx-light with apt-get when
 # missing. Touches nothing outside what it creates: four namespaces named hvl<pid>-*, whose
@@ -529,6 +530,23 @@ client_gets node1 || fail "the client no longer reaches node1 at $VIP"
 show_cloud
 ok "node1 still MASTER, node2 BACKUP, the cloud unchanged, no cloud writes"
 
+# --- scene 4 ------------------------------------------------------------------------------
+heading "Scene 4 (planned switch): havip failover on the holder (node1)"
+journal_mark 2
+log_mark 1
+arp_mark
+s=$(date +%s%N)
+out=$(nsx "${NS[1]}" timeout 60 "$LAB/node1/havip" failover --vip iam --yes --timeout 40s 2>&1) ||
+	fail "havip failover on node1: $out"
+printf '%s\n' "$out" | sed 's/^/   /'
+expect_holder 2
+if [ -e "$LAB/node1/state/iam.drain" ] || [ -e "$LAB/node1/state/drain" ]; then
+	fail "havip failover left a drain flag on node1"
+fi
+wait_until "$WAIT" "keepalived on node1 did not come back to BACKUP after the drain" entered 1 BACKUP
+ok "node1 BACKUP again (drain flag cleared), node2 MASTER"
+say "scene 4: planned switch took $((($(date +%s%N) - s) / 1000000)) ms"
+
 # --- journals -----------------------------------------------------------------------------
 for n in 1 2; do
 	heading "node$n: keepalived's transitions, then havip journal"
@@ -537,4 +555,4 @@ for n in 1 2; do
 	nsx "${NS[$n]}" "$LAB/node$n/havip" journal -n 50 || fail "havip journal on node$n"
 done
 
-heading "All three scenes passed in $(($(date +%s) - T0)) s"
+heading "All scenes passed in $(($(date +%s) - T0)) s"
