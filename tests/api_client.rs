@@ -206,7 +206,7 @@ async fn headers_sent_match_the_contract() {
         "x-tc-version: 2017-03-12",
         "x-tc-region: ap-guangzhou",
         "x-tc-language: en-us",
-        "x-tc-requestclient: HAVIP_",
+        "x-tc-requestclient: havip_",
         "authorization: tc3-hmac-sha256 credential=akidz8krbsj5ykbzqpn74wfkmlpx3example/",
         "signedheaders=content-type;host",
         &format!("host: {}", server.url().trim_start_matches("http://")),
