@@ -535,3 +535,48 @@ fn an_unreachable_endpoint_is_retried_until_the_deadline() {
     assert!(run.stderr.contains("transport error"), "{}", run.stderr);
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
 }
+
+/// On a node, `havip api` reaches the cloud the way the configuration says (endpoint, region,
+/// credentials), so on-call calls go where notify's go; flags still win.
+#[test]
+fn the_configuration_file_supplies_endpoint_region_and_keys() {
+    let sim = Sim::start();
+    let havip = Havip::new();
+    let config = havip.write_file(
+        "havip.toml",
+        &format!(
+            "endpoint = \"{}\"\nregion = \"ap-guangzhou\"\n\n[credentials]\nsecret_id = \"AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\"\nsecret_key = \"{SECRET_KEY}\"\n\n[node]\ninstance_id = \"{NODE}\"\n\n[[vip]]\nname = \"iam\"\nvrrp_instance = \"VI_1\"\nhavip_id = \"{HAVIP}\"\n",
+            sim.url()
+        ),
+        0o600,
+    );
+    let run = havip
+        .arg("--config")
+        .arg(&config)
+        .args(["api", "vpc", "DescribeHaVips"])
+        .arg(json!({"HaVipIds": [HAVIP]}).to_string())
+        .run();
+    assert_describes_the_havip(&run);
+    assert!(
+        !run.all_output().contains(SECRET_KEY),
+        "{}",
+        run.all_output()
+    );
+
+    // A broken configuration is a usage error naming the file, and nothing is sent.
+    let before = sim.requests("DescribeHaVips").len();
+    let havip = Havip::new().with_keys();
+    let bad = havip.write_file("bad.toml", "endpoint = 3\n", 0o600);
+    let run = havip
+        .arg("--config")
+        .arg(&bad)
+        .args(["--endpoint", &sim.url(), "api", "vpc", "DescribeHaVips"])
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.all_output().contains("bad.toml"),
+        "{}",
+        run.all_output()
+    );
+    assert_eq!(sim.requests("DescribeHaVips").len(), before);
+}

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::{Clock, SystemClock};
-use super::credentials::{Chain, Credentials, EnvVars};
+use super::credentials::{Chain, Credentials, CvmRoleProvider, EnvVars};
 use super::metadata::{Metadata, ENDPOINT_ENV};
 use super::region::resolve_region;
 use super::retry::RetryPolicy;
+use super::CredentialProvider;
 use super::{Client, ClientConfig, Error};
 
 /// The environment variable for the endpoint override (clap reads it for `--endpoint`).
@@ -34,6 +35,10 @@ pub struct ClientOptions {
     pub retry: Option<RetryPolicy>,
     /// Credentials from a config file; they win over every other source.
     pub credentials: Option<Credentials>,
+    /// Take credentials from this CAM role (metadata service) instead of searching the chain.
+    pub role: Option<String>,
+    /// Replaces the profile files the chain reads (a config file naming one).
+    pub profile_paths: Option<Vec<PathBuf>>,
     /// The metadata base URL; default from `HAVIP_METADATA_ENDPOINT`, else the real service.
     pub metadata_endpoint: Option<String>,
     /// Skip the metadata service entirely (no region or CAM role from it).
@@ -75,12 +80,24 @@ pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Erro
         clock: clock.clone(),
         language: defaults.language,
     };
-    let creds = Arc::new(Chain::default_chain(
-        opts.credentials.clone(),
-        env,
-        metadata.clone(),
-        clock,
-    ));
+    let creds: Arc<dyn CredentialProvider> = match (&opts.credentials, &opts.role) {
+        (None, Some(role)) => {
+            let Some(md) = metadata.clone() else {
+                return Err(Error::Config(format!(
+                    "credentials from CAM role {role:?} need the metadata service"
+                )));
+            };
+            Arc::new(CvmRoleProvider::new(md, role.clone(), clock))
+        }
+        _ => {
+            let chain =
+                Chain::default_chain(opts.credentials.clone(), env, metadata.clone(), clock);
+            Arc::new(match &opts.profile_paths {
+                Some(paths) => chain.with_profile_paths(paths.clone()),
+                None => chain,
+            })
+        }
+    };
     // Build once before the region lookup so a bad endpoint or CA file fails without I/O.
     Client::new(cfg.clone(), creds.clone())?;
     cfg.region = resolve_region(opts.region.as_deref(), env, metadata.as_ref()).await?;

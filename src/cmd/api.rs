@@ -5,6 +5,7 @@
 //! stderr; 2 for usage or configuration errors (invalid JSON: nothing is sent).
 
 use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use serde_json::Value;
 use super::UsageError;
 use crate::cli::GlobalArgs;
 use crate::cloud::{self, ClientOptions, EnvVars};
+use crate::config::DEFAULT_CONFIG_PATH;
+use crate::failover::setup::{client_options, load_config, Overrides};
 
 /// Send one signed TencentCloud API call and print its Response as JSON.
 ///
@@ -123,14 +126,22 @@ pub async fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         std::io::stdin().read_to_string(&mut s).map(|_| s)
     })?;
     let env = EnvVars::from_process();
-    let opts = ClientOptions {
-        endpoint: global.endpoint.clone(),
-        region: global.region.clone(),
-        request_timeout: global.request_timeout,
-        deadline: global.timeout,
-        ca_file: global.ca_file.clone(),
-        ..Default::default()
+    // On a node, the configuration says how to reach the cloud (endpoint, region, credentials):
+    // use it when one is named, or when the default file exists; the flags still win.
+    let overrides = Overrides::from_global(global);
+    // (clap reads HAVIP_CONFIG into --config.)
+    let mut opts = if global.config.is_some() || Path::new(DEFAULT_CONFIG_PATH).exists() {
+        client_options(&load_config(global)?, &overrides)?
+    } else {
+        ClientOptions {
+            endpoint: overrides.endpoint,
+            region: overrides.region,
+            request_timeout: overrides.request_timeout,
+            ca_file: overrides.ca_file,
+            ..Default::default()
+        }
     };
+    opts.deadline = global.timeout;
     let client = cloud::connect(&opts, &env).await?.with_deadline(deadline);
     let response = client
         .call_raw(&req.service, &req.version, &req.action, &req.params)

@@ -9,20 +9,13 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 
 use crate::alert::Alerter;
-use crate::cloud::credentials::{Chain, CvmRoleProvider, EnvVars};
-use crate::cloud::{metadata, CredentialProvider};
-use crate::cloud::{
-    region, Client, ClientConfig, Credentials, Metadata, StaticProvider, SystemClock,
-};
+use crate::cloud::{self, Client, ClientOptions, Credentials, EnvVars, Metadata};
 use crate::config::Config;
-
-/// The endpoint override from the environment (as for `havip api`).
-pub const ENDPOINT_ENV: &str = "HAVIP_ENDPOINT";
 
 /// Global command-line overrides; `None` leaves the configuration (or the default) in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `--endpoint`.
+    /// `--endpoint` (clap also reads `HAVIP_ENDPOINT` into it).
     pub endpoint: Option<String>,
     /// `--region`.
     pub region: Option<String>,
@@ -44,68 +37,52 @@ pub struct Env {
     pub alerter: Alerter,
 }
 
-/// How long one metadata request may take: it is a link-local service, and discovery must not
-/// eat the failover's deadline.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Resolves `cfg` with `ov`: endpoint (flag, `HAVIP_ENDPOINT`, file, default), region (flag,
-/// file, `TENCENTCLOUD_REGION`, metadata), credentials (file, then the client's chain).
-pub async fn connect(cfg: Config, ov: &Overrides) -> anyhow::Result<Env> {
-    let env = EnvVars::from_process();
-    let md_env = std::env::var(metadata::ENDPOINT_ENV).ok();
-    let metadata = Metadata::from_env_value(md_env.as_deref(), METADATA_TIMEOUT)
-        .context("metadata service")?;
-    let endpoint = ov
-        .endpoint
-        .clone()
-        .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|s| !s.is_empty()))
-        .or_else(|| cfg.endpoint.clone());
-    let region_flag = ov.region.clone().or_else(|| cfg.region.clone());
-    let region = region::resolve_region(region_flag.as_deref(), &env, Some(&metadata))
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    let clock = Arc::new(SystemClock);
-    let mut secrets = Vec::new();
-    let creds: Arc<dyn CredentialProvider> = match &cfg.credentials {
-        Some(c) if c.secret_id.is_some() => {
-            let id = c.secret_id.clone().unwrap_or_default();
+/// The client options a configuration implies, with the command-line overrides on top:
+/// endpoint (flag or `HAVIP_ENDPOINT`, then the file), region (flag, file, then the client's
+/// `TENCENTCLOUD_REGION` → metadata), CA file, and credentials (the file's, else the chain).
+/// `havip api` uses the same function, so every subcommand reaches the cloud the same way.
+pub fn client_options(cfg: &Config, ov: &Overrides) -> anyhow::Result<ClientOptions> {
+    let mut opts = ClientOptions {
+        endpoint: ov.endpoint.clone().or_else(|| cfg.endpoint.clone()),
+        region: ov.region.clone().or_else(|| cfg.region.clone()),
+        ca_file: ov.ca_file.clone().or_else(|| cfg.ca_file.clone()),
+        request_timeout: ov.request_timeout,
+        ..ClientOptions::default()
+    };
+    if let Some(c) = &cfg.credentials {
+        if let Some(id) = &c.secret_id {
             let key = c.secret_key.clone().unwrap_or_default();
-            secrets.push(key.clone());
-            let mut creds = Credentials::new(id, key)
+            let mut creds = Credentials::new(id.clone(), key)
                 .map_err(|e| anyhow!("{}: [credentials]: {e}", cfg.path.display()))?;
             if let Some(t) = &c.token {
-                secrets.push(t.clone());
                 creds = creds.with_token(t.clone());
             }
-            Arc::new(StaticProvider::new(creds, "configuration"))
+            opts.credentials = Some(creds);
         }
-        Some(c) if c.role.is_some() => Arc::new(CvmRoleProvider::new(
-            metadata.clone(),
-            c.role.clone().unwrap_or_default(),
-            clock.clone(),
-        )),
-        Some(c) if c.profile_file.is_some() => Arc::new(
-            Chain::default_chain(None, &env, None, clock.clone())
-                .with_profile_paths(c.profile_file.iter().cloned().collect()),
-        ),
-        _ => Arc::new(Chain::default_chain(
-            None,
-            &env,
-            Some(metadata.clone()),
-            clock.clone(),
-        )),
-    };
-    let mut cc = ClientConfig {
-        endpoint,
-        region,
-        ca_file: ov.ca_file.clone().or_else(|| cfg.ca_file.clone()),
-        clock,
-        ..ClientConfig::default()
-    };
-    if let Some(t) = ov.request_timeout {
-        cc.request_timeout = t;
+        opts.role = c.role.clone();
+        opts.profile_paths = c.profile_file.clone().map(|p| vec![p]);
     }
-    let client = Client::new(cc, creds).map_err(|e| anyhow!("{e}"))?;
+    Ok(opts)
+}
+
+/// Resolves `cfg` with `ov` into a client, the metadata service and the alerter.
+pub async fn connect(cfg: Config, ov: &Overrides) -> anyhow::Result<Env> {
+    let env = EnvVars::from_process();
+    let opts = client_options(&cfg, ov)?;
+    let metadata = opts
+        .metadata(&env)
+        .context("metadata service")?
+        .ok_or_else(|| anyhow!("the metadata service is needed for node discovery"))?;
+    let client = cloud::connect(&opts, &env)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    // Secrets written in the file are scrubbed from alerts too (the environment's always are).
+    let secrets = cfg
+        .credentials
+        .iter()
+        .flat_map(|c| [c.secret_key.clone(), c.token.clone()])
+        .flatten()
+        .collect::<Vec<_>>();
     let alerter = Alerter::new(&cfg.alert).with_secrets(secrets);
     Ok(Env {
         cfg: Arc::new(cfg),
