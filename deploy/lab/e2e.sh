@@ -414,7 +414,7 @@ show_cloud() {
 	say "cloud: $HAVIP_ID held by $ins/$eni (FlushedTime $flushed); $EIP_ID $status to $bound"
 }
 describe() { # the operator's view: DescribeHaVips through havip api, from node N
-	# (havip api takes the endpoint from --endpoint / HAVIP_ENDPOINT only, not from the config)
+	# The endpoint is explicit so that this call cannot reach anything but the lab's tcsim.
 	nsx "${NS[$1]}" "$LAB/node$1/havip" --endpoint "http://127.0.0.1:$PORT" --timeout 10s \
 		api vpc DescribeHaVips "{\"HaVipIds\":[\"$HAVIP_ID\"]}" |
 		"$PY" -c '
