@@ -152,7 +152,7 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            _ = stop.changed() => break,
+            _ = stopped(&mut stop) => break,
         }
         while conns.try_join_next().is_some() {}
     }
@@ -165,6 +165,12 @@ async fn accept_loop(
             _ = &mut deadline => { conns.abort_all(); break }
         }
     }
+}
+
+/// Resolves once the server is stopping, including when it already was (unlike `changed`, which
+/// would miss a stop requested before the receiver was first polled).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn serve_connection(
@@ -186,7 +192,7 @@ async fn serve_connection(
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
-                _ = stop.changed() => {
+                _ = stopped(&mut stop) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
@@ -198,7 +204,7 @@ async fn serve_connection(
         Some(acceptor) => {
             let tls = tokio::select! {
                 r = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)) => r,
-                _ = stop.changed() => return,
+                _ = stopped(&mut stop) => return,
             };
             match tls {
                 Ok(Ok(s)) => drive!(TokioIo::new(s)),
@@ -513,7 +519,7 @@ async fn pipeline(
             let mut stop = sim.stopping.subscribe();
             tokio::select! {
                 _ = tokio::time::sleep(HANG_CAP) => {}
-                _ = stop.wait_for(|s| *s) => {}
+                _ = stopped(&mut stop) => {}
             }
             return Outcome::Http(504);
         }

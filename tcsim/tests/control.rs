@@ -561,3 +561,22 @@ fn sync_shortcuts_on_the_handle() {
     assert!(sim.sim().clock.offset_s() == -30);
     assert!(sim.requests().is_empty());
 }
+
+/// Dropping a handle right after start must stop the server even if its accept loop has not run
+/// yet (a stop that raced the loop's start used to be missed and hang the drop).
+#[test]
+fn immediate_drop_never_hangs() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for i in 0..40 {
+            let sim = SimHandle::start_with(SimOptions {
+                tls: i % 2 == 0,
+                ..SimOptions::default()
+            });
+            drop(sim);
+        }
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("40 start/drop cycles finish (a hang means a lost stop signal)");
+}
