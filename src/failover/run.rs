@@ -112,23 +112,61 @@ pub async fn handle_event(
         return report(&vip, out, started);
     }
 
-    let rec = match vs.record(state, trigger.as_str()) {
-        Ok(r) => r,
-        Err(e) => {
-            let out = failed(format!("cannot record the event: {e}"));
-            return finish(
+    match serialized(&engine, &vip, &vs, state, trigger, deadline).await {
+        Ending::Journaled { seq, out, calls } => {
+            finish(
                 &engine,
                 &vip,
                 trigger,
                 Some(state),
-                None,
+                seq,
                 out,
-                Vec::new(),
+                calls,
                 started,
             )
-            .await;
+            .await
         }
+        Ending::Superseded { rec, out } => finish_quiet(&engine, &vip, trigger, &rec, out, started),
+    }
+}
+
+/// How an event's run ended, for the one place that journals and alerts it.
+enum Ending {
+    /// Journaled and alerted.
+    Journaled {
+        seq: Option<u64>,
+        out: Outcome,
+        calls: Vec<crate::journal::CallEntry>,
+    },
+    /// A newer event took over: journaled, not alerted (no alert storm from stale events).
+    Superseded { rec: EventRecord, out: Outcome },
+}
+
+impl Ending {
+    fn failed(seq: Option<u64>, message: String) -> Ending {
+        Ending::Journaled {
+            seq,
+            out: failed(message),
+            calls: Vec::new(),
+        }
+    }
+}
+
+/// Record → lock → re-read → act only if still the newest event (latest wins; never two
+/// mutations in flight for one VIP).
+async fn serialized(
+    engine: &Engine,
+    vip: &VipConfig,
+    vs: &VipState,
+    state: VrrpState,
+    trigger: Trigger,
+    deadline: Instant,
+) -> Ending {
+    let rec = match vs.record(state, trigger.as_str()) {
+        Ok(r) => r,
+        Err(e) => return Ending::failed(None, format!("cannot record the event: {e}")),
     };
+    let seq = Some(rec.seq);
     let lock = {
         let vs = vs.clone();
         let std_deadline =
@@ -139,84 +177,38 @@ pub async fn handle_event(
         Ok(Ok(g)) => g,
         // Waiting out the deadline behind newer events is not a failure of this one.
         Ok(Err(_)) if vs.superseded(rec.seq) => {
-            let out = superseded(&vs, &rec);
-            return finish_quiet(&engine, &vip, trigger, &rec, out, started);
+            let out = superseded(vs, &rec);
+            return Ending::Superseded { rec, out };
         }
-        Ok(Err(e)) => {
-            let out = failed(format!("{e}"));
-            return finish(
-                &engine,
-                &vip,
-                trigger,
-                Some(state),
-                Some(rec.seq),
-                out,
-                Vec::new(),
-                started,
-            )
-            .await;
-        }
-        Err(e) => {
-            let out = failed(format!("lock task: {e}"));
-            return finish(
-                &engine,
-                &vip,
-                trigger,
-                Some(state),
-                Some(rec.seq),
-                out,
-                Vec::new(),
-                started,
-            )
-            .await;
-        }
+        Ok(Err(e)) => return Ending::failed(seq, format!("{e}")),
+        Err(e) => return Ending::failed(seq, format!("lock task: {e}")),
     };
     // Re-read under the lock: only the newest event acts (latest wins).
     match vs.read() {
         Ok(Some(now)) if now.seq == rec.seq => {}
         Ok(_) => {
-            let out = superseded(&vs, &rec);
-            return finish_quiet(&engine, &vip, trigger, &rec, out, started);
+            let out = superseded(vs, &rec);
+            return Ending::Superseded { rec, out };
         }
-        Err(e) => {
-            let out = failed(format!("cannot re-read the event state: {e}"));
-            return finish(
-                &engine,
-                &vip,
-                trigger,
-                Some(state),
-                Some(rec.seq),
-                out,
-                Vec::new(),
-                started,
-            )
-            .await;
-        }
+        Err(e) => return Ending::failed(seq, format!("cannot re-read the event state: {e}")),
     }
     if state != VrrpState::Master {
-        let out = Outcome {
-            verdict: Verdict::Recorded,
-            message: format!("keepalived reports {state}; recorded, no cloud writes"),
-            plan: Vec::new(),
-            changed: false,
+        return Ending::Journaled {
+            seq,
+            out: Outcome {
+                verdict: Verdict::Recorded,
+                message: format!("keepalived reports {state}; recorded, no cloud writes"),
+                plan: Vec::new(),
+                changed: false,
+            },
+            calls: Vec::new(),
         };
-        return finish(
-            &engine,
-            &vip,
-            trigger,
-            Some(state),
-            Some(rec.seq),
-            out,
-            Vec::new(),
-            started,
-        )
-        .await;
     }
     let since = rec.master_since.unwrap_or(rec.at);
     let calls = CallLog::new();
     let mut out = promote(
-        &engine,
-        &vip,
+        engine,
+        vip,
         since,
         Some((vs.clone(), rec.seq)),
         deadline,
@@ -228,18 +220,11 @@ pub async fn handle_event(
     if out.verdict == Verdict::Confirmed && is_new_transition(&rec) {
         out.changed = true;
     }
-    drop(_guard);
-    finish(
-        &engine,
-        &vip,
-        trigger,
-        Some(state),
-        Some(rec.seq),
+    Ending::Journaled {
+        seq,
         out,
-        calls.take(),
-        started,
-    )
-    .await
+        calls: calls.take(),
+    }
 }
 
 fn superseded(vs: &VipState, rec: &EventRecord) -> Outcome {
