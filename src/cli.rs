@@ -20,8 +20,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand accepts.
+/// Flags every subcommand accepts (listed apart in each subcommand's help).
 #[derive(Clone, Debug, Default, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// API endpoint for every service, instead of `https://SERVICE.tencentcloudapi.com` ({service}
     /// in the URL is replaced by the service); plain http only for loopback addresses.
