@@ -208,22 +208,7 @@ fn run() -> Result<bool, String> {
     let config = dir.path().join("havip.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"endpoint = "{url}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "ins-iam00021"
-
-[[vip]]
-name = "iam"
-vrrp_instance = "VI_1"
-strategy = "havip"
-havip_id = "havip-iam00099"
-eip = "106.52.252.139"
-deadline = "20s"
-"#
-        ),
+        include_str!("../deploy/havip.minimal.toml").replace("http://127.0.0.1:PORT", &url),
     )
     .map_err(|e| e.to_string())?;
     let state = dir.path().join("state");

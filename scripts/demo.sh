@@ -142,20 +142,8 @@ HOOK_PORT=$(head -n1 "$WORK/receiver.out")
 ok "receiver on http://127.0.0.1:$HOOK_PORT/alerts"
 
 # Node .21's configuration: the minimal file from the README, plus the alert target.
-cat >"$WORK/havip.toml" <<EOF
-endpoint = "http://127.0.0.1:$PORT"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "ins-iam00021"
-
-[[vip]]
-name = "iam"
-vrrp_instance = "VI_1"
-strategy = "havip"
-havip_id = "havip-iam00099"
-eip = "106.52.252.139"
-deadline = "20s"
+sed "s/PORT/$PORT/" "$ROOT/deploy/havip.minimal.toml" >"$WORK/havip.toml"
+cat >>"$WORK/havip.toml" <<EOF
 
 [[alert]]
 type = "webhook"

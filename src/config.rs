@@ -734,20 +734,19 @@ fn line_of(text: &str, offset: usize) -> usize {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"endpoint = "http://127.0.0.1:4000"
-region = "ap-guangzhou"
+    /// The minimal file of issue 4, exactly as the README shows it (tcsim's port filled in).
+    fn minimal() -> String {
+        include_str!("../deploy/havip.minimal.toml").replace("PORT", "4000")
+    }
 
-[node]
-instance_id = "ins-iam00021"
-
-[[vip]]
-name = "iam"
-vrrp_instance = "VI_1"
-strategy = "havip"
-havip_id = "havip-iam00099"
-eip = "106.52.252.139"
-deadline = "20s"
-"#;
+    #[test]
+    fn the_readme_shows_the_minimal_file_exactly() {
+        let file = include_str!("../deploy/havip.minimal.toml");
+        assert!(
+            include_str!("../README.md").contains(file),
+            "README.md's minimal configuration differs from deploy/havip.minimal.toml"
+        );
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("t.toml"), None)
@@ -755,7 +754,7 @@ deadline = "20s"
 
     #[test]
     fn minimal_file_from_issue_4_parses() {
-        let c = parse(MINIMAL).unwrap();
+        let c = parse(&minimal()).unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:4000"));
         assert_eq!(c.node.instance_id.as_deref(), Some("ins-iam00021"));
         assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
@@ -782,7 +781,7 @@ deadline = "20s"
 
     #[test]
     fn state_dir_env_wins_and_drain_flags_follow_it() {
-        let c = Config::parse(MINIMAL, Path::new("t.toml"), Some("/tmp/x".into())).unwrap();
+        let c = Config::parse(&minimal(), Path::new("t.toml"), Some("/tmp/x".into())).unwrap();
         assert_eq!(c.journal, PathBuf::from("/tmp/x/journal.jsonl"));
         assert_eq!(
             c.drain_flags("iam"),

@@ -31,21 +31,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const MINIMAL: &str = r#"
-endpoint = "http://127.0.0.1:9"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "ins-iam00021"
-
-[[vip]]
-name = "iam"
-vrrp_instance = "VI_1"
-strategy = "havip"
-havip_id = "havip-iam00099"
-eip = "106.52.252.139"
-deadline = "20s"
-"#;
+/// The minimal configuration (`deploy/havip.minimal.toml`); the checks never reach its endpoint.
+fn minimal() -> String {
+    include_str!("../deploy/havip.minimal.toml").replace("PORT", "9")
+}
 
 #[test]
 fn http_flags_healthy_unhealthy_refused() {
@@ -159,8 +148,9 @@ fn the_config_check_section_is_used_without_flags() {
     std::fs::write(
         &cfg,
         format!(
-            "state_dir = \"{}\"\n{MINIMAL}\n[check]\nhttp = \"{}\"\ntimeout = \"1s\"\n",
+            "state_dir = \"{}\"\n{}\n[check]\nhttp = \"{}\"\ntimeout = \"1s\"\n",
             state.display(),
+            minimal(),
             ok.url
         ),
     )
@@ -211,7 +201,10 @@ fn configuration_errors_fail_closed_with_exit_2() {
     let broken = dir.path().join("broken.toml");
     std::fs::write(
         &broken,
-        format!("{MINIMAL}\n[check]\nhttp = \"http://127.0.0.1/\"\nbogus = 1\n"),
+        format!(
+            "{}\n[check]\nhttp = \"http://127.0.0.1/\"\nbogus = 1\n",
+            minimal()
+        ),
     )
     .unwrap();
     let o = check(&["--config", broken.to_str().unwrap(), "--tcp", &addr], &[]);

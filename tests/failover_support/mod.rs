@@ -24,25 +24,14 @@ pub const HAVIP: &str = "havip-iam00099";
 pub const VIP: &str = "10.0.4.99";
 pub const EIP: &str = "106.52.252.139";
 
-/// The minimal configuration of issue 4, with `PORT` filled in (plus `extra` lines appended to
-/// the `[[vip]]` table).
+/// The minimal configuration of issue 4 (`deploy/havip.minimal.toml`, the file the README and
+/// `make demo` show) with `PORT` filled in, this node's instance, and `extra` lines appended to
+/// the `[[vip]]` table.
 pub fn minimal_config(url: &str, instance: &str, extra: &str) -> String {
-    format!(
-        r#"endpoint = "{url}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "{instance}"
-
-[[vip]]
-name = "iam"
-vrrp_instance = "VI_1"
-strategy = "havip"
-havip_id = "havip-iam00099"
-eip = "106.52.252.139"
-deadline = "20s"
-{extra}"#
-    )
+    let text = include_str!("../../deploy/havip.minimal.toml")
+        .replace("http://127.0.0.1:PORT", url)
+        .replace("ins-iam00021", instance);
+    format!("{text}{extra}")
 }
 
 /// One node of the deployment: a tcsim URL, a state dir and a config file in a temp dir.
