@@ -580,3 +580,35 @@ fn the_configuration_file_supplies_endpoint_region_and_keys() {
     );
     assert_eq!(sim.requests("DescribeHaVips").len(), before);
 }
+
+/// A simulator serving metadata over https: `--ca-file` is trusted by the metadata client too,
+/// so the CAM role's credentials and the region arrive as they do over the real plain-http service.
+#[test]
+fn metadata_over_https_trusts_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let sim = tcsim::testing::SimHandle::start_with(tcsim::SimOptions {
+        tls: true,
+        tls_cert_out: Some(ca.clone()),
+        ..tcsim::SimOptions::new("seed")
+    });
+    let describe = |with_ca: bool| {
+        let mut h = Havip::new()
+            .env("HAVIP_METADATA_ENDPOINT", sim.metadata_url(NODE))
+            .args(["--endpoint", &sim.url(), "--timeout", "10s"]);
+        if with_ca {
+            h = h.arg("--ca-file").arg(&ca);
+        }
+        h.args([
+            "api",
+            "vpc",
+            "DescribeHaVips",
+            &json!({"HaVipIds": [HAVIP]}).to_string(),
+        ])
+        .run()
+    };
+    assert_describes_the_havip(&describe(true));
+    // Without the CA neither the metadata nor the API can be trusted: a clear failure.
+    let run = describe(false);
+    assert_ne!(run.code, Some(0), "{}", run.all_output());
+}

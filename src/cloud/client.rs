@@ -146,19 +146,7 @@ impl Client {
             builder = builder.no_proxy();
         }
         if let Some(path) = &cfg.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Config(format!("cannot read CA file {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!("CA file {}: {}", path.display(), error_chain(&e)))
-            })?;
-            if certs.is_empty() {
-                return Err(Error::Config(format!(
-                    "CA file {} holds no PEM certificate",
-                    path.display()
-                )));
-            }
-            for cert in certs {
+            for cert in load_ca_file(path)? {
                 builder = builder.add_root_certificate(cert);
             }
         }
@@ -503,6 +491,21 @@ impl Client {
         };
         result.map_err(|error| AttemptError { error, server_time })
     }
+}
+
+/// The certificates of an extra trusted CA file (PEM; a bundle may hold several).
+pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::Config(format!("cannot read CA file {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| Error::Config(format!("CA file {}: {}", path.display(), error_chain(&e))))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "CA file {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
 }
 
 /// The largest response body accepted. DescribeHaVips with 100 items is well under 1 MiB; a

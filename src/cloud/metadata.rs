@@ -59,6 +59,16 @@ impl Metadata {
     /// `http://127.0.0.1:PORT/_sim/node/ins-1`). Each request times out after `timeout`:
     /// off a CVM the service does not answer, and that must not eat the command's deadline.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, Error> {
+        Metadata::with_ca_file(base_url, timeout, None)
+    }
+
+    /// As [`Metadata::new`], also trusting the CA in `ca_file` for an `https` base URL (a
+    /// simulator or proxy in front of the service; the real one is plain http).
+    pub fn with_ca_file(
+        base_url: &str,
+        timeout: Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, Error> {
         let url = reqwest::Url::parse(base_url)
             .map_err(|e| Error::Config(format!("metadata endpoint {base_url:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -66,25 +76,23 @@ impl Metadata {
                 "metadata endpoint {base_url:?}: scheme must be http or https"
             )));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             // The metadata service is link-local to the instance: never through a proxy.
             .no_proxy()
             .timeout(timeout)
-            .connect_timeout(timeout)
+            .connect_timeout(timeout);
+        if let Some(path) = ca_file {
+            for cert in super::client::load_ca_file(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Config(format!("metadata client: {e}")))?;
         Ok(Metadata {
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
         })
-    }
-
-    /// The base URL from `HAVIP_METADATA_ENDPOINT` (via `env`), else the real service.
-    pub fn from_env_value(value: Option<&str>, timeout: Duration) -> Result<Self, Error> {
-        match value.map(str::trim).filter(|v| !v.is_empty()) {
-            Some(v) => Metadata::new(v, timeout),
-            None => Metadata::new(DEFAULT_BASE_URL, timeout),
-        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -271,11 +279,15 @@ mod tests {
     }
 
     #[test]
-    fn default_and_bad_endpoints() {
-        let m = Metadata::from_env_value(None, Duration::from_secs(1)).unwrap();
-        assert_eq!(m.base_url(), DEFAULT_BASE_URL);
-        let m = Metadata::from_env_value(Some("  "), Duration::from_secs(1)).unwrap();
-        assert_eq!(m.base_url(), DEFAULT_BASE_URL);
+    fn bad_endpoints_and_ca_files() {
+        let t = Duration::from_secs(1);
+        let e = Metadata::with_ca_file(
+            "https://127.0.0.1:9",
+            t,
+            Some("/nonexistent/ca.pem".as_ref()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
         assert!(Metadata::new("not a url", Duration::from_secs(1)).is_err());
         assert!(Metadata::new("ftp://x/", Duration::from_secs(1)).is_err());
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::clock::{Clock, SystemClock};
 use super::credentials::{Chain, Credentials, CvmRoleProvider, EnvVars};
-use super::metadata::{Metadata, ENDPOINT_ENV};
+use super::metadata::{Metadata, DEFAULT_BASE_URL, ENDPOINT_ENV};
 use super::region::resolve_region;
 use super::retry::RetryPolicy;
 use super::CredentialProvider;
@@ -47,7 +47,8 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// The metadata client these options imply (`None` when disabled).
+    /// The metadata client these options imply (`None` when disabled); it trusts `ca_file` too,
+    /// for a simulator serving metadata over https.
     pub fn metadata(&self, env: &EnvVars) -> Result<Option<Metadata>, Error> {
         if self.no_metadata {
             return Ok(None);
@@ -55,8 +56,11 @@ impl ClientOptions {
         let base = self
             .metadata_endpoint
             .as_deref()
-            .or_else(|| env.get(ENDPOINT_ENV));
-        Metadata::from_env_value(base, METADATA_TIMEOUT).map(Some)
+            .or_else(|| env.get(ENDPOINT_ENV))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or(DEFAULT_BASE_URL);
+        Metadata::with_ca_file(base, METADATA_TIMEOUT, self.ca_file.as_deref()).map(Some)
     }
 }
 
@@ -133,6 +137,26 @@ mod tests {
         assert_eq!(c.region(), "ap-beijing");
         let e = connect(&opts, &EnvVars::default()).await.unwrap_err();
         assert!(matches!(e, Error::Config(_)));
+    }
+
+    #[test]
+    fn metadata_defaults_to_the_real_service() {
+        let opts = ClientOptions::default();
+        for env in [
+            EnvVars::default(),
+            EnvVars::from_pairs([(ENDPOINT_ENV, "  ")]),
+        ] {
+            let md = opts.metadata(&env).unwrap().expect("metadata is on");
+            assert_eq!(md.base_url(), DEFAULT_BASE_URL);
+        }
+        let env = EnvVars::from_pairs([(ENDPOINT_ENV, "http://127.0.0.1:9/_sim/node/ins-1")]);
+        let md = opts.metadata(&env).unwrap().expect("metadata is on");
+        assert_eq!(md.base_url(), "http://127.0.0.1:9/_sim/node/ins-1");
+        let off = ClientOptions {
+            no_metadata: true,
+            ..Default::default()
+        };
+        assert!(off.metadata(&env).unwrap().is_none());
     }
 
     #[tokio::test]
