@@ -79,54 +79,44 @@ async fn network_interfaces_and_filters() {
     assert_eq!(ips[1]["Primary"], false);
 
     // AND across filters, OR within values.
-    let f = |filters| json!({"Filters": filters});
-    let n = |r: serde_json::Value| r["TotalCount"].as_u64().unwrap();
-    assert_eq!(
-        n(c.ok("DescribeNetworkInterfaces", f(json!([{"Name": "network-interface-id", "Values": ["eni-iam00020", "eni-iam00021"]}]))).await),
-        2
-    );
-    assert_eq!(
-        n(c.ok(
+    let cases = [
+        (
             "DescribeNetworkInterfaces",
-            f(json!([
-            {"Name": "network-interface-id", "Values": ["eni-iam00020", "eni-iam00021"]},
-            {"Name": "address-ip", "Values": ["10.0.4.98"]}]))
-        )
-        .await),
-        1
-    );
-    assert_eq!(
-        n(c.ok(
+            json!([{"Name": "network-interface-id", "Values": ["eni-iam00020", "eni-iam00021"]}]),
+            2,
+        ),
+        (
+            "DescribeNetworkInterfaces",
+            json!([
+                {"Name": "network-interface-id", "Values": ["eni-iam00020", "eni-iam00021"]},
+                {"Name": "address-ip", "Values": ["10.0.4.98"]}]),
+            1,
+        ),
+        (
             "DescribeHaVips",
-            f(json!([{"Name": "check-associate", "Values": ["TRUE"]}]))
-        )
-        .await),
-        1
-    );
-    assert_eq!(
-        n(c.ok(
+            json!([{"Name": "check-associate", "Values": ["TRUE"]}]),
+            1,
+        ),
+        (
             "DescribeHaVips",
-            f(json!([{"Name": "havip-association.instance-id", "Values": ["ins-nothere1"]}]))
-        )
-        .await),
-        0
-    );
-    assert_eq!(
-        n(c.ok(
+            json!([{"Name": "havip-association.instance-id", "Values": ["ins-nothere1"]}]),
+            0,
+        ),
+        (
             "DescribeAddresses",
-            f(json!([{"Name": "address-status", "Values": ["UNBIND"]}]))
-        )
-        .await),
-        1
-    );
-    assert_eq!(
-        n(c.ok(
+            json!([{"Name": "address-status", "Values": ["UNBIND"]}]),
+            1,
+        ),
+        (
             "DescribeAddresses",
-            f(json!([{"Name": "instance-type", "Values": ["HAVIP"]}]))
-        )
-        .await),
-        1
-    );
+            json!([{"Name": "instance-type", "Values": ["HAVIP"]}]),
+            1,
+        ),
+    ];
+    for (action, filters, expected) in cases {
+        let r = c.ok(action, json!({"Filters": filters.clone()})).await;
+        assert_eq!(r["TotalCount"], expected, "{action} {filters}");
+    }
 }
 
 #[tokio::test]

@@ -77,34 +77,9 @@ async fn signature_errors() {
     assert_eq!(code_of(resp).await, "AuthFailure.InvalidAuthorization");
 
     // Unsigned-payload mode signs the literal UNSIGNED-PAYLOAD.
-    let ts = c.now();
-    let host = c.url.trim_start_matches("http://").to_string();
-    let mut req = tc3_sign::SignableRequest::post(&host, "application/json", b"");
-    req.payload = tc3_sign::Payload::Unsigned;
-    let signed = tc3_sign::sign(
-        &req,
-        &tc3_sign::SigningParams {
-            secret_id: &c.secret_id,
-            secret_key: &c.secret_key,
-            service: "vpc",
-            timestamp: ts,
-        },
-    )
-    .unwrap();
     let resp = c
-        .http
-        .post(format!("{}/", c.url))
-        .header("Content-Type", "application/json")
-        .header("Authorization", signed.authorization.to_string())
-        .header("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD")
-        .header("X-TC-Action", "DescribeHaVips")
-        .header("X-TC-Version", "2017-03-12")
-        .header("X-TC-Timestamp", ts.to_string())
-        .header("X-TC-Region", "ap-guangzhou")
-        .body(r#"{"Limit": 1}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_unsigned_payload("DescribeHaVips", br#"{"Limit": 1}"#.to_vec())
+        .await;
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["Response"]["TotalCount"], 1, "{v}");
 }

@@ -215,29 +215,8 @@ async fn fault_hang_until_the_client_gives_up() {
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
-    let host = c.url.trim_start_matches("http://").to_string();
-    let ts = c.now();
-    let req = tc3_sign::SignableRequest::post(&host, "application/json", b"{}");
-    let signed = tc3_sign::sign(
-        &req,
-        &tc3_sign::SigningParams {
-            secret_id: &c.secret_id,
-            secret_key: &c.secret_key,
-            service: "vpc",
-            timestamp: ts,
-        },
-    )
-    .unwrap();
     let err = impatient
-        .http
-        .post(format!("{}/", c.url))
-        .header("Content-Type", "application/json")
-        .header("Authorization", signed.authorization.to_string())
-        .header("X-TC-Action", "DescribeHaVips")
-        .header("X-TC-Version", "2017-03-12")
-        .header("X-TC-Timestamp", ts.to_string())
-        .header("X-TC-Region", "ap-guangzhou")
-        .body("{}")
+        .build_post("DescribeHaVips", b"{}".to_vec(), c.now(), &[], None, false)
         .send()
         .await
         .expect_err("the request hangs");

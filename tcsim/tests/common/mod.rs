@@ -81,8 +81,36 @@ impl Client {
         overrides: &[(&str, Option<&str>)],
         sent_body: Option<Vec<u8>>,
     ) -> reqwest::Response {
+        self.build_post(action, body, timestamp, overrides, sent_body, false)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A signed POST in unsigned-payload mode (`X-TC-Content-SHA256: UNSIGNED-PAYLOAD`).
+    pub async fn post_unsigned_payload(&self, action: &str, body: Vec<u8>) -> reqwest::Response {
+        self.build_post(action, body, self.now(), &[], None, true)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// The signed POST that [`Client::post_with`] sends, unsent: for a test that expects the
+    /// send itself to fail (a hang), or sends through another HTTP client.
+    pub fn build_post(
+        &self,
+        action: &str,
+        body: Vec<u8>,
+        timestamp: i64,
+        overrides: &[(&str, Option<&str>)],
+        sent_body: Option<Vec<u8>>,
+        unsigned_payload: bool,
+    ) -> reqwest::RequestBuilder {
         let host = self.host();
-        let req = SignableRequest::post(&host, "application/json", &body);
+        let mut req = SignableRequest::post(&host, "application/json", &body);
+        if unsigned_payload {
+            req.payload = tc3_sign::Payload::Unsigned;
+        }
         let signed = sign(
             &req,
             &SigningParams {
@@ -101,6 +129,9 @@ impl Client {
             ("X-TC-Timestamp".into(), timestamp.to_string()),
             ("X-TC-Region".into(), self.region.clone()),
         ];
+        if unsigned_payload {
+            headers.push(("X-TC-Content-SHA256".into(), "UNSIGNED-PAYLOAD".into()));
+        }
         if let Some(t) = &self.token {
             headers.push(("X-TC-Token".into(), t.clone()));
         }
@@ -115,9 +146,6 @@ impl Client {
             b = b.header(n, v);
         }
         b.body(sent_body.unwrap_or(body))
-            .send()
-            .await
-            .expect("request sent")
     }
 
     /// A signed GET with this (already encoded) query.
