@@ -52,9 +52,14 @@ impl Sim {
         Havip::new()
             .with_keys()
             .args(["--endpoint", &self.url(), "--region", "ap-guangzhou"])
-            .args(["api", "vpc", "DescribeHaVips"])
-            .arg(json!({"HaVipIds": [HAVIP]}).to_string())
+            .args(describe_the_havip())
     }
+}
+
+/// `api vpc DescribeHaVips '{"HaVipIds":["havip-iam00099"]}'`: the call most tests make.
+fn describe_the_havip() -> [String; 4] {
+    let params = json!({"HaVipIds": [HAVIP]}).to_string();
+    ["api", "vpc", "DescribeHaVips", params.as_str()].map(String::from)
 }
 
 fn codes(reqs: &[Value]) -> Vec<Option<String>> {
@@ -243,12 +248,7 @@ fn a_private_profile_file_is_used() {
     h.write_file(".tencentcloud/credentials", &profile, 0o600);
     let run = h
         .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
-        .args([
-            "api",
-            "vpc",
-            "DescribeHaVips",
-            &json!({"HaVipIds": [HAVIP]}).to_string(),
-        ])
+        .args(describe_the_havip())
         .run();
     assert_describes_the_havip(&run);
 }
@@ -259,12 +259,7 @@ fn cvm_role_credentials_and_region_come_from_metadata() {
     let run = Havip::new()
         .env("HAVIP_METADATA_ENDPOINT", sim.metadata_base(NODE))
         .args(["--endpoint", &sim.url()])
-        .args([
-            "api",
-            "vpc",
-            "DescribeHaVips",
-            &json!({"HaVipIds": [HAVIP]}).to_string(),
-        ])
+        .args(describe_the_havip())
         .run();
     assert_describes_the_havip(&run);
 }
@@ -290,12 +285,7 @@ fn no_secret_appears_in_any_output_even_verbose() {
             .env("HAVIP_METADATA_ENDPOINT", sim.metadata_base(NODE))
             .args(["--endpoint", &sim.url(), "--verbose"])
             .args(extra)
-            .args([
-                "api",
-                "vpc",
-                "DescribeHaVips",
-                &json!({"HaVipIds": [HAVIP]}).to_string(),
-            ])
+            .args(describe_the_havip())
             .run()
     };
     let ok = role_run(&[]);
@@ -425,12 +415,7 @@ fn https_endpoint_needs_the_ca_file() {
         Havip::new()
             .with_keys()
             .args(["--region", "ap-guangzhou", "--timeout", "10s"])
-            .args([
-                "api",
-                "vpc",
-                "DescribeHaVips",
-                r#"{"HaVipIds":["havip-iam00099"]}"#,
-            ])
+            .args(describe_the_havip())
     };
     // The flag, and the environment variables.
     assert_describes_the_havip(
@@ -478,12 +463,7 @@ fn credentials_file_from_the_environment() {
     let run = h
         .env("TENCENTCLOUD_CREDENTIALS_FILE", &path)
         .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
-        .args([
-            "api",
-            "vpc",
-            "DescribeHaVips",
-            r#"{"HaVipIds":["havip-iam00099"]}"#,
-        ])
+        .args(describe_the_havip())
         .run();
     assert_describes_the_havip(&run);
 
@@ -553,8 +533,7 @@ fn the_configuration_file_supplies_endpoint_region_and_keys() {
     let run = havip
         .arg("--config")
         .arg(&config)
-        .args(["api", "vpc", "DescribeHaVips"])
-        .arg(json!({"HaVipIds": [HAVIP]}).to_string())
+        .args(describe_the_havip())
         .run();
     assert_describes_the_havip(&run);
     assert!(
@@ -599,13 +578,7 @@ fn metadata_over_https_trusts_the_ca_file() {
         if with_ca {
             h = h.arg("--ca-file").arg(&ca);
         }
-        h.args([
-            "api",
-            "vpc",
-            "DescribeHaVips",
-            &json!({"HaVipIds": [HAVIP]}).to_string(),
-        ])
-        .run()
+        h.args(describe_the_havip()).run()
     };
     assert_describes_the_havip(&describe(true));
     // Without the CA neither the metadata nor the API can be trusted: a clear failure.
