@@ -98,6 +98,9 @@ pub enum AlertKind {
     Recovered,
     /// A test alert, sent on request to check the targets.
     Test,
+    /// Local bookkeeping failed (state file, lock, journal) while the cloud work went on, or
+    /// an earlier run was interrupted after a cloud write it never recorded.
+    Local,
 }
 
 impl AlertKind {
@@ -107,7 +110,9 @@ impl AlertKind {
             AlertKind::Switch | AlertKind::Backup | AlertKind::Recovered | AlertKind::Test => {
                 Severity::Info
             }
-            AlertKind::Stop | AlertKind::Drift | AlertKind::Idle => Severity::Warning,
+            AlertKind::Stop | AlertKind::Drift | AlertKind::Idle | AlertKind::Local => {
+                Severity::Warning
+            }
             AlertKind::Failure | AlertKind::Fault | AlertKind::SplitBrain => Severity::Critical,
         }
     }
@@ -126,6 +131,7 @@ impl fmt::Display for AlertKind {
             AlertKind::Idle => "idle",
             AlertKind::Recovered => "recovered",
             AlertKind::Test => "test",
+            AlertKind::Local => "local",
         })
     }
 }
@@ -489,6 +495,13 @@ impl Alerter {
     /// Sends `ev` to every target concurrently and returns when all have finished or timed
     /// out. Never fails; failures are logged (redacted) and reported per target.
     pub async fn send(&self, ev: &AlertEvent) -> Vec<Delivery> {
+        self.send_within(ev, Duration::MAX).await
+    }
+
+    /// [`Alerter::send`], with every target's timeout capped by `budget` (what is left of the
+    /// event's deadline): an alert target configured with a long timeout must not keep a
+    /// notify handler alive past its deadline.
+    pub async fn send_within(&self, ev: &AlertEvent, budget: Duration) -> Vec<Delivery> {
         if self.inner.targets.is_empty() {
             return Vec::new();
         }
@@ -497,7 +510,7 @@ impl Alerter {
         for i in 0..self.inner.targets.len() {
             let inner = Arc::clone(&self.inner);
             let ev = Arc::clone(&ev);
-            set.spawn(async move { (i, inner.deliver(i, &ev).await) });
+            set.spawn(async move { (i, inner.deliver(i, &ev, budget).await) });
         }
         let mut out: Vec<Option<Delivery>> = vec![None; self.inner.targets.len()];
         while let Some(res) = set.join_next().await {
@@ -520,7 +533,7 @@ impl Alerter {
 }
 
 impl Inner {
-    async fn deliver(&self, i: usize, ev: &AlertEvent) -> Delivery {
+    async fn deliver(&self, i: usize, ev: &AlertEvent, budget: Duration) -> Delivery {
         let target = &self.targets[i];
         let name = target.to_string();
         let start = Instant::now();
@@ -531,7 +544,7 @@ impl Inner {
                 elapsed: Duration::ZERO,
             };
         }
-        let limit = target.timeout();
+        let limit = target.timeout().min(budget);
         // The per-target bound is enforced here for every kind, whatever the transport does.
         let res = match tokio::time::timeout(limit, self.deliver_inner(target, ev, limit)).await {
             Ok(r) => r,

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::fs::OpenOptions;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -112,6 +112,53 @@ pub struct JournalRecord {
     pub dry_run: bool,
 }
 
+/// One line written around a cloud write: its intent before the request is sent, its outcome
+/// after the answer (or the give-up). A process killed in between leaves an intent with no
+/// outcome, which the next run for the VIP reports ([`Journal::unfinished_writes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRecord {
+    /// When the line was written.
+    pub time: DateTime<Utc>,
+    /// `intent` or `outcome`.
+    pub write: WritePhase,
+    /// The VIP name.
+    pub vip: String,
+    /// The run that makes the write: `<pid>-<start in unix ms>`.
+    pub run: String,
+    /// The keepalived event the run acts for, if it was recorded.
+    #[serde(default)]
+    pub seq: Option<u64>,
+    /// The write's number within its run (1, 2, …): an intent and its outcome share it.
+    pub n: u64,
+    /// e.g. `HaVipAssociateAddressIp`.
+    pub action: String,
+    /// Outcome only: the cloud's RequestId, when an answer arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Outcome only: `ok`, the error code or class, or `lost` when a later run found the
+    /// intent without an outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Outcome only: attempts made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+/// The two lines around a cloud write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WritePhase {
+    /// Written (fsynced) before the request is sent.
+    Intent,
+    /// Written after the call ended, however it ended.
+    Outcome,
+}
+
+/// How much of the journal's end [`Journal::unfinished_writes`] reads: a killed run is the one
+/// just before the current one, so its intent is near the end; reading a bounded tail keeps the
+/// check cheap however large the journal has grown.
+const UNFINISHED_SCAN_BYTES: u64 = 1 << 20;
+
 /// Appends records to the journal file.
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -131,8 +178,15 @@ impl Journal {
         &self.path
     }
 
-    /// Appends one record as one line and fsyncs it before returning.
+    /// Appends one run record as one line and fsyncs it before returning.
     pub fn append(&self, rec: &JournalRecord) -> io::Result<()> {
+        self.append_line(rec)
+    }
+
+    /// Appends `value` (a [`JournalRecord`] or a [`WriteRecord`]) as one JSON line, fsynced. Every append starts on a fresh line: when the
+    /// file ends in a torn line (a crash mid-write, a full disk), a newline is written first so
+    /// the damage stays on that line and never swallows this record.
+    pub fn append_line<T: Serialize>(&self, value: &T) -> io::Result<()> {
         let ctx = |what: &str, e: io::Error| {
             io::Error::new(
                 e.kind(),
@@ -144,11 +198,12 @@ impl Journal {
                 std::fs::create_dir_all(dir).map_err(|e| ctx("create the directory of", e))?;
             }
         }
-        let mut line = serde_json::to_vec(rec).map_err(io::Error::other)?;
+        let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
         line.push(b'\n');
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(&self.path)
             .map_err(|e| ctx("open", e))?;
         // Handlers for different VIPs append concurrently; O_APPEND places each write at the
@@ -160,8 +215,49 @@ impl Journal {
                 return Err(ctx("lock", e));
             }
         }
+        if !ends_with_newline(&f).map_err(|e| ctx("read the end of", e))? {
+            line.insert(0, b'\n');
+        }
         f.write_all(&line).map_err(|e| ctx("append to", e))?;
         f.sync_data().map_err(|e| ctx("fsync", e))
+    }
+
+    /// The intents of `vip` near the end of the journal that have no outcome and were not made
+    /// by run `current`: writes a killed run sent (or was about to send) and never recorded.
+    /// Call it while holding the VIP's run lock, so no other run's write is in flight.
+    pub fn unfinished_writes(&self, vip: &str, current: &str) -> io::Result<Vec<WriteRecord>> {
+        let mut f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot open {}: {e}", self.path.display()),
+                ))
+            }
+        };
+        let len = f.metadata()?.len();
+        let from = len.saturating_sub(UNFINISHED_SCAN_BYTES);
+        f.seek(SeekFrom::Start(from))?;
+        let mut open: Vec<WriteRecord> = Vec::new();
+        let mut lines = BufReader::new(f).split(b'\n');
+        if from > 0 {
+            // The first line is most likely cut by the seek.
+            lines.next();
+        }
+        for line in lines {
+            let Ok(w) = serde_json::from_slice::<WriteRecord>(&line?) else {
+                continue;
+            };
+            if w.vip != vip || w.run == current {
+                continue;
+            }
+            match w.write {
+                WritePhase::Intent => open.push(w),
+                WritePhase::Outcome => open.retain(|i| !(i.run == w.run && i.n == w.n)),
+            }
+        }
+        Ok(open)
     }
 
     /// The last `n` records (of `vip`, if given), oldest first, plus the number of damaged
@@ -195,10 +291,42 @@ impl Journal {
                     out.push_back(r);
                 }
                 Ok(_) => {}
+                // Intents and outcomes of writes are kept for the next run, not shown.
+                Err(_) if serde_json::from_slice::<WriteRecord>(&line).is_ok() => {}
                 Err(_) => damaged += 1,
             }
         }
         Ok((out.into(), damaged))
+    }
+}
+
+/// Whether the file is empty or its last byte is a newline (read with `pread`, so the append
+/// position is untouched).
+fn ends_with_newline(f: &std::fs::File) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    f.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] == b'\n')
+}
+
+/// Where a journal line goes when the journal cannot be written: standard error and syslog
+/// (keepalived discards a notify script's output, so syslog is the copy that survives).
+pub fn fallback(line: &str) {
+    eprintln!("havip: journal (not written to file): {line}");
+    if let Ok(msg) = std::ffi::CString::new(format!("journal: {line}")) {
+        // SAFETY: a constant format string and a NUL-terminated argument; syslog(3) opens
+        // the connection itself when openlog was not called.
+        unsafe {
+            libc::syslog(
+                libc::LOG_DAEMON | libc::LOG_WARNING,
+                c"havip %s".as_ptr(),
+                msg.as_ptr(),
+            )
+        };
     }
 }
 

@@ -82,14 +82,41 @@ pub struct EventRecord {
     pub master_since: Option<DateTime<Utc>>,
 }
 
+impl EventRecord {
+    /// The record that follows `prev` for a new `state` (the pure half of
+    /// [`VipState::record`], also used in memory when the state directory cannot be written).
+    pub fn after(
+        prev: Option<&EventRecord>,
+        state: VrrpState,
+        trigger: &str,
+        now: DateTime<Utc>,
+    ) -> EventRecord {
+        let master_since = match (state, prev) {
+            (VrrpState::Master, Some(p)) if p.state == VrrpState::Master => {
+                p.master_since.or(Some(p.at))
+            }
+            (VrrpState::Master, _) => Some(now),
+            _ => None,
+        };
+        EventRecord {
+            seq: prev.map_or(1, |p| p.seq + 1),
+            state,
+            at: now,
+            trigger: trigger.to_string(),
+            pid: std::process::id(),
+            master_since,
+        }
+    }
+}
+
 /// Why the run lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// Another handler held it past our deadline.
-    #[error("another havip run for this VIP still holds {0} at the deadline")]
-    Timeout(PathBuf),
+    /// Another handler held it past our deadline (its PID, as it wrote it into the file).
+    #[error("another havip run for this VIP{} still holds {} at the deadline", .1.map(|p| format!(" (pid {p})")).unwrap_or_default(), .0.display())]
+    Timeout(PathBuf, Option<u32>),
     /// The lock file could not be opened or locked.
-    #[error("cannot lock {0}: {1}")]
+    #[error("cannot lock {}: {}", .0.display(), .1)]
     Io(PathBuf, #[source] io::Error),
 }
 
@@ -97,6 +124,19 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct LockGuard {
     _file: File,
+}
+
+impl LockGuard {
+    /// Writes this process's PID into the lock file, so a run that times out waiting can name
+    /// the holder. Best effort: a full disk must not stop the run that holds the lock.
+    fn write_pid(&self) {
+        use std::os::unix::fs::FileExt;
+        let pid = format!("{}\n", std::process::id());
+        let _ = self
+            ._file
+            .set_len(0)
+            .and_then(|()| self._file.write_all_at(pid.as_bytes(), 0));
+    }
 }
 
 /// The state files of one VIP.
@@ -169,22 +209,7 @@ impl VipState {
             }
             Err(e) => return Err(e),
         };
-        let now = Utc::now();
-        let master_since = match (state, &prev) {
-            (VrrpState::Master, Some(p)) if p.state == VrrpState::Master => {
-                p.master_since.or(Some(p.at))
-            }
-            (VrrpState::Master, _) => Some(now),
-            _ => None,
-        };
-        let rec = EventRecord {
-            seq: prev.map_or(1, |p| p.seq + 1),
-            state,
-            at: now,
-            trigger: trigger.to_string(),
-            pid: std::process::id(),
-            master_since,
-        };
+        let rec = EventRecord::after(prev.as_ref(), state, trigger, Utc::now());
         let bytes = serde_json::to_vec(&rec).map_err(io::Error::other)?;
         write_atomic(&self.event_path(), &bytes)?;
         Ok(rec)
@@ -197,12 +222,18 @@ impl VipState {
         let mut pause = Duration::from_millis(1);
         loop {
             match lock_file(&path, false) {
-                Ok(Some(g)) => return Ok(g),
+                Ok(Some(g)) => {
+                    g.write_pid();
+                    return Ok(g);
+                }
                 Ok(None) => {}
                 Err(e) => return Err(LockError::Io(path, e)),
             }
             if Instant::now() + pause >= deadline {
-                return Err(LockError::Timeout(path));
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                return Err(LockError::Timeout(path, holder));
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -337,7 +368,12 @@ mod tests {
         let e = s
             .lock(Instant::now() + Duration::from_millis(50))
             .unwrap_err();
-        assert!(matches!(e, LockError::Timeout(_)), "{e}");
+        assert!(matches!(e, LockError::Timeout(_, Some(_))), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("(pid {})", std::process::id())),
+            "lock_timeout_names_the_holder_pid: {e}"
+        );
         assert!(t0.elapsed() < Duration::from_secs(1));
         drop(g);
         s.lock(Instant::now() + Duration::from_millis(50)).unwrap();

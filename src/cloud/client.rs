@@ -63,6 +63,9 @@ impl Default for ClientConfig {
 
 /// Receives one record per API call (not per attempt), e.g. to journal it.
 pub trait CallObserver: Send + Sync {
+    /// Called once before a call's first attempt is sent, so that a write can be journaled
+    /// before the cloud sees it (a process killed mid-call leaves its intent behind).
+    fn before_call(&self, _service: &str, _action: &str) {}
     fn on_call(&self, rec: &CallRecord);
 }
 
@@ -287,6 +290,9 @@ impl Client {
         params: &Value,
         start: Instant,
     ) -> (Result<Value, Error>, u32) {
+        if let Some(obs) = &self.observer {
+            obs.before_call(service, action);
+        }
         let cfg = &self.inner.cfg;
         let retry = self.retry.as_ref().unwrap_or(&cfg.retry);
         let deadline = self.effective_deadline(start);

@@ -3,7 +3,8 @@
 //! and the explicit `--state MASTER|BACKUP|FAULT|STOP [--vip NAME]` (for `notify_master` etc.).
 //!
 //! Exit codes: 0 confirmed (or recorded, or superseded by a newer event); 1 failed or UNKNOWN
-//! (an alert was sent); 2 usage or configuration error.
+//! (an alert was sent); 2 usage or configuration error; 3 the cloud work succeeded but local
+//! bookkeeping (state file, lock or journal) failed (an alert was sent).
 
 use std::process::ExitCode;
 
@@ -183,6 +184,7 @@ pub async fn run_all(
                     message: format!("internal error: {e}"),
                     plan: Vec::new(),
                     elapsed: std::time::Duration::ZERO,
+                    local: Vec::new(),
                 },
             )),
         }
@@ -191,9 +193,16 @@ pub async fn run_all(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Prints one block per VIP and returns the exit code: 1 if any failed or is UNKNOWN.
+/// Exit status when the cloud work ended well but local bookkeeping (state file, lock,
+/// journal) did not keep up: the failover happened, and the operator must still hear that
+/// this node's records are incomplete.
+pub const EXIT_LOCAL_DEGRADED: u8 = 3;
+
+/// Prints one block per VIP and returns the exit code: 1 if any failed or is UNKNOWN, else
+/// [`EXIT_LOCAL_DEGRADED`] if any run's local bookkeeping failed, else 0.
 pub fn print_reports(reports: &[Report], dry_run: bool) -> ExitCode {
     let mut ok = true;
+    let mut degraded = false;
     for r in reports {
         let line = format!(
             "{}: {} in {:.2}s: {}",
@@ -202,10 +211,11 @@ pub fn print_reports(reports: &[Report], dry_run: bool) -> ExitCode {
             r.elapsed.as_secs_f64(),
             r.message
         );
-        if r.verdict.is_success() {
+        degraded |= !r.local.is_empty();
+        if r.verdict.is_success() && r.local.is_empty() {
             println!("{line}");
         } else {
-            ok = false;
+            ok &= r.verdict.is_success();
             eprintln!("havip: {line}");
         }
         if dry_run || !r.verdict.is_success() {
@@ -214,10 +224,10 @@ pub fn print_reports(reports: &[Report], dry_run: bool) -> ExitCode {
             }
         }
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match (ok, degraded) {
+        (false, _) => ExitCode::from(1),
+        (true, true) => ExitCode::from(EXIT_LOCAL_DEGRADED),
+        (true, false) => ExitCode::SUCCESS,
     }
 }
 

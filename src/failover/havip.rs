@@ -86,7 +86,8 @@ pub struct Observed {
     pub check_associate: bool,
     /// The EIP bound to the HAVIP (empty: none).
     pub address_ip: String,
-    /// The expected EIP's own record, read only when it is not on the HAVIP.
+    /// The expected EIP's own record (`DescribeAddresses`), read on every observation when an
+    /// EIP is expected: its binding is confirmed from its own side.
     pub eip: Option<EipState>,
 }
 
@@ -108,6 +109,18 @@ pub enum EipState {
         /// ENI it is bound to, if any.
         eni_id: String,
     },
+}
+
+impl From<Address> for EipState {
+    fn from(a: Address) -> EipState {
+        EipState::Found {
+            address_id: a.address_id,
+            status: a.address_status,
+            instance_id: a.instance_id,
+            instance_type: a.instance_type.unwrap_or_default(),
+            eni_id: a.network_interface_id,
+        }
+    }
 }
 
 /// One step of the plan.
@@ -283,17 +296,24 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
         ));
     }
     if let Some(want) = d.eip {
-        let want = want.to_string();
-        if o.address_ip != want {
-            plan_eip(d, o, &want, &mut p);
-        }
+        plan_eip(d, o, &want.to_string(), &mut p);
     }
     p
 }
 
+/// Whether the expected EIP `want` is bound to `havip_id`, confirmed from both sides: the EIP's
+/// own record (`DescribeAddresses`) says `BIND` to this HAVIP, and the HAVIP (`AddressIp`)
+/// shows it. The HAVIP's side alone is not enough: it keeps showing the address while an
+/// unbind is in flight (issue 7, "false success while the EIP is being unbound").
+pub fn eip_bound(havip_id: &str, havip_address_ip: &str, want: &str, eip: Option<&EipState>) -> bool {
+    havip_address_ip == want
+        && matches!(eip, Some(EipState::Found { status, instance_id, .. })
+            if status == "BIND" && instance_id == havip_id)
+}
+
 fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
     let mut unbind_own = None;
-    if !o.address_ip.is_empty() {
+    if !o.address_ip.is_empty() && o.address_ip != want {
         if !d.eip_takeover {
             p.blockers.push(format!(
                 "{} has EIP {} bound, not the expected {want}; not changed (set eip_takeover = true to replace it)",
@@ -322,7 +342,17 @@ fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
             instance_type,
             eni_id,
         } => match status.as_str() {
+            "BIND" if instance_id == &d.havip_id => {
+                if o.address_ip != want {
+                    // DescribeHaVips has not caught up with DescribeAddresses yet.
+                    p.waits
+                        .push(format!("{} to show EIP {want} bound", d.havip_id));
+                }
+            }
             "UNBIND" => {
+                // The HAVIP may still show this address while its view lags the EIP's: binding
+                // is still the step (the API answers "already bound" if it is, and the next
+                // read decides).
                 p.steps.extend(unbind_own);
                 p.steps.push(Step::BindEip {
                     havip_id: d.havip_id.clone(),
@@ -330,13 +360,6 @@ fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
                 });
             }
             "BIND" | "BIND_ENI" => {
-                let on_this = instance_id == &d.havip_id;
-                if on_this {
-                    // DescribeHaVips has not caught up with DescribeAddresses yet.
-                    p.waits
-                        .push(format!("{} to show EIP {want} bound", d.havip_id));
-                    return;
-                }
                 let to = if !instance_id.is_empty() {
                     instance_id.clone()
                 } else if !eni_id.is_empty() {
@@ -368,9 +391,11 @@ fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
                     address_ip: want.to_string(),
                 });
             }
-            other => p
-                .waits
-                .push(format!("EIP {want} to settle (status {other})")),
+            // BINDING, UNBINDING, CREATING, OFFLINING, …: a task is in flight. Not done, and
+            // not safe to act on either: wait for it to settle, then plan from what it left.
+            other => p.waits.push(format!(
+                "EIP {want} ({address_id}) to settle: its status is {other}"
+            )),
         },
     }
 }
@@ -445,42 +470,30 @@ impl Strategy for HavipStrategy {
     type Step = Step;
 
     async fn observe(&mut self, cx: &Cx) -> Result<Observed, cloud::Error> {
-        let h = describe_havip(&cx.client, &self.desired.havip_id).await?;
         // FlushedTime is stamped by the server's clock; compare in that clock (the client
         // learns the offset from a SignatureExpire answer, 0 otherwise).
         self.desired.since = self.since_local + chrono::Duration::seconds(cx.client.clock_skew());
-        // An EIP configured by ID only: learn its address once (one extra read, first run only).
-        if self.desired.eip.is_none() {
-            if let Some(r) = &self.eip_ref {
-                match describe_eip(&cx.client, r).await? {
-                    Some(a) => self.desired.eip = a.address_ip.parse().ok(),
-                    None => {
-                        return Ok(self.observed(h, Some(EipState::Missing)));
-                    }
-                }
-            }
-        }
-        let want = self.desired.eip.map(|a| a.to_string());
-        let eip = match want {
-            Some(w) if h.address_ip != w => {
-                let r = EipRef {
-                    address: self.desired.eip,
-                    id: self.eip_ref.as_ref().and_then(|r| r.id.clone()),
-                };
-                Some(match describe_eip(&cx.client, &r).await? {
-                    None => EipState::Missing,
-                    Some(a) => EipState::Found {
-                        address_id: a.address_id,
-                        status: a.address_status,
-                        instance_id: a.instance_id,
-                        instance_type: a.instance_type.unwrap_or_default(),
-                        eni_id: a.network_interface_id,
-                    },
-                })
-            }
-            _ => None,
+        let Some(eip_ref) = self.eip_query() else {
+            let h = describe_havip(&cx.client, &self.desired.havip_id).await?;
+            return Ok(self.observed(h, None));
         };
-        Ok(self.observed(h, eip))
+        // Both sides of the binding, read together: no extra latency for the second read.
+        let (h, a) = tokio::join!(
+            describe_havip(&cx.client, &self.desired.havip_id),
+            describe_eip(&cx.client, &eip_ref)
+        );
+        let (h, a) = (h?, a?);
+        let eip = match a {
+            None => EipState::Missing,
+            Some(a) => {
+                // An EIP configured by ID only: its address is learned from this read.
+                if self.desired.eip.is_none() {
+                    self.desired.eip = a.address_ip.parse().ok();
+                }
+                EipState::from(a)
+            }
+        };
+        Ok(self.observed(h, Some(eip)))
     }
 
     fn plan(&self, obs: &Observed) -> Plan<Step> {
@@ -597,10 +610,11 @@ impl Strategy for HavipStrategy {
     }
 
     fn confirmed(&self, obs: &Observed) -> String {
-        let eip = if obs.address_ip.is_empty() {
-            String::new()
-        } else {
-            format!(", EIP {} bound", obs.address_ip)
+        let eip = match (&self.desired.eip, &obs.eip) {
+            (Some(want), Some(EipState::Found { address_id, .. })) => {
+                format!(", EIP {want} ({address_id}) BIND to it")
+            }
+            _ => String::new(),
         };
         let stale = if obs.held_stale_for >= STALE_HOLD_CONFIRM && !is_fresh(&self.desired, obs) {
             " (FlushedTime predates this transition: the HAVIP did not leave this node)"
@@ -617,6 +631,17 @@ impl Strategy for HavipStrategy {
 }
 
 impl HavipStrategy {
+    /// How to look the expected EIP up: by ID when configured, else by address.
+    fn eip_query(&self) -> Option<EipRef> {
+        match (&self.eip_ref, self.desired.eip) {
+            (None, None) => None,
+            (r, address) => Some(EipRef {
+                address: address.or_else(|| r.as_ref().and_then(|r| r.address)),
+                id: r.as_ref().and_then(|r| r.id.clone()),
+            }),
+        }
+    }
+
     fn observed(&mut self, h: HaVip, eip: Option<EipState>) -> Observed {
         self.vip = self.desired.vip.or_else(|| h.vip.parse().ok());
         let now = (h.instance_id.clone(), h.network_interface_id.clone());
@@ -701,7 +726,7 @@ mod tests {
             ],
             check_associate: true,
             address_ip: "1.1.1.1".into(),
-            eip: None,
+            eip: found("BIND", "havip-1", "HAVIP"),
         }
     }
 
@@ -713,6 +738,26 @@ mod tests {
             instance_type: kind.into(),
             eni_id: String::new(),
         })
+    }
+
+    #[test]
+    fn eip_bound_needs_both_sides() {
+        let bind = found("BIND", "havip-1", "HAVIP");
+        assert!(eip_bound("havip-1", "1.1.1.1", "1.1.1.1", bind.as_ref()));
+        assert!(!eip_bound("havip-1", "", "1.1.1.1", bind.as_ref()));
+        assert!(!eip_bound("havip-1", "1.1.1.1", "1.1.1.1", None));
+        for (status, on) in [
+            ("UNBINDING", "havip-1"),
+            ("BINDING", "havip-1"),
+            ("UNBIND", ""),
+            ("BIND", "havip-2"),
+        ] {
+            let e = found(status, on, "HAVIP");
+            assert!(
+                !eip_bound("havip-1", "1.1.1.1", "1.1.1.1", e.as_ref()),
+                "{status} on {on:?} is not bound"
+            );
+        }
     }
 
     #[test]
@@ -932,6 +977,37 @@ mod tests {
                 vec![],
                 1,
                 0,
+            ),
+            (
+                "regression: false success while the EIP is being unbound",
+                |_, o| o.eip = found("UNBINDING", "havip-1", "HAVIP"),
+                vec![],
+                1,
+                0,
+            ),
+            (
+                "EIP already unbound while the HAVIP still shows it: bind",
+                |_, o| o.eip = found("UNBIND", "", ""),
+                vec!["bind EIP 1.1.1.1"],
+                0,
+                0,
+            ),
+            (
+                "EIP being bound to this HAVIP: wait",
+                |_, o| {
+                    o.address_ip.clear();
+                    o.eip = found("BINDING", "havip-1", "HAVIP");
+                },
+                vec![],
+                1,
+                0,
+            ),
+            (
+                "EIP not read: never confirmed",
+                |_, o| o.eip = None,
+                vec![],
+                0,
+                1,
             ),
             (
                 "EIP lags on HAVIP",

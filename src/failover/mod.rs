@@ -18,6 +18,7 @@ pub mod setup;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use crate::cloud::{self, CallObserver, CallRecord, Client};
-use crate::journal::{CallEntry, Verdict};
+use crate::journal::{CallEntry, Journal, Verdict, WritePhase, WriteRecord};
 use crate::state::VipState;
 
 /// What a plan says should happen next.
@@ -70,15 +71,27 @@ impl<S: fmt::Display> Plan<S> {
 /// Why applying a step did not succeed.
 #[derive(Debug)]
 pub enum StepError {
-    /// The cloud refused or the task failed: the run fails with this message.
+    /// The cloud refused for good (a bad parameter, a missing permission or resource): the
+    /// run fails with this message.
     Failed(String),
+    /// Time may fix it: an async task ended FAILED, or throttling, a 5xx or a busy resource
+    /// outlasted the client's retries. The loop reads the cloud again and, while the deadline
+    /// allows, plans and retries.
+    Retryable(String),
     /// A newer event was recorded: stop without further writes.
     Superseded,
 }
 
-/// Turns a client error of a write into a failure message, naming action, code and RequestId.
+/// Turns a client error of a write into a step error naming action, code and RequestId:
+/// retryable when the client's taxonomy says so or when the write's task ended FAILED (a
+/// task failure is the cloud's answer for this attempt, not a verdict on the request).
 pub fn write_error(action: &str, e: &cloud::Error) -> StepError {
-    StepError::Failed(format!("{action}: {e}"))
+    let message = format!("{action}: {e}");
+    if e.is_retryable() || matches!(e, cloud::Error::TaskFailed { .. }) {
+        StepError::Retryable(message)
+    } else {
+        StepError::Failed(message)
+    }
 }
 
 /// Everything a strategy needs while it runs.
@@ -140,8 +153,25 @@ pub struct Outcome {
 }
 
 /// How often a step may be applied before its lack of effect counts as a failure: a write the
-/// cloud accepts but does not reflect must not loop until the deadline.
+/// cloud accepts but does not reflect must not loop until the deadline. Writes that failed in a
+/// retryable way do not count: they are retried for as long as the deadline allows.
 const MAX_APPLY_PER_STEP: u32 = 3;
+
+/// The pause between reads while waiting, and before retrying after a retryable failure.
+#[derive(Debug)]
+struct Pause(Duration);
+
+impl Pause {
+    const FIRST: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_secs(2);
+
+    /// The current pause, then grows it by half up to [`Pause::MAX`].
+    fn next(&mut self) -> Duration {
+        let now = self.0;
+        self.0 = (self.0 * 3 / 2).min(Pause::MAX);
+        now
+    }
+}
 
 /// Drives `s` to the desired state (or just plans, when `dry_run`).
 pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcome {
@@ -149,7 +179,9 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
     let mut changed = false;
     let mut tries: HashMap<String, u32> = HashMap::new();
     let mut round = 0u32;
-    let mut pause = Duration::from_millis(200);
+    let mut pause = Pause(Pause::FIRST);
+    // The last retryable failure, reported if the deadline ends the retries.
+    let mut last_failure: Option<String> = None;
     let outcome = |verdict, message: String, plan: &Option<Vec<String>>, changed| Outcome {
         verdict,
         message,
@@ -159,6 +191,13 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
     loop {
         let obs = match s.observe(cx).await {
             Ok(o) => o,
+            Err(e) if e.is_retryable() && cx.remaining() > pause.0 => {
+                // The client's own retries ran out with time left: try again after a pause.
+                tracing::warn!("reading the cloud failed, retrying: {e}");
+                last_failure = Some(format!("the cloud state cannot be read: {e}"));
+                tokio::time::sleep(pause.next()).await;
+                continue;
+            }
             Err(e) => {
                 let what = if changed {
                     "after changes were made, "
@@ -190,14 +229,17 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
             }
         }
         if plan.is_done() {
-            return outcome(Verdict::Confirmed, s.confirmed(&obs), &plan_text, changed);
+            let mut message = s.confirmed(&obs);
+            if let Some(m) = &last_failure {
+                message = format!("{message} (after a retried failure: {m})");
+            }
+            return outcome(Verdict::Confirmed, message, &plan_text, changed);
         }
         if !plan.steps.is_empty() {
+            let mut retry = None;
             for step in &plan.steps {
                 let key = step.to_string();
-                let n = tries.entry(key.clone()).or_default();
-                *n += 1;
-                if *n > MAX_APPLY_PER_STEP {
+                if tries.get(&key).copied().unwrap_or(0) >= MAX_APPLY_PER_STEP {
                     return outcome(
                         Verdict::Failed,
                         format!("{key} was applied {MAX_APPLY_PER_STEP} times without effect"),
@@ -209,7 +251,16 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                     return stopped(e, &plan_text, changed);
                 }
                 match s.apply(cx, step).await {
-                    Ok(()) => changed = true,
+                    Ok(()) => {
+                        changed = true;
+                        *tries.entry(key).or_default() += 1;
+                    }
+                    Err(StepError::Retryable(m)) => {
+                        // The write may have partly happened: read again before anything else.
+                        changed = true;
+                        retry = Some(m);
+                        break;
+                    }
                     Err(StepError::Failed(m)) => {
                         // A write whose answer was lost (a timeout, then a retry refused as
                         // "already done") may still have taken effect: one read decides. Only
@@ -232,6 +283,20 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                     Err(e) => return stopped(e, &plan_text, changed),
                 }
             }
+            if let Some(m) = retry {
+                let wait = pause.next();
+                if cx.remaining() <= wait {
+                    return outcome(
+                        Verdict::Failed,
+                        format!("deadline reached while retrying: {m}"),
+                        &plan_text,
+                        changed,
+                    );
+                }
+                tracing::warn!("{m}; reading the cloud again and retrying");
+                last_failure = Some(m);
+                tokio::time::sleep(wait).await;
+            }
             // Read back at once: the next observation verifies what was just applied.
             continue;
         }
@@ -244,27 +309,25 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
             );
         }
         // Only waits remain.
-        if cx.remaining() <= pause {
-            return outcome(
-                Verdict::Failed,
-                format!("deadline reached while waiting: {}", plan.waits.join("; ")),
-                &plan_text,
-                changed,
-            );
+        if cx.remaining() <= pause.0 {
+            let mut message = format!("deadline reached while waiting: {}", plan.waits.join("; "));
+            if let Some(m) = &last_failure {
+                message = format!("{message} (earlier: {m})");
+            }
+            return outcome(Verdict::Failed, message, &plan_text, changed);
         }
         if let Err(e) = cx.check_current() {
             return stopped(e, &plan_text, changed);
         }
         s.on_wait(cx, round).await;
         round += 1;
-        tokio::time::sleep(pause).await;
-        pause = (pause * 3 / 2).min(Duration::from_secs(2));
+        tokio::time::sleep(pause.next()).await;
     }
 }
 
 fn stopped(e: StepError, plan: &Option<Vec<String>>, changed: bool) -> Outcome {
     let (verdict, message) = match e {
-        StepError::Failed(m) => (Verdict::Failed, m),
+        StepError::Failed(m) | StepError::Retryable(m) => (Verdict::Failed, m),
         StepError::Superseded => (
             Verdict::Superseded,
             "a newer keepalived event arrived; this run stopped before its next write".into(),
@@ -278,30 +341,153 @@ fn stopped(e: StepError, plan: &Option<Vec<String>>, changed: bool) -> Outcome {
     }
 }
 
-/// Collects the API calls of one run for the journal (one entry per call, retries included).
+/// Local bookkeeping that could not be done in one run (state file, lock, journal). It never
+/// stops the run: the cloud still follows keepalived, and the run reports what was lost.
 #[derive(Debug, Default)]
-pub struct CallLog {
-    calls: Mutex<Vec<CallEntry>>,
+pub struct LocalTrouble {
+    notes: Mutex<Vec<String>>,
 }
 
-impl CallLog {
-    /// A new, empty log, shared with the client.
-    pub fn new() -> Arc<CallLog> {
-        Arc::new(CallLog::default())
+impl LocalTrouble {
+    /// Records one problem (each distinct message once).
+    pub fn note(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::warn!("local bookkeeping: {message}");
+        let mut v = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        if !v.contains(&message) {
+            v.push(message);
+        }
     }
 
-    /// Takes the calls recorded so far.
-    pub fn take(&self) -> Vec<CallEntry> {
-        match self.calls.lock() {
-            Ok(mut v) => std::mem::take(&mut *v),
-            Err(p) => std::mem::take(&mut *p.into_inner()),
+    /// The problems noted so far.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Appends `line` to `journal`; when that fails, the line goes to stderr and syslog and the
+    /// failure is noted.
+    pub fn journal<T: serde::Serialize>(&self, journal: &Journal, line: &T) {
+        if let Err(e) = journal.append_line(line) {
+            self.note(format!("journal not written: {e}"));
+            crate::journal::fallback(&serde_json::to_string(line).unwrap_or_default());
         }
     }
 }
 
+/// Who a run's writes are journaled for.
+#[derive(Debug, Clone)]
+pub struct WriteJournal {
+    /// The journal file.
+    pub journal: Journal,
+    /// The VIP name.
+    pub vip: String,
+    /// The run: `<pid>-<start in unix ms>`.
+    pub run: String,
+    /// The keepalived event, if recorded.
+    pub seq: Option<u64>,
+    /// Where journal failures are noted.
+    pub trouble: Arc<LocalTrouble>,
+}
+
+/// A new run identifier: this process and the moment it started.
+pub fn run_id() -> String {
+    format!("{}-{}", std::process::id(), Utc::now().timestamp_millis())
+}
+
+/// Collects the API calls of one run for the journal (one entry per call, retries included)
+/// and, when given a [`WriteJournal`], journals every write twice: its intent, fsynced before
+/// the request is sent, and its outcome when the call ends. A run killed in between leaves the
+/// intent behind for the next run to report.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    calls: Mutex<Vec<CallEntry>>,
+    writes: Option<WriteJournal>,
+    /// Intents written and not yet closed: (action, n).
+    open: Mutex<Vec<(String, u64)>>,
+    next: AtomicU64,
+}
+
+impl CallLog {
+    /// A new, empty log, shared with the client, that journals nothing itself.
+    pub fn new() -> Arc<CallLog> {
+        Arc::new(CallLog::default())
+    }
+
+    /// A log that also journals the intent and outcome of every write.
+    pub fn journaling(writes: WriteJournal) -> Arc<CallLog> {
+        Arc::new(CallLog {
+            writes: Some(writes),
+            ..CallLog::default()
+        })
+    }
+
+    /// Takes the calls recorded so far.
+    pub fn take(&self) -> Vec<CallEntry> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Whether an action can change the cloud (every action havip sends that is not a read).
+pub fn is_mutating(action: &str) -> bool {
+    !action.starts_with("Describe")
+}
+
 impl CallObserver for CallLog {
+    fn before_call(&self, _service: &str, action: &str) {
+        let Some(w) = &self.writes else { return };
+        if !is_mutating(action) {
+            return;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let rec = WriteRecord {
+            time: Utc::now(),
+            write: WritePhase::Intent,
+            vip: w.vip.clone(),
+            run: w.run.clone(),
+            seq: w.seq,
+            n,
+            action: action.to_string(),
+            request_id: None,
+            outcome: None,
+            attempts: None,
+        };
+        w.trouble.journal(&w.journal, &rec);
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((action.to_string(), n));
+    }
+
     fn on_call(&self, rec: &CallRecord) {
         let duration = chrono::Duration::from_std(rec.duration).unwrap_or_default();
+        let outcome = match &rec.outcome {
+            Ok(()) => "ok".to_string(),
+            Err(code) => code.clone(),
+        };
+        let mutating = is_mutating(&rec.action);
+        if let (Some(w), true) = (&self.writes, mutating) {
+            let n = {
+                let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+                open.iter()
+                    .position(|(a, _)| *a == rec.action)
+                    .map(|i| open.remove(i).1)
+            };
+            if let Some(n) = n {
+                let out = WriteRecord {
+                    time: Utc::now(),
+                    write: WritePhase::Outcome,
+                    vip: w.vip.clone(),
+                    run: w.run.clone(),
+                    seq: w.seq,
+                    n,
+                    action: rec.action.clone(),
+                    request_id: rec.request_id.clone(),
+                    outcome: Some(outcome.clone()),
+                    attempts: Some(rec.attempts),
+                };
+                w.trouble.journal(&w.journal, &out);
+            }
+        }
         // Only the action, RequestId, timing and outcome: parameters are left out so nothing
         // the caller passed can reach the journal.
         let entry = CallEntry {
@@ -310,16 +496,13 @@ impl CallObserver for CallLog {
             start: Utc::now() - duration,
             duration_ms: rec.duration.as_millis() as u64,
             attempts: rec.attempts,
-            outcome: match &rec.outcome {
-                Ok(()) => "ok".into(),
-                Err(code) => code.clone(),
-            },
-            mutating: !rec.action.starts_with("Describe"),
+            outcome,
+            mutating,
         };
-        match self.calls.lock() {
-            Ok(mut v) => v.push(entry),
-            Err(p) => p.into_inner().push(entry),
-        }
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
     }
 }
 

@@ -11,11 +11,13 @@ use tokio::time::Instant;
 
 use super::havip::{describe_havip, HavipStrategy};
 use super::setup::Env;
-use super::{eip, havip, node, private_ip, reconcile, CallLog, Cx, Outcome};
+use super::{
+    eip, havip, node, private_ip, reconcile, CallLog, Cx, LocalTrouble, Outcome, WriteJournal,
+};
 use crate::alert::{AlertEvent, AlertKind};
 use crate::config::{Target, VipConfig};
-use crate::journal::{Journal, JournalRecord, Verdict};
-use crate::state::{EventRecord, VipState, VrrpState};
+use crate::journal::{Journal, JournalRecord, Verdict, WritePhase, WriteRecord};
+use crate::state::{EventRecord, LockError, VipState, VrrpState};
 
 /// The result of one VIP's run, as the command reports it.
 #[derive(Debug, Clone)]
@@ -28,8 +30,11 @@ pub struct Report {
     pub message: String,
     /// The plan, as lines.
     pub plan: Vec<String>,
-    /// Wall time.
+    /// The failover's own wall time (alert delivery excluded).
     pub elapsed: Duration,
+    /// Local bookkeeping that failed while the run went on (state file, lock, journal): the
+    /// cloud work is reported as it ended, and the command says the bookkeeping did not keep up.
+    pub local: Vec<String>,
 }
 
 /// A configured environment plus this node's identity.
@@ -81,6 +86,10 @@ impl Trigger {
     }
 }
 
+/// How long an alert may still take when the event's deadline is already spent: the alert
+/// of a run that used its whole deadline (a failure, most likely) must still get out.
+const ALERT_FLOOR: Duration = Duration::from_secs(2);
+
 /// Handles one keepalived event (or a takeover, which is a MASTER event of its own) for one VIP:
 /// record → lock → re-read → act if still newest → journal → alert.
 pub async fn handle_event(
@@ -109,25 +118,35 @@ pub async fn handle_event(
                 changed: false,
             }
         };
-        return report(&vip, out, started);
+        return report(&vip, out, started.elapsed(), Vec::new());
     }
 
-    match serialized(&engine, &vip, &vs, state, trigger, deadline).await {
-        Ending::Journaled { seq, out, calls } => {
-            finish(
-                &engine,
-                &vip,
-                trigger,
-                Some(state),
-                seq,
-                out,
-                calls,
-                started,
-            )
-            .await
-        }
-        Ending::Superseded { rec, out } => finish_quiet(&engine, &vip, trigger, &rec, out, started),
+    let run = Run {
+        id: super::run_id(),
+        trigger,
+        started,
+        deadline,
+        trouble: Arc::new(LocalTrouble::default()),
+    };
+    match serialized(&engine, &vip, &vs, state, &run).await {
+        Ending::Journaled {
+            seq,
+            out,
+            calls,
+            interrupted,
+        } => finish(&engine, &vip, &run, Some(state), seq, out, calls, interrupted).await,
+        Ending::Superseded { rec, out } => finish_quiet(&engine, &vip, &run, &rec, out),
     }
+}
+
+/// One run of the engine: what started it, its clock, and what went wrong locally.
+struct Run {
+    /// `<pid>-<start in unix ms>`, shared by the run's write records.
+    id: String,
+    trigger: Trigger,
+    started: Instant,
+    deadline: Instant,
+    trouble: Arc<LocalTrouble>,
 }
 
 /// How an event's run ended, for the one place that journals and alerts it.
@@ -137,6 +156,8 @@ enum Ending {
         seq: Option<u64>,
         out: Outcome,
         calls: Vec<crate::journal::CallEntry>,
+        /// Writes of earlier, interrupted runs that this run found unrecorded.
+        interrupted: Vec<String>,
     },
     /// A newer event took over: journaled, not alerted (no alert storm from stale events).
     Superseded { rec: EventRecord, out: Outcome },
@@ -148,83 +169,154 @@ impl Ending {
             seq,
             out: failed(message),
             calls: Vec::new(),
+            interrupted: Vec::new(),
         }
     }
 }
 
 /// Record → lock → re-read → act only if still the newest event (latest wins; never two
 /// mutations in flight for one VIP).
+///
+/// Local bookkeeping never stops the cloud from following keepalived: when the state directory
+/// cannot be written (a full disk, a read-only mount), the event is kept in memory, the run
+/// goes on without the guarantees the files give (ordering against other handlers), and the
+/// trouble is reported, alerted and reflected in the exit status.
 async fn serialized(
     engine: &Engine,
     vip: &VipConfig,
     vs: &VipState,
     state: VrrpState,
-    trigger: Trigger,
-    deadline: Instant,
+    run: &Run,
 ) -> Ending {
-    let rec = match vs.record(state, trigger.as_str()) {
-        Ok(r) => r,
-        Err(e) => return Ending::failed(None, format!("cannot record the event: {e}")),
+    let trouble = &run.trouble;
+    let (rec, recorded) = match vs.record(state, run.trigger.as_str()) {
+        Ok(r) => (r, true),
+        Err(e) => {
+            trouble.note(format!("cannot record the event (acting on it in memory): {e}"));
+            let prev = vs.read().ok().flatten();
+            let rec = EventRecord::after(prev.as_ref(), state, run.trigger.as_str(), Utc::now());
+            (rec, false)
+        }
     };
-    let seq = Some(rec.seq);
+    let seq = recorded.then_some(rec.seq);
     let lock = {
         let vs = vs.clone();
         let std_deadline =
-            std::time::Instant::now() + deadline.saturating_duration_since(Instant::now());
+            std::time::Instant::now() + run.deadline.saturating_duration_since(Instant::now());
         tokio::task::spawn_blocking(move || vs.lock(std_deadline)).await
     };
-    let _guard = match lock {
-        Ok(Ok(g)) => g,
+    let guard = match lock {
+        Ok(Ok(g)) => Some(g),
         // Waiting out the deadline behind newer events is not a failure of this one.
-        Ok(Err(_)) if vs.superseded(rec.seq) => {
+        Ok(Err(LockError::Timeout(..))) if recorded && vs.superseded(rec.seq) => {
             let out = superseded(vs, &rec);
             return Ending::Superseded { rec, out };
         }
-        Ok(Err(e)) => return Ending::failed(seq, format!("{e}")),
+        Ok(Err(e @ LockError::Timeout(..))) => return Ending::failed(seq, e.to_string()),
+        Ok(Err(e @ LockError::Io(..))) => {
+            trouble.note(format!("{e} (acting without the run lock)"));
+            None
+        }
         Err(e) => return Ending::failed(seq, format!("lock task: {e}")),
     };
     // Re-read under the lock: only the newest event acts (latest wins).
-    match vs.read() {
-        Ok(Some(now)) if now.seq == rec.seq => {}
-        Ok(_) => {
-            let out = superseded(vs, &rec);
-            return Ending::Superseded { rec, out };
+    let mut current = recorded;
+    if recorded {
+        match vs.read() {
+            Ok(Some(now)) if now.seq == rec.seq => {}
+            Ok(_) => {
+                let out = superseded(vs, &rec);
+                return Ending::Superseded { rec, out };
+            }
+            Err(e) => {
+                trouble.note(format!("cannot re-read the event state: {e}"));
+                current = false;
+            }
         }
-        Err(e) => return Ending::failed(seq, format!("cannot re-read the event state: {e}")),
     }
-    if state != VrrpState::Master {
-        return Ending::Journaled {
-            seq,
-            out: Outcome {
-                verdict: Verdict::Recorded,
-                message: format!("keepalived reports {state}; recorded, no cloud writes"),
-                plan: Vec::new(),
-                changed: false,
-            },
-            calls: Vec::new(),
+    let writes = WriteJournal {
+        journal: engine.journal(),
+        vip: vip.name.clone(),
+        run: run.id.clone(),
+        seq,
+        trouble: trouble.clone(),
+    };
+    let (out, calls) = if state != VrrpState::Master {
+        let out = Outcome {
+            verdict: Verdict::Recorded,
+            message: format!("keepalived reports {state}; recorded, no cloud writes"),
+            plan: Vec::new(),
+            changed: false,
         };
-    }
-    let since = rec.master_since.unwrap_or(rec.at);
-    let calls = CallLog::new();
-    let mut out = promote(
-        engine,
-        vip,
-        since,
-        Some((vs.clone(), rec.seq)),
-        deadline,
-        false,
-        Some(calls.clone()),
-    )
-    .await;
-    // A fresh transition is a switch even when keepalived's ARP had already moved the HAVIP.
-    if out.verdict == Verdict::Confirmed && is_new_transition(&rec) {
-        out.changed = true;
-    }
+        (out, Vec::new())
+    } else {
+        let since = rec.master_since.unwrap_or(rec.at);
+        let calls = CallLog::journaling(writes.clone());
+        // Without a readable state file there is nothing to check "still newest" against:
+        // the run acts for this event alone (and says so through `trouble`).
+        let guard_seq = (current && guard.is_some()).then(|| (vs.clone(), rec.seq));
+        let mut out = promote(
+            engine,
+            vip,
+            since,
+            guard_seq,
+            run.deadline,
+            false,
+            Some(calls.clone()),
+        )
+        .await;
+        // A fresh transition is a switch even when keepalived's ARP had already moved the HAVIP.
+        if out.verdict == Verdict::Confirmed && is_new_transition(&rec) {
+            out.changed = true;
+        }
+        (out, calls.take())
+    };
+    // Only now, with the cloud's work done, and only under the run lock (so no other run's
+    // write for this VIP can be in flight): writes of earlier runs that never got an outcome.
+    let interrupted = if guard.is_some() {
+        interrupted_writes(&writes)
+    } else {
+        Vec::new()
+    };
     Ending::Journaled {
         seq,
         out,
-        calls: calls.take(),
+        calls,
+        interrupted,
     }
+}
+
+/// Finds the intents of earlier runs of this VIP that have no outcome (a run killed between
+/// sending a write and recording its answer), closes each with a `lost` outcome so it is
+/// reported once, and describes them.
+fn interrupted_writes(w: &WriteJournal) -> Vec<String> {
+    let open = match w.journal.unfinished_writes(&w.vip, &w.run) {
+        Ok(o) => o,
+        Err(e) => {
+            w.trouble
+                .note(format!("cannot check the journal for interrupted writes: {e}"));
+            return Vec::new();
+        }
+    };
+    open.into_iter()
+        .map(|intent| {
+            let pid = intent.run.split('-').next().unwrap_or("?").to_string();
+            let event = intent.seq.map(|s| format!(", event #{s}")).unwrap_or_default();
+            let text = format!(
+                "an earlier run (pid {pid}{event}) sent or was about to send {} at {} and was interrupted before recording its outcome: check the cloud's state",
+                intent.action,
+                intent.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+            let lost = WriteRecord {
+                time: Utc::now(),
+                write: WritePhase::Outcome,
+                outcome: Some(format!("lost (reported by run {})", w.run)),
+                ..intent
+            };
+            w.trouble.journal(&w.journal, &lost);
+            text
+        })
+        .collect()
 }
 
 fn superseded(vs: &VipState, rec: &EventRecord) -> Outcome {
@@ -257,13 +349,14 @@ fn failed(message: String) -> Outcome {
     }
 }
 
-fn report(vip: &VipConfig, out: Outcome, started: Instant) -> Report {
+fn report(vip: &VipConfig, out: Outcome, elapsed: Duration, local: Vec<String>) -> Report {
     Report {
         vip: vip.name.clone(),
         verdict: out.verdict,
         message: out.message,
         plan: out.plan,
-        elapsed: started.elapsed(),
+        elapsed,
+        local,
     }
 }
 
@@ -361,25 +454,23 @@ fn unknown(message: String) -> Outcome {
 fn finish_quiet(
     engine: &Engine,
     vip: &VipConfig,
-    trigger: Trigger,
+    run: &Run,
     rec: &EventRecord,
     out: Outcome,
-    started: Instant,
 ) -> Report {
+    let elapsed = run.started.elapsed();
     let r = record(
         engine,
         vip,
-        trigger,
+        run.trigger,
         Some(rec.state),
         Some(rec.seq),
         &out,
         Vec::new(),
-        started,
+        elapsed,
     );
-    if let Err(e) = engine.journal().append(&r) {
-        tracing::warn!("journal: {e}");
-    }
-    report(vip, out, started)
+    run.trouble.journal(&engine.journal(), &r);
+    report(vip, out, elapsed, run.trouble.notes())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -391,7 +482,7 @@ fn record(
     seq: Option<u64>,
     out: &Outcome,
     calls: Vec<crate::journal::CallEntry>,
-    started: Instant,
+    elapsed: Duration,
 ) -> JournalRecord {
     JournalRecord {
         time: Utc::now(),
@@ -405,30 +496,40 @@ fn record(
         calls,
         verdict: out.verdict,
         message: out.message.clone(),
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms: elapsed.as_millis() as u64,
         dry_run: false,
     }
 }
 
-/// Journals the run (fsync), then alerts: every switch, every failure, every non-MASTER event.
+/// Journals the run (fsync), then alerts: every switch, every failure, every non-MASTER event,
+/// and separately any local bookkeeping trouble or interrupted earlier write. Alerts are
+/// bounded by what is left of the deadline (at least [`ALERT_FLOOR`]); the time reported is
+/// the failover's own, alerts excluded.
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     engine: &Engine,
     vip: &VipConfig,
-    trigger: Trigger,
+    run: &Run,
     event: Option<VrrpState>,
     seq: Option<u64>,
     mut out: Outcome,
     calls: Vec<crate::journal::CallEntry>,
-    started: Instant,
+    interrupted: Vec<String>,
 ) -> Report {
+    let elapsed = run.started.elapsed();
     let n_calls = calls.len();
-    let r = record(engine, vip, trigger, event, seq, &out, calls, started);
-    if let Err(e) = engine.journal().append(&r) {
-        // The journal is evidence, not the job: a full disk must not fail the failover, but
-        // the operator must hear about it.
-        tracing::warn!("journal: {e}");
-        out.message = format!("{} (journal not written: {e})", out.message);
+    for i in &interrupted {
+        out.message = format!("{} (warning: {i})", out.message);
+    }
+    let r = record(engine, vip, run.trigger, event, seq, &out, calls, elapsed);
+    run.trouble.journal(&engine.journal(), &r);
+    let local = run.trouble.notes();
+    if !local.is_empty() {
+        out.message = format!(
+            "{} (local bookkeeping degraded: {})",
+            out.message,
+            local.join("; ")
+        );
     }
     let kind = match (out.verdict, event) {
         (Verdict::Failed | Verdict::Unknown, _) => Some(AlertKind::Failure),
@@ -438,27 +539,40 @@ async fn finish(
         (Verdict::Recorded, Some(VrrpState::Stop)) => Some(AlertKind::Stop),
         _ => None,
     };
-    if let Some(kind) = kind {
-        let ev = AlertEvent::new(
-            vip.name.clone(),
-            kind,
-            format!("{}: {}", vip.name, out.message),
-        )
-        .with_node(engine.node_name())
-        .with_details(json!({
-            "verdict": out.verdict,
-            "trigger": trigger.as_str(),
-            "event": event,
-            "seq": seq,
-            "strategy": vip.target.kind().to_string(),
-            "plan": out.plan,
-            "api_calls": n_calls,
-            "elapsed_ms": started.elapsed().as_millis() as u64,
-        }));
-        // Bounded by each target's timeout; never fails.
-        engine.env.alerter.send(&ev).await;
-    }
-    report(vip, out, started)
+    let details = json!({
+        "verdict": out.verdict,
+        "trigger": run.trigger.as_str(),
+        "event": event,
+        "seq": seq,
+        "strategy": vip.target.kind().to_string(),
+        "plan": out.plan,
+        "api_calls": n_calls,
+        "elapsed_ms": elapsed.as_millis() as u64,
+        "local": local,
+        "interrupted": interrupted,
+    });
+    let alert = |kind, message: String| {
+        AlertEvent::new(vip.name.clone(), kind, format!("{}: {message}", vip.name))
+            .with_node(engine.node_name())
+            .with_details(details.clone())
+    };
+    let main = kind.map(|kind| alert(kind, out.message.clone()));
+    let bookkeeping = (!local.is_empty() || !interrupted.is_empty()).then(|| {
+        let what: Vec<String> = local.iter().chain(&interrupted).cloned().collect();
+        alert(AlertKind::Local, what.join("; "))
+    });
+    let budget = run
+        .deadline
+        .saturating_duration_since(Instant::now())
+        .max(ALERT_FLOOR);
+    let send = |ev: Option<AlertEvent>| async move {
+        if let Some(ev) = ev {
+            // Bounded by the budget; never fails.
+            engine.env.alerter.send_within(&ev, budget).await;
+        }
+    };
+    tokio::join!(send(main), send(bookkeeping));
+    report(vip, out, elapsed, local)
 }
 
 /// The holder as a planned failover sees it.
@@ -499,6 +613,22 @@ async fn hold_view(
             let h = describe_havip(&cx.client, havip_id)
                 .await
                 .map_err(|e| format!("cannot read {havip_id}: {e}"))?;
+            // The EIP's binding is confirmed from its own record, as notify confirms it.
+            let eip_ok = match eip {
+                Some(r) => {
+                    let a = havip::describe_eip(&cx.client, r)
+                        .await
+                        .map_err(|e| format!("cannot read EIP {r}: {e}"))?;
+                    let want = match (r.address, &a) {
+                        (Some(ip), _) => ip.to_string(),
+                        (None, Some(a)) => a.address_ip.clone(),
+                        (None, None) => String::new(),
+                    };
+                    let state = a.map(havip::EipState::from);
+                    havip::eip_bound(havip_id, &h.address_ip, &want, state.as_ref())
+                }
+                None => true,
+            };
             let mine =
                 |id: &str| !id.is_empty() && (id == me || cfg.node.eni_id.as_deref() == Some(id));
             let ours = mine(&h.instance_id) || mine(&h.network_interface_id);
@@ -516,10 +646,6 @@ async fn hold_view(
                     .filter(|id| !mine(id))
                     .collect()
             });
-            let eip_ok = match eip.as_ref().and_then(|e| e.address) {
-                Some(a) => h.address_ip == a.to_string(),
-                None => true,
-            };
             Ok(HoldView {
                 ours,
                 holder,
@@ -605,25 +731,23 @@ pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: Failove
         guard: None,
     };
     let flag = engine.env.cfg.drain_flags(&vip.name)[1].clone();
+    let run = Arc::new(Run {
+        id: super::run_id(),
+        trigger: Trigger::Failover,
+        started,
+        deadline,
+        trouble: Arc::new(LocalTrouble::default()),
+    });
     let done = |out: Outcome| {
         let engine = engine.clone();
         let vip = vip.clone();
         let calls = calls.clone();
+        let run = run.clone();
         async move {
             if opts.dry_run {
-                return report(&vip, out, started);
+                return report(&vip, out, started.elapsed(), Vec::new());
             }
-            finish(
-                &engine,
-                &vip,
-                Trigger::Failover,
-                None,
-                None,
-                out,
-                calls.take(),
-                started,
-            )
-            .await
+            finish(&engine, &vip, &run, None, None, out, calls.take(), Vec::new()).await
         }
     };
     let mut eni_cache = None;
