@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::fs::OpenOptions;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -110,11 +110,15 @@ pub struct JournalRecord {
     /// Whether it was a dry run.
     #[serde(default)]
     pub dry_run: bool,
+    /// The run, as its write records name it (absent in journals written before issue 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// One line written around a cloud write: its intent before the request is sent, its outcome
 /// after the answer (or the give-up). A process killed in between leaves an intent with no
-/// outcome, which the next run for the VIP reports ([`Journal::unfinished_writes`]).
+/// outcome; a run killed at any point after a write leaves no run record. The next run for the
+/// VIP reports such runs ([`Journal::interrupted_runs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteRecord {
     /// When the line was written.
@@ -135,8 +139,7 @@ pub struct WriteRecord {
     /// Outcome only: the cloud's RequestId, when an answer arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// Outcome only: `ok`, the error code or class, or `lost` when a later run found the
-    /// intent without an outcome.
+    /// Outcome only: `ok`, or the error code or class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// Outcome only: attempts made.
@@ -154,10 +157,21 @@ pub enum WritePhase {
     Outcome,
 }
 
-/// How much of the journal's end [`Journal::unfinished_writes`] reads: a killed run is the one
-/// just before the current one, so its intent is near the end; reading a bounded tail keeps the
-/// check cheap however large the journal has grown.
-const UNFINISHED_SCAN_BYTES: u64 = 1 << 20;
+/// How much of the journal's end [`Journal::interrupted_runs`] reads: a killed run is the one
+/// just before the current one, so its records are near the end; reading a bounded tail keeps
+/// the check cheap however large the journal has grown.
+const INTERRUPTED_SCAN_BYTES: u64 = 1 << 20;
+
+/// A run that made writes and never recorded its verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedRun {
+    /// Its run identifier (`<pid>-<start in unix ms>`).
+    pub run: String,
+    /// The event it acted for.
+    pub seq: Option<u64>,
+    /// Its writes, in order: the outcome where one was recorded, else the intent.
+    pub writes: Vec<WriteRecord>,
+}
 
 /// Appends records to the journal file.
 #[derive(Debug, Clone)]
@@ -222,10 +236,11 @@ impl Journal {
         f.sync_data().map_err(|e| ctx("fsync", e))
     }
 
-    /// The intents of `vip` near the end of the journal that have no outcome and were not made
-    /// by run `current`: writes a killed run sent (or was about to send) and never recorded.
-    /// Call it while holding the VIP's run lock, so no other run's write is in flight.
-    pub fn unfinished_writes(&self, vip: &str, current: &str) -> io::Result<Vec<WriteRecord>> {
+    /// The runs of `vip` near the end of the journal that made writes but never recorded their
+    /// verdict (killed between a write and the end of the run), other than run `current`.
+    /// Each write is given by its outcome when one was recorded, else by its intent. Call it
+    /// while holding the VIP's run lock, so no other run of the VIP is in flight.
+    pub fn interrupted_runs(&self, vip: &str, current: &str) -> io::Result<Vec<InterruptedRun>> {
         let mut f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -237,27 +252,48 @@ impl Journal {
             }
         };
         let len = f.metadata()?.len();
-        let from = len.saturating_sub(UNFINISHED_SCAN_BYTES);
+        let from = len.saturating_sub(INTERRUPTED_SCAN_BYTES);
         f.seek(SeekFrom::Start(from))?;
-        let mut open: Vec<WriteRecord> = Vec::new();
-        let mut lines = BufReader::new(f).split(b'\n');
+        // Only up to the length seen: a device (`/dev/full` reads as endless zeros) or a file
+        // growing behind us must not make this read unbounded.
+        let mut lines = BufReader::new(f.take(len - from)).split(b'\n');
         if from > 0 {
             // The first line is most likely cut by the seek.
             lines.next();
         }
+        let mut runs: Vec<InterruptedRun> = Vec::new();
         for line in lines {
-            let Ok(w) = serde_json::from_slice::<WriteRecord>(&line?) else {
-                continue;
-            };
-            if w.vip != vip || w.run == current {
-                continue;
-            }
-            match w.write {
-                WritePhase::Intent => open.push(w),
-                WritePhase::Outcome => open.retain(|i| !(i.run == w.run && i.n == w.n)),
+            let line = line?;
+            if let Ok(w) = serde_json::from_slice::<WriteRecord>(&line) {
+                if w.vip != vip || w.run == current {
+                    continue;
+                }
+                let i = match runs.iter().position(|r| r.run == w.run) {
+                    Some(i) => i,
+                    None => {
+                        runs.push(InterruptedRun {
+                            run: w.run.clone(),
+                            seq: w.seq,
+                            writes: Vec::new(),
+                        });
+                        runs.len() - 1
+                    }
+                };
+                let writes = &mut runs[i].writes;
+                match writes.iter_mut().find(|x| x.n == w.n) {
+                    Some(x) if w.write == WritePhase::Outcome => *x = w,
+                    Some(_) => {}
+                    None => writes.push(w),
+                }
+            } else if let Ok(r) = serde_json::from_slice::<JournalRecord>(&line) {
+                // A run record closes its run, including the record a later run writes for
+                // an interrupted one once it has reported it.
+                if let Some(run) = r.run.as_deref().filter(|_| r.vip == vip) {
+                    runs.retain(|x| x.run != run);
+                }
             }
         }
-        Ok(open)
+        Ok(runs)
     }
 
     /// The last `n` records (of `vip`, if given), oldest first, plus the number of damaged
@@ -275,7 +311,9 @@ impl Journal {
         };
         let mut out = VecDeque::with_capacity(n.min(4096));
         let mut damaged = 0;
-        for line in BufReader::new(f).split(b'\n') {
+        // Bounded by the length seen at open (a device path must not read forever).
+        let len = f.metadata()?.len();
+        for line in BufReader::new(f.take(len)).split(b'\n') {
             let line = line?;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -399,6 +437,7 @@ mod tests {
             message: "ins-iam00021 holds havip-1".into(),
             elapsed_ms: 1234,
             dry_run: false,
+            run: None,
         }
     }
 
@@ -438,6 +477,75 @@ mod tests {
         f.write_all(b"{\"time\":\"2026").unwrap();
         let (recs, bad) = j.tail(None, 10).unwrap();
         assert_eq!((recs.len(), bad), (1, 1));
+    }
+
+    /// Issue 7, defect 5: `printf '{"time":"x' >> journal`, and the next append landed on the
+    /// same line, so that record was lost too.
+    #[test]
+    fn regression_a_torn_last_line_does_not_swallow_the_next_record() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("j.jsonl");
+        let j = Journal::new(&p);
+        j.append(&rec("a", 1)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"time\":\"x").unwrap();
+        j.append(&rec("a", 2)).unwrap();
+        let (recs, bad) = j.tail(None, 10).unwrap();
+        assert_eq!(
+            recs.iter().map(|r| r.seq.unwrap()).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(bad, 1, "only the torn fragment is damaged");
+    }
+
+    #[test]
+    fn interrupted_runs_are_runs_with_writes_and_no_run_record() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(&d.path().join("j.jsonl"));
+        let w = |run: &str, vip: &str, n: u64, phase: WritePhase| WriteRecord {
+            time: Utc::now(),
+            write: phase,
+            vip: vip.into(),
+            run: run.into(),
+            seq: Some(1),
+            n,
+            action: "HaVipAssociateAddressIp".into(),
+            request_id: None,
+            outcome: None,
+            attempts: None,
+        };
+        for r in [
+            w("1-1", "iam", 1, WritePhase::Intent),
+            w("1-1", "iam", 1, WritePhase::Outcome),
+            w("2-2", "iam", 1, WritePhase::Intent),
+            w("2-2", "iam", 1, WritePhase::Outcome),
+            w("2-2", "iam", 2, WritePhase::Intent),
+            w("4-4", "other", 1, WritePhase::Intent),
+            w("3-3", "iam", 1, WritePhase::Intent),
+        ] {
+            j.append_line(&r).unwrap();
+        }
+        let mut closed = rec("iam", 4);
+        closed.run = Some("1-1".into());
+        j.append(&closed).unwrap();
+        let open = j.interrupted_runs("iam", "3-3").unwrap();
+        assert_eq!(
+            open.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(),
+            ["2-2"],
+            "closed runs, other VIPs' and the current run are not interrupted"
+        );
+        let phases: Vec<WritePhase> = open[0].writes.iter().map(|w| w.write).collect();
+        assert_eq!(phases, [WritePhase::Outcome, WritePhase::Intent]);
+        let (recs, bad) = j.tail(None, 10).unwrap();
+        assert_eq!((recs.len(), bad), (1, 0), "write records are not damage");
+    }
+
+    #[test]
+    fn a_device_journal_is_read_within_bounds() {
+        // /dev/zero reads as endless NULs: bounded by its length (0), it is an empty journal.
+        let j = Journal::new(Path::new("/dev/zero"));
+        assert_eq!(j.tail(None, 10).unwrap().0.len(), 0);
+        assert!(j.interrupted_runs("iam", "1-1").unwrap().is_empty());
     }
 
     #[test]

@@ -305,7 +305,12 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
 /// own record (`DescribeAddresses`) says `BIND` to this HAVIP, and the HAVIP (`AddressIp`)
 /// shows it. The HAVIP's side alone is not enough: it keeps showing the address while an
 /// unbind is in flight (issue 7, "false success while the EIP is being unbound").
-pub fn eip_bound(havip_id: &str, havip_address_ip: &str, want: &str, eip: Option<&EipState>) -> bool {
+pub fn eip_bound(
+    havip_id: &str,
+    havip_address_ip: &str,
+    want: &str,
+    eip: Option<&EipState>,
+) -> bool {
     havip_address_ip == want
         && matches!(eip, Some(EipState::Found { status, instance_id, .. })
             if status == "BIND" && instance_id == havip_id)

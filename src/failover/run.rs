@@ -16,7 +16,7 @@ use super::{
 };
 use crate::alert::{AlertEvent, AlertKind};
 use crate::config::{Target, VipConfig};
-use crate::journal::{Journal, JournalRecord, Verdict, WritePhase, WriteRecord};
+use crate::journal::{CallEntry, Journal, JournalRecord, Verdict};
 use crate::state::{EventRecord, LockError, VipState, VrrpState};
 
 /// The result of one VIP's run, as the command reports it.
@@ -134,7 +134,19 @@ pub async fn handle_event(
             out,
             calls,
             interrupted,
-        } => finish(&engine, &vip, &run, Some(state), seq, out, calls, interrupted).await,
+        } => {
+            finish(
+                &engine,
+                &vip,
+                &run,
+                Some(state),
+                seq,
+                out,
+                calls,
+                interrupted,
+            )
+            .await
+        }
         Ending::Superseded { rec, out } => finish_quiet(&engine, &vip, &run, &rec, out),
     }
 }
@@ -155,7 +167,7 @@ enum Ending {
     Journaled {
         seq: Option<u64>,
         out: Outcome,
-        calls: Vec<crate::journal::CallEntry>,
+        calls: Vec<CallEntry>,
         /// Writes of earlier, interrupted runs that this run found unrecorded.
         interrupted: Vec<String>,
     },
@@ -192,7 +204,9 @@ async fn serialized(
     let (rec, recorded) = match vs.record(state, run.trigger.as_str()) {
         Ok(r) => (r, true),
         Err(e) => {
-            trouble.note(format!("cannot record the event (acting on it in memory): {e}"));
+            trouble.note(format!(
+                "cannot record the event (acting on it in memory): {e}"
+            ));
             let prev = vs.read().ok().flatten();
             let rec = EventRecord::after(prev.as_ref(), state, run.trigger.as_str(), Utc::now());
             (rec, false)
@@ -274,7 +288,7 @@ async fn serialized(
     // Only now, with the cloud's work done, and only under the run lock (so no other run's
     // write for this VIP can be in flight): writes of earlier runs that never got an outcome.
     let interrupted = if guard.is_some() {
-        interrupted_writes(&writes)
+        interrupted_writes(engine, vip, &writes)
     } else {
         Vec::new()
     };
@@ -286,34 +300,65 @@ async fn serialized(
     }
 }
 
-/// Finds the intents of earlier runs of this VIP that have no outcome (a run killed between
-/// sending a write and recording its answer), closes each with a `lost` outcome so it is
-/// reported once, and describes them.
-fn interrupted_writes(w: &WriteJournal) -> Vec<String> {
-    let open = match w.journal.unfinished_writes(&w.vip, &w.run) {
-        Ok(o) => o,
+/// Finds the earlier runs of this VIP that made writes and never recorded a verdict (killed
+/// mid-run), records a verdict for each (UNKNOWN, so it is reported once and `havip journal`
+/// shows it), and describes them.
+fn interrupted_writes(engine: &Engine, vip: &VipConfig, w: &WriteJournal) -> Vec<String> {
+    let runs = match w.journal.interrupted_runs(&w.vip, &w.run) {
+        Ok(r) => r,
         Err(e) => {
-            w.trouble
-                .note(format!("cannot check the journal for interrupted writes: {e}"));
+            w.trouble.note(format!(
+                "cannot check the journal for interrupted runs: {e}"
+            ));
             return Vec::new();
         }
     };
-    open.into_iter()
-        .map(|intent| {
-            let pid = intent.run.split('-').next().unwrap_or("?").to_string();
-            let event = intent.seq.map(|s| format!(", event #{s}")).unwrap_or_default();
+    runs.into_iter()
+        .map(|r| {
+            let pid = r.run.split('-').next().unwrap_or("?");
+            let event = r.seq.map(|s| format!(", event #{s}")).unwrap_or_default();
+            let writes: Vec<String> = r
+                .writes
+                .iter()
+                .map(|x| match (&x.outcome, &x.request_id) {
+                    (Some(o), Some(id)) => format!("{} {o} (RequestId {id})", x.action),
+                    (Some(o), None) => format!("{} {o}", x.action),
+                    (None, _) => format!("{} with no recorded answer", x.action),
+                })
+                .collect();
             let text = format!(
-                "an earlier run (pid {pid}{event}) sent or was about to send {} at {} and was interrupted before recording its outcome: check the cloud's state",
-                intent.action,
-                intent.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "an earlier run (pid {pid}{event}) was interrupted after writing to the cloud ({}); its verdict was never recorded",
+                writes.join(", ")
             );
-            let lost = WriteRecord {
+            let closing = JournalRecord {
                 time: Utc::now(),
-                write: WritePhase::Outcome,
-                outcome: Some(format!("lost (reported by run {})", w.run)),
-                ..intent
+                vip: vip.name.clone(),
+                trigger: "interrupted".into(),
+                event: None,
+                seq: r.seq,
+                strategy: Some(vip.target.kind().to_string()),
+                node: engine.instance_id.clone().ok(),
+                plan: Vec::new(),
+                calls: r
+                    .writes
+                    .iter()
+                    .map(|x| CallEntry {
+                        action: x.action.clone(),
+                        request_id: x.request_id.clone(),
+                        start: x.time,
+                        duration_ms: 0,
+                        attempts: x.attempts.unwrap_or(1),
+                        outcome: x.outcome.clone().unwrap_or_else(|| "no answer recorded".into()),
+                        mutating: true,
+                    })
+                    .collect(),
+                verdict: Verdict::Unknown,
+                message: format!("{text} (found by run {})", w.run),
+                elapsed_ms: 0,
+                dry_run: false,
+                run: Some(r.run.clone()),
             };
-            w.trouble.journal(&w.journal, &lost);
+            w.trouble.journal(&w.journal, &closing);
             text
         })
         .collect()
@@ -462,7 +507,7 @@ fn finish_quiet(
     let r = record(
         engine,
         vip,
-        run.trigger,
+        run,
         Some(rec.state),
         Some(rec.seq),
         &out,
@@ -477,17 +522,17 @@ fn finish_quiet(
 fn record(
     engine: &Engine,
     vip: &VipConfig,
-    trigger: Trigger,
+    run: &Run,
     event: Option<VrrpState>,
     seq: Option<u64>,
     out: &Outcome,
-    calls: Vec<crate::journal::CallEntry>,
+    calls: Vec<CallEntry>,
     elapsed: Duration,
 ) -> JournalRecord {
     JournalRecord {
         time: Utc::now(),
         vip: vip.name.clone(),
-        trigger: trigger.as_str().into(),
+        trigger: run.trigger.as_str().into(),
         event,
         seq,
         strategy: Some(vip.target.kind().to_string()),
@@ -498,6 +543,7 @@ fn record(
         message: out.message.clone(),
         elapsed_ms: elapsed.as_millis() as u64,
         dry_run: false,
+        run: Some(run.id.clone()),
     }
 }
 
@@ -513,7 +559,7 @@ async fn finish(
     event: Option<VrrpState>,
     seq: Option<u64>,
     mut out: Outcome,
-    calls: Vec<crate::journal::CallEntry>,
+    calls: Vec<CallEntry>,
     interrupted: Vec<String>,
 ) -> Report {
     let elapsed = run.started.elapsed();
@@ -521,7 +567,7 @@ async fn finish(
     for i in &interrupted {
         out.message = format!("{} (warning: {i})", out.message);
     }
-    let r = record(engine, vip, run.trigger, event, seq, &out, calls, elapsed);
+    let r = record(engine, vip, run, event, seq, &out, calls, elapsed);
     run.trouble.journal(&engine.journal(), &r);
     let local = run.trouble.notes();
     if !local.is_empty() {
@@ -747,7 +793,17 @@ pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: Failove
             if opts.dry_run {
                 return report(&vip, out, started.elapsed(), Vec::new());
             }
-            finish(&engine, &vip, &run, None, None, out, calls.take(), Vec::new()).await
+            finish(
+                &engine,
+                &vip,
+                &run,
+                None,
+                None,
+                out,
+                calls.take(),
+                Vec::new(),
+            )
+            .await
         }
     };
     let mut eni_cache = None;

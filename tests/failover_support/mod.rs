@@ -168,8 +168,16 @@ impl Node {
         self.command(args).spawn().expect("spawn havip")
     }
 
-    /// The journal as JSON values.
+    /// The journal's run records (one per event or command) as JSON values.
     pub fn journal(&self) -> Vec<Value> {
+        self.journal_lines()
+            .into_iter()
+            .filter(|l| l.get("write").is_none())
+            .collect()
+    }
+
+    /// Every journal line: run records and the intent/outcome records around each write.
+    pub fn journal_lines(&self) -> Vec<Value> {
         match std::fs::read_to_string(self.state_dir().join("journal.jsonl")) {
             Ok(s) => s
                 .lines()
@@ -281,6 +289,11 @@ impl Ctl<'_> {
 
     pub fn clear_faults(&self) {
         http("DELETE", &format!("{}/_sim/faults", self.0.url()), None);
+    }
+
+    /// Merges `v` into the scenario's settings (e.g. `{"task_duration_ms": 1500}`).
+    pub fn settings(&self, v: Value) {
+        self.post("/_sim/settings", v);
     }
 
     pub fn clock(&self, offset_s: i64) {
