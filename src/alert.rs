@@ -594,7 +594,10 @@ impl Inner {
                     if let Some(code) = v.get("errcode").and_then(Value::as_i64) {
                         if code != 0 {
                             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("");
-                            return Err(format!("WeCom errcode {code}: {msg}"));
+                            return Err(format!(
+                                "WeCom errcode {code}: {}",
+                                crate::bounds::clip(msg)
+                            ));
                         }
                     }
                 }

@@ -180,7 +180,13 @@ impl Journal {
         let mut out = VecDeque::with_capacity(n.min(4096));
         let mut damaged = 0;
         for line in BufReader::new(f).split(b'\n') {
-            let line = line?;
+            // A directory opens but does not read (EISDIR): name the path, as for open.
+            let line = line.map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot read {}: {e}", self.path.display()),
+                )
+            })?;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
