@@ -439,3 +439,28 @@ fn journal_on_a_directory_names_it() {
         r.stderr
     );
 }
+
+/// Issue 7: the per-VIP state file was read without a cap too. A huge one fails the event
+/// (exit 1, nothing written to the cloud) with a message naming the file and the cap.
+#[test]
+fn a_state_file_larger_than_the_cap_is_refused() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::minimal(&sim, NODE21, "");
+    std::fs::create_dir_all(node.state_dir()).unwrap();
+    let state = node.state_dir().join("iam.event.json");
+    std::fs::write(&state, vec![b' '; 2 * 1024 * 1024]).unwrap();
+    let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
+    r.code(1);
+    assert!(
+        r.stderr.contains(&state.display().to_string()) && r.stderr.contains("1 MiB"),
+        "{}",
+        r.stderr
+    );
+    assert_lines_bounded(&r.all());
+    assert!(
+        ctl.writes().is_empty(),
+        "wrote to the cloud: {:?}",
+        ctl.writes()
+    );
+}
