@@ -47,6 +47,8 @@ const WECOM_MARKDOWN_MAX: usize = 4096;
 const WECOM_TEXT_MAX: usize = 2048;
 /// How much of an exec hook's stderr is kept for the log.
 const EXEC_STDERR_MAX: usize = 2048;
+/// The most of a WeCom answer read (it is `{"errcode":0,"errmsg":"ok"}`).
+const WECOM_ANSWER_MAX: usize = 64 * 1024;
 /// Environment variables an exec hook must not inherit: havip's own credentials.
 const SECRET_ENV: [&str; 3] = [
     "TENCENTCLOUD_SECRET_ID",
@@ -601,13 +603,27 @@ impl Inner {
                 if !status.is_success() {
                     return Err(format!("WeCom answered HTTP {status}"));
                 }
-                let text = resp.bytes().await.map_err(http_err)?;
+                // WeCom's answer is a small JSON object; read no more than 64 KiB of it.
+                let mut resp = resp;
+                let mut text = Vec::new();
+                while let Some(chunk) = resp.chunk().await.map_err(http_err)? {
+                    if text.len() + chunk.len() > WECOM_ANSWER_MAX {
+                        return Err(format!(
+                            "WeCom answered more than {}",
+                            crate::bounds::human_bytes(WECOM_ANSWER_MAX as u64)
+                        ));
+                    }
+                    text.extend_from_slice(&chunk);
+                }
                 // WeCom answers 200 even on errors; the verdict is errcode.
                 if let Ok(v) = serde_json::from_slice::<Value>(&text) {
                     if let Some(code) = v.get("errcode").and_then(Value::as_i64) {
                         if code != 0 {
                             let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("");
-                            return Err(format!("WeCom errcode {code}: {msg}"));
+                            return Err(format!(
+                                "WeCom errcode {code}: {}",
+                                crate::bounds::clip(msg)
+                            ));
                         }
                     }
                 }

@@ -51,6 +51,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::bounds::{self, MAX_CONFIG_BYTES};
+
 /// Where the file is looked for when neither `--config` nor `HAVIP_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/havip/havip.toml";
 /// Where per-VIP state, locks, drain flags and the journal live by default.
@@ -198,6 +200,12 @@ pub struct CredentialsConfig {
     pub profile_file: Option<PathBuf>,
     /// The CVM role whose metadata credentials to use.
     pub role: Option<String>,
+    /// Set by [`Config::load`] when the file holds a secret and is group- or world-readable:
+    /// the credentials are then refused where they would be used (as a profile file with that
+    /// mode is), while commands that need none (`havip check`, keepalived's health probe) still
+    /// run, so an upgrade never takes a VIP down over a file mode.
+    #[serde(skip)]
+    pub too_open: Option<String>,
 }
 
 // Hand-written so a secret can never reach a log (STYLE.md 12).
@@ -306,17 +314,59 @@ struct RawVip {
 
 impl Config {
     /// Reads and validates the file at `path`.
+    ///
+    /// The file is read with a cap ([`MAX_CONFIG_BYTES`]): `/dev/zero`, an endless FIFO or a
+    /// huge file is an error naming the file and the cap, not an out-of-memory kill. A file that
+    /// holds a secret (`secret_key`, `token`) is refused when group or others may read it, as
+    /// the profile file is.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let fail = |message: String| ConfigError {
             path: path.to_path_buf(),
             line: None,
-            message: format!("cannot read the configuration file: {e}"),
+            message,
+        };
+        let file = std::fs::File::open(path)
+            .map_err(|e| fail(format!("cannot read the configuration file: {e}")))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| fail(format!("cannot read the configuration file: {e}")))?;
+        if meta.is_dir() {
+            return Err(fail(
+                "cannot read the configuration file: it is a directory".into(),
+            ));
+        }
+        if meta.is_file() && meta.len() > MAX_CONFIG_BYTES {
+            return Err(fail(format!(
+                "cannot read the configuration file: {}",
+                bounds::too_large(MAX_CONFIG_BYTES)
+            )));
+        }
+        let bytes = bounds::read_capped(file, MAX_CONFIG_BYTES)
+            .map_err(|e| fail(format!("cannot read the configuration file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!(
+                "the configuration file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
-        Config::parse(
+        let cfg = Config::parse(
             &text,
             path,
             std::env::var_os(STATE_DIR_ENV).map(PathBuf::from),
-        )
+        )?;
+        let mut cfg = cfg;
+        if let Some(c) = cfg
+            .credentials
+            .as_mut()
+            .filter(|c| c.secret_key.is_some() || c.token.is_some())
+        {
+            use std::os::unix::fs::PermissionsExt;
+            c.too_open =
+                crate::cloud::credentials::check_secret_file_mode(meta.permissions().mode())
+                    .err()
+                    .map(|too_open| format!("the configuration file {too_open}"));
+        }
+        Ok(cfg)
     }
 
     /// Parses `text` (from `path`, for messages); `state_dir_env` is `HAVIP_STATE_DIR`, which
@@ -326,17 +376,20 @@ impl Config {
         path: &Path,
         state_dir_env: Option<PathBuf>,
     ) -> Result<Config, ConfigError> {
+        // Every message is bounded: a 100 KB value in the file must not make a 100 KB line.
         let err = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
             path: path.to_path_buf(),
             line: span.map(|s| line_of(text, s.start)),
-            message,
+            message: bounds::clip_to(&message, bounds::MAX_MESSAGE_BYTES),
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             // toml's own message carries a snippet; the first line is the useful part, and the
             // span gives the line in our uniform `file:line: message` form.
             let msg = e.message().trim().to_string();
             let msg = match e.span().and_then(|s| key_at(text, s.start)) {
-                Some(key) if !msg.contains(&format!("`{key}`")) => format!("key `{key}`: {msg}"),
+                Some(key) if !msg.contains(&format!("`{key}`")) => {
+                    format!("key `{}`: {msg}", bounds::clip(&key))
+                }
                 _ => msg,
             };
             err(e.span(), msg)
@@ -347,7 +400,10 @@ impl Config {
             if !(v.starts_with("https://") || v.starts_with("http://")) {
                 return Err(err(
                     Some(ep.span()),
-                    format!("key `endpoint`: {v:?} is not an http(s) URL"),
+                    format!(
+                        "key `endpoint`: {} is not an http(s) URL",
+                        bounds::clip_quoted(v)
+                    ),
                 ));
             }
         }
@@ -362,6 +418,37 @@ impl Config {
                         "section `[credentials]`: `secret_id` and `secret_key` go together".into(),
                     ));
                 }
+                if c.token.is_some() && c.secret_id.is_none() {
+                    return Err(err(
+                        Some(span),
+                        "section `[credentials]`: `token` needs `secret_id` and `secret_key`"
+                            .into(),
+                    ));
+                }
+                // The checks the client would make on the first call, made now: a pasted
+                // newline is a configuration error (exit 2), not an UNKNOWN failover.
+                if let (Some(id), Some(key)) = (&c.secret_id, &c.secret_key) {
+                    let checked = crate::cloud::Credentials::new(id.clone(), key.clone())
+                        .map(|_| ())
+                        .map_err(|e| match e {
+                            crate::cloud::Error::Credentials(m) => m,
+                            other => other.to_string(),
+                        });
+                    let token_ok = c
+                        .token
+                        .as_deref()
+                        .is_none_or(|t| t.trim() == t && !t.chars().any(char::is_control));
+                    let problem = match checked {
+                        Err(m) => Some(m),
+                        Ok(()) if !token_ok => Some(
+                            "the token has surrounding whitespace or control characters".into(),
+                        ),
+                        Ok(()) => None,
+                    };
+                    if let Some(m) = problem {
+                        return Err(err(Some(span), format!("section `[credentials]`: {m}")));
+                    }
+                }
                 Some(c)
             }
         };
@@ -369,25 +456,13 @@ impl Config {
             None => NodeConfig::default(),
             Some(n) => {
                 if let Some(id) = &n.instance_id {
-                    if !id.get_ref().starts_with("ins-") {
-                        return Err(err(
-                            Some(id.span()),
-                            format!(
-                                "key `node.instance_id`: {:?} is not an instance ID (ins-…)",
-                                id.get_ref()
-                            ),
-                        ));
+                    if let Err(m) = check_resource_id(id.get_ref(), "ins", "an instance ID") {
+                        return Err(err(Some(id.span()), format!("key `node.instance_id`: {m}")));
                     }
                 }
                 if let Some(id) = &n.eni_id {
-                    if !id.get_ref().starts_with("eni-") {
-                        return Err(err(
-                            Some(id.span()),
-                            format!(
-                                "key `node.eni_id`: {:?} is not an ENI ID (eni-…)",
-                                id.get_ref()
-                            ),
-                        ));
+                    if let Err(m) = check_resource_id(id.get_ref(), "eni", "an ENI ID") {
+                        return Err(err(Some(id.span()), format!("key `node.eni_id`: {m}")));
                     }
                 }
                 NodeConfig {
@@ -416,8 +491,9 @@ impl Config {
                 return Err(err(
                     Some(v.name.span()),
                     format!(
-                        "key `vip.name`: {name:?} must be 1-64 characters of A-Z a-z 0-9 . _ - \
-                         and not start with a dot (it names files)"
+                        "key `vip.name`: {} must be 1-64 characters of A-Z a-z 0-9 . _ - \
+                         and not start with a dot (it names files)",
+                        bounds::clip_quoted(&name)
                     ),
                 ));
             }
@@ -444,15 +520,8 @@ impl Config {
                 (None, None) => None,
                 (a, i) => {
                     if let Some(i) = i {
-                        if !i.get_ref().starts_with("eip-") {
-                            return Err(err(
-                                Some(i.span()),
-                                format!(
-                                    "{} {:?} is not an EIP ID (eip-…)",
-                                    ctx("eip_id"),
-                                    i.get_ref()
-                                ),
-                            ));
+                        if let Err(m) = check_resource_id(i.get_ref(), "eip", "an EIP ID") {
+                            return Err(err(Some(i.span()), format!("{} {m}", ctx("eip_id"))));
                         }
                     }
                     Some(EipRef {
@@ -470,15 +539,8 @@ impl Config {
                             format!("{} is required", ctx("havip_id")),
                         ));
                     };
-                    if !h.get_ref().starts_with("havip-") {
-                        return Err(err(
-                            Some(h.span()),
-                            format!(
-                                "{} {:?} is not a HAVIP ID (havip-…)",
-                                ctx("havip_id"),
-                                h.get_ref()
-                            ),
-                        ));
+                    if let Err(m) = check_resource_id(h.get_ref(), "havip", "a HAVIP ID") {
+                        return Err(err(Some(h.span()), format!("{} {m}", ctx("havip_id"))));
                     }
                     if let Some(t) = &v.eip_takeover {
                         if *t.get_ref() && eip_ref.is_none() {
@@ -548,7 +610,11 @@ impl Config {
                 {
                     return Err(err(
                         Some(i.span()),
-                        format!("{} {s:?} is not an interface name", ctx("interface")),
+                        format!(
+                            "{} {} is not an interface name",
+                            ctx("interface"),
+                            bounds::clip_quoted(s)
+                        ),
                     ));
                 }
             }
@@ -660,7 +726,8 @@ impl Config {
             Some(n) => match self.vip(n) {
                 Some(v) => Ok(vec![v]),
                 None => Err(format!(
-                    "no VIP named {n:?} in {} (configured: {})",
+                    "no VIP named {} in {} (configured: {})",
+                    bounds::clip_quoted(n),
                     self.path.display(),
                     self.vips
                         .iter()
@@ -682,6 +749,30 @@ pub fn config_path(flag: Option<&Path>) -> PathBuf {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from(DEFAULT_CONFIG_PATH),
     }
+}
+
+/// Whether `id` has the shape of a Tencent Cloud resource ID: `<prefix>-` and exactly 8
+/// lowercase letters or digits (`havip-iam00099`, `ins-3g445roi`; tcsim checks the same).
+pub fn is_resource_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|tail| {
+            tail.len() == 8
+                && tail
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// [`is_resource_id`], with the message for the configuration: `"x" is not a HAVIP ID (…)`.
+fn check_resource_id(id: &str, prefix: &str, what: &str) -> Result<(), String> {
+    if is_resource_id(id, prefix) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is not {what} ({prefix}- and 8 lowercase letters or digits, e.g. {prefix}-1a2b3c4d)",
+        bounds::clip_quoted(id)
+    ))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -798,31 +889,31 @@ mod tests {
         let cases: &[(&str, &str, usize, &str)] = &[
             (
                 "unknown top-level key",
-                "region = \"x\"\nbogus = 1\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-1\"\n",
+                "region = \"x\"\nbogus = 1\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-aaaa0001\"\n",
                 2,
                 "bogus",
             ),
             (
                 "unknown vip key",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\nfencng = true\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\nfencng = true\n",
                 4,
                 "fencng",
             ),
             (
                 "wrong type",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\nfencing = \"yes\"\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\nfencing = \"yes\"\n",
                 4,
                 "bool",
             ),
             (
                 "wrong type names the key",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\ndeadline = 20\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\ndeadline = 20\n",
                 4,
                 "key `vip.deadline`",
             ),
             (
                 "bad duration",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\ndeadline = \"soon\"\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\ndeadline = \"soon\"\n",
                 4,
                 "",
             ),
@@ -852,19 +943,19 @@ mod tests {
             ),
             (
                 "duplicate names",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\n\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-2\"\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\n\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0002\"\n",
                 6,
                 "duplicate",
             ),
             (
                 "havip_id on private-ip",
-                "[[vip]]\nname = \"a\"\nstrategy = \"private-ip\"\nprivate_ip = \"10.0.4.50\"\nhavip_id = \"havip-1\"\n",
+                "[[vip]]\nname = \"a\"\nstrategy = \"private-ip\"\nprivate_ip = \"10.0.4.50\"\nhavip_id = \"havip-aaaa0001\"\n",
                 5,
                 "havip_id",
             ),
             (
                 "bad ip",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\neip = \"1.2.3\"\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\neip = \"1.2.3\"\n",
                 4,
                 "",
             ),
@@ -876,19 +967,19 @@ mod tests {
             ),
             (
                 "bad name",
-                "[[vip]]\nname = \"../x\"\nhavip_id = \"havip-1\"\n",
+                "[[vip]]\nname = \"../x\"\nhavip_id = \"havip-aaaa0001\"\n",
                 2,
                 "vip.name",
             ),
             (
                 "takeover without eip",
-                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\neip_takeover = true\n",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\neip_takeover = true\n",
                 4,
                 "eip_takeover",
             ),
             (
                 "bad instance id",
-                "[node]\ninstance_id = \"i-1\"\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\n",
+                "[node]\ninstance_id = \"i-1\"\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-aaaa0001\"\n",
                 2,
                 "instance_id",
             ),
@@ -939,7 +1030,7 @@ mod tests {
     #[test]
     fn credentials_debug_is_redacted() {
         let c = parse(
-            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"topsecret\"\ntoken = \"tok\"\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-1\"\n",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"topsecret\"\ntoken = \"tok\"\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-aaaa0001\"\n",
         )
         .unwrap();
         let dbg = format!("{:?}", c.credentials);
@@ -949,7 +1040,7 @@ mod tests {
         );
         assert!(dbg.contains("AKIDx"));
         let e = parse(
-            "[credentials]\nsecret_id = \"AKIDx\"\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-1\"\n",
+            "[credentials]\nsecret_id = \"AKIDx\"\n[[vip]]\nname=\"a\"\nhavip_id=\"havip-aaaa0001\"\n",
         )
         .unwrap_err();
         assert!(e.message.contains("secret_key"), "{e}");
@@ -969,5 +1060,177 @@ mod tests {
         assert_eq!(c.select(None).unwrap().len(), 2);
         assert!(c.select(Some("zzz")).unwrap_err().contains("p, e"));
         assert_eq!(c.vips[0].deadline, DEFAULT_DEADLINE);
+    }
+
+    /// Issue 7: `havip-../../etc` passed `config check` and failed only at the API.
+    #[test]
+    fn malformed_resource_ids_are_refused_with_key_and_line() {
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "path in havip_id",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-../../etc\"\n",
+                3,
+                "key `havip_id`",
+            ),
+            (
+                "short havip_id",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-1\"\n",
+                3,
+                "key `havip_id`",
+            ),
+            (
+                "uppercase havip_id",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-IAM00099\"\n",
+                3,
+                "key `havip_id`",
+            ),
+            (
+                "long havip_id",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam000999\"\n",
+                3,
+                "key `havip_id`",
+            ),
+            (
+                "eip_id",
+                "[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\neip_id = \"eip-x y\"\n",
+                4,
+                "key `eip_id`",
+            ),
+            (
+                "instance_id",
+                "[node]\ninstance_id = \"ins-iam0002\"\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\n",
+                2,
+                "key `node.instance_id`",
+            ),
+            (
+                "eni_id",
+                "[node]\neni_id = \"eni-../x/yz\"\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\n",
+                2,
+                "key `node.eni_id`",
+            ),
+        ];
+        for (what, text, line, needle) in cases {
+            let e = parse(text).expect_err(what);
+            assert_eq!(e.line, Some(*line), "{what}: {e}");
+            assert!(
+                e.message.contains(needle) && e.message.contains("8 lowercase"),
+                "{what}: {e}"
+            );
+        }
+        // The seed scenario's IDs and the documentation's are accepted.
+        let c = parse(
+            "[node]\ninstance_id = \"ins-3g445roi\"\neni_id = \"eni-olifj433\"\n\
+             [[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\neip_id = \"eip-idle0001\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.node.eni_id.as_deref(), Some("eni-olifj433"));
+    }
+
+    /// Issue 7: a 100 KB ID or name was repeated whole in the error.
+    #[test]
+    fn long_values_are_truncated_in_config_errors() {
+        let long = "z".repeat(100_000);
+        for text in [
+            format!("[[vip]]\nname = \"a\"\nhavip_id = \"havip-{long}\"\n"),
+            format!("[[vip]]\nname = \"{long}\"\nhavip_id = \"havip-iam00099\"\n"),
+            format!("endpoint = \"ftp://{long}\"\n[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\n"),
+            format!("{long} = 1\n"),
+            format!("[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\nfencing = \"{long}\"\n"),
+        ] {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.len() < 1200, "{} bytes: {}", e.len(), &e[..300]);
+        }
+        let e = parse(&format!(
+            "[[vip]]\nname = \"a\"\nhavip_id = \"havip-{long}\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("… (100006 bytes)"), "{e}");
+    }
+
+    /// Issue 7: a pasted newline in `secret_key` was found only at the first call (exit 1,
+    /// UNKNOWN) instead of as a configuration error with its line.
+    #[test]
+    fn malformed_config_credentials_are_a_config_error() {
+        let vip = "[[vip]]\nname = \"a\"\nhavip_id = \"havip-iam00099\"\n";
+        for (creds, needle) in [
+            (
+                "secret_id = \"AKIDx\"\nsecret_key = \"k\\n\"\n",
+                "SecretKey has surrounding whitespace",
+            ),
+            (
+                "secret_id = \"\"\nsecret_key = \"k\"\n",
+                "SecretId is empty",
+            ),
+            ("token = \"t\"\n", "`token` needs"),
+            (
+                "secret_id = \"AKIDx\"\nsecret_key = \"k\"\ntoken = \" t\"\n",
+                "token has surrounding",
+            ),
+        ] {
+            let e = parse(&format!("\n[credentials]\n{creds}{vip}")).unwrap_err();
+            assert_eq!(e.line, Some(2), "{e}");
+            assert!(e.message.contains(needle), "{e}");
+        }
+    }
+
+    fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("havip.toml");
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    /// Issue 7: `--config /dev/zero` read until out of memory.
+    #[test]
+    fn config_larger_than_the_cap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = minimal();
+        text.push_str(&"#".repeat(MAX_CONFIG_BYTES as usize));
+        let p = write(dir.path(), &text, 0o600);
+        for path in [p.as_path(), Path::new("/dev/zero")] {
+            let e = Config::load(path).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{}: ", path.display())) && e.contains("1 MiB"),
+                "{e}"
+            );
+        }
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+    }
+
+    /// Issue 7: a config file holding `secret_key` with mode 0644 was accepted while a profile
+    /// file with the same mode was refused.
+    #[test]
+    fn a_group_readable_config_file_with_a_secret_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
+        let text = format!(
+            "{}\n[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"{secret}\"\n",
+            minimal()
+        );
+        for mode in [0o644, 0o640, 0o604] {
+            let p = write(dir.path(), &text, mode);
+            // It loads (a health probe needs no credentials), with its credentials refused.
+            let cfg = Config::load(&p).unwrap();
+            let e = cfg.credentials.unwrap().too_open.unwrap();
+            let profile_wording =
+                crate::cloud::credentials::check_secret_file_mode(mode).unwrap_err();
+            assert!(
+                e.contains(&profile_wording) && e.contains("too open"),
+                "{e}"
+            );
+            assert_eq!(e.matches(&p.display().to_string()).count(), 1, "{e}");
+            assert!(!e.contains(secret), "{e}");
+        }
+        let p = write(dir.path(), &text, 0o600);
+        assert_eq!(
+            Config::load(&p).unwrap().credentials.unwrap().too_open,
+            None
+        );
+        // Without a secret in it the file may be world-readable, as /etc files are.
+        let p = write(dir.path(), &minimal(), 0o644);
+        assert!(Config::load(&p).is_ok());
     }
 }

@@ -314,7 +314,13 @@ impl Journal {
         // Bounded by the length seen at open (a device path must not read forever).
         let len = f.metadata()?.len();
         for line in BufReader::new(f.take(len)).split(b'\n') {
-            let line = line?;
+            // A directory opens but does not read (EISDIR): name the path, as for open.
+            let line = line.map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot read {}: {e}", self.path.display()),
+                )
+            })?;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
 
 pub mod alert;
+pub mod bounds;
 pub mod cli;
 pub mod cloud;
 pub mod cmd;

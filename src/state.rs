@@ -172,7 +172,7 @@ impl VipState {
     /// The newest recorded event, if any. A damaged file reads as an error naming it.
     pub fn read(&self) -> io::Result<Option<EventRecord>> {
         let path = self.event_path();
-        match std::fs::read(&path) {
+        match crate::bounds::read_file_capped(&path, crate::bounds::MAX_CONFIG_BYTES) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,

@@ -276,3 +276,43 @@ async fn exec_hook_that_hangs_is_killed_with_its_children() {
         }
     }
 }
+
+/// Issue 7: a WeCom answer was read whole and its `errmsg` echoed whole in the failure report.
+#[tokio::test]
+async fn a_long_wecom_errmsg_is_truncated_and_a_huge_answer_refused() {
+    let long = Receiver::start(Behaviour::ok(&format!(
+        r#"{{"errcode":93000,"errmsg":"{}"}}"#,
+        "e".repeat(30_000)
+    )));
+    let huge = Receiver::start(Behaviour::ok(&format!(
+        r#"{{"errcode":0,"errmsg":"ok","pad":"{}"}}"#,
+        "p".repeat(1024 * 1024)
+    )));
+    let cfg = format!(
+        "[[alert]]\ntype = \"wecom\"\nurl = \"{}?key=k1\"\n\
+         [[alert]]\ntype = \"wecom\"\nurl = \"{}?key=k2\"\n",
+        long.url, huge.url
+    );
+    let report = Alerter::new(&targets(&cfg))
+        .send(&AlertEvent::new("iam", AlertKind::Failure, "x"))
+        .await;
+    for d in &report {
+        match &d.outcome {
+            Outcome::Failed(why) => {
+                assert!(why.len() < 400, "{} bytes: {}", why.len(), &why[..200])
+            }
+            o => panic!("{}: want a failure, got {o:?}", d.target),
+        }
+    }
+    let Outcome::Failed(why) = &report[0].outcome else {
+        unreachable!()
+    };
+    assert!(
+        why.contains("93000") && why.contains("(30000 bytes)"),
+        "{why}"
+    );
+    let Outcome::Failed(why) = &report[1].outcome else {
+        unreachable!()
+    };
+    assert!(why.contains("64 KiB"), "{why}");
+}

@@ -78,6 +78,37 @@ fn malformed_configs_exit_2_naming_key_and_line() {
             5,
             &["instance_id"],
         ),
+        // Issue 7: these passed `config check` and failed only when the API refused them.
+        (
+            "havip_id with a path",
+            base.replace("havip-iam00099", "havip-../../etc"),
+            11,
+            &["havip_id", "havip-../../etc", "8 lowercase"],
+        ),
+        (
+            "havip_id too short",
+            base.replace("havip-iam00099", "havip-1"),
+            11,
+            &["havip_id", "8 lowercase"],
+        ),
+        (
+            "instance_id too long",
+            base.replace("ins-iam00021", "ins-iam000211"),
+            5,
+            &["instance_id", "8 lowercase"],
+        ),
+        (
+            "eip_id uppercase",
+            base.replace("eip = \"106.52.252.139\"", "eip_id = \"eip-IAM00139\""),
+            12,
+            &["eip_id", "8 lowercase"],
+        ),
+        (
+            "eni_id malformed",
+            base.replace("[node]\n", "[node]\neni_id = \"eni-x\"\n"),
+            5,
+            &["eni_id", "8 lowercase"],
+        ),
     ];
     for (what, text, line, words) in cases {
         let node = Node::new(&sim, NODE21, &text);
@@ -203,6 +234,11 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
             &format!("[credentials]\nsecret_id = \"{SECRET_ID}\"\nsecret_key = \"{SECRET_KEY}\"\n\n[node]\n"),
         );
     let n2 = Node::new(&sim, NODE21, &text);
+    // A file holding a secret must be private, as the profile file must (issue 7).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(n2.config_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let r = n2.run(&["config", "check"]);
     r.code(0);
     assert!(

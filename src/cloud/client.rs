@@ -13,9 +13,10 @@ use tokio::time::Instant;
 
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
-use super::metadata::{error_chain, truncate};
+use super::metadata::error_chain;
 use super::retry::RetryPolicy;
 use super::{Action, Error, ErrorClass};
+use crate::bounds::{clip, clip_quoted, clip_to};
 
 /// The Content-Type sent and signed. Exactly this, no charset: the signed value must be the
 /// sent value (API.md §1.2).
@@ -487,7 +488,7 @@ impl Client {
             let text = String::from_utf8_lossy(&bytes);
             Err(Error::HttpStatus {
                 status: status.as_u16(),
-                body: truncate(text.trim(), 300),
+                body: clip_to(text.trim(), 300),
                 request_id: serde_json::from_slice::<Value>(&bytes)
                     .ok()
                     .and_then(|v| v.get("Response").and_then(request_id_of)),
@@ -501,7 +502,7 @@ impl Client {
 
 /// The certificates of an extra trusted CA file (PEM; a bundle may hold several).
 pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
-    let pem = std::fs::read(path)
+    let pem = crate::bounds::read_file_capped(path, crate::bounds::MAX_CA_FILE_BYTES)
         .map_err(|e| Error::Config(format!("cannot read CA file {}: {e}", path.display())))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| Error::Config(format!("CA file {}: {}", path.display(), error_chain(&e))))?;
@@ -563,32 +564,43 @@ pub fn default_endpoint(service: &str) -> String {
 /// credentials; plain http only for loopback, so keys never cross a network unencrypted.
 pub fn parse_endpoint(endpoint: &str, service: &str) -> Result<reqwest::Url, Error> {
     let text = endpoint.trim().replace("{service}", service);
+    let endpoint = clip_quoted(endpoint);
     let url = reqwest::Url::parse(&text)
-        .map_err(|e| Error::Config(format!("endpoint {endpoint:?}: {e}")))?;
+        .map_err(|e| Error::Config(format!("endpoint {endpoint}: {e}")))?;
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::Config(format!("endpoint {endpoint:?} has no host")));
+        return Err(Error::Config(format!("endpoint {endpoint} has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::Config(format!(
-            "endpoint {endpoint:?} must not contain credentials"
+            "endpoint {} must not contain credentials (user:password@)",
+            clip_quoted(&without_credentials(&url))
         )));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(
-            "endpoint {endpoint:?} must not have a path or query: API 3.0 always posts to /"
+            "endpoint {endpoint} must not have a path or query: API 3.0 always posts to /"
         )));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         "http" => Err(Error::Config(format!(
-            "endpoint {endpoint:?}: plain http is allowed only for loopback addresses \
+            "endpoint {endpoint}: plain http is allowed only for loopback addresses \
              (127.0.0.0/8, ::1, localhost); use https"
         ))),
         other => Err(Error::Config(format!(
-            "endpoint {endpoint:?}: unsupported scheme {other:?}; use https"
+            "endpoint {endpoint}: unsupported scheme {}; use https",
+            clip_quoted(other)
         ))),
     }
+}
+
+/// `url` with its user and password removed, so an error never repeats a password.
+fn without_credentials(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
@@ -635,7 +647,7 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Decode {
         message: format!(
             "body is not JSON ({e}): {}",
-            truncate(String::from_utf8_lossy(bytes).trim(), 200)
+            clip(String::from_utf8_lossy(bytes).trim())
         ),
         request_id: None,
     })?;
@@ -659,7 +671,7 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
         let field = |name: &str| err.get(name).and_then(Value::as_str).map(str::to_string);
         let Some(code) = field("Code").filter(|c| !c.is_empty()) else {
             return Err(Error::Decode {
-                message: format!("Response.Error has no Code: {err}"),
+                message: format!("Response.Error has no Code: {}", clip(&err.to_string())),
                 request_id,
             });
         };
@@ -688,8 +700,9 @@ fn decode_response<T: DeserializeOwned>(
     let request_id = request_id_of(&v);
     match serde_json::from_value::<T>(v) {
         Ok(t) => Ok((t, request_id)),
+        // serde's message may quote the offending value, which the server chose: bounded.
         Err(e) => Err(Error::Decode {
-            message: format!("{action} response: {e}"),
+            message: format!("{action} response: {}", clip(&e.to_string())),
             request_id,
         }),
     }

@@ -240,33 +240,48 @@ pub fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
     paths
 }
 
+/// Refuses a file holding a secret that group or others may access (by its `st_mode`), as ssh
+/// does with private keys: a world-readable SecretKey is a leaked SecretKey, and failing loudly
+/// is how it gets fixed. The message continues the file's name ("profile file X …", "the
+/// configuration file …"), so the profile file and the configuration file say it alike.
+pub fn check_secret_file_mode(mode: u32) -> Result<(), String> {
+    let mode = mode & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "has permissions {mode:04o}, which are too open: it holds a secret key and must not \
+             be accessible by group or others; run `chmod 600` on it"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the `[default]` profile from `path`. `Ok(None)` if the file does not exist.
 ///
-/// Refuses a file that group or others may access, as ssh does with private keys: a world-readable
-/// SecretKey is a leaked SecretKey, and failing loudly is how it gets fixed.
+/// Refuses a file that group or others may access ([`check_secret_file_mode`]), and one larger
+/// than [`crate::bounds::MAX_CONFIG_BYTES`].
 pub fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::Credentials(format!(
-                "cannot read profile file {}: {e}",
-                path.display()
-            )))
-        }
+    let cannot_read = |e: std::io::Error| {
+        Error::Credentials(format!("cannot read profile file {}: {e}", path.display()))
     };
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot_read(e)),
+    };
+    let meta = file.metadata().map_err(cannot_read)?;
+    if meta.is_dir() {
         return Err(Error::Credentials(format!(
-            "profile file {} has permissions {mode:04o}, which are too open: it holds a secret key \
-             and must not be accessible by group or others; run `chmod 600 {}`",
-            path.display(),
+            "profile file {} is a directory",
             path.display()
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Credentials(format!("cannot read profile file {}: {e}", path.display()))
+    check_secret_file_mode(meta.permissions().mode())
+        .map_err(|m| Error::Credentials(format!("profile file {} {m}", path.display())))?;
+    let bytes =
+        crate::bounds::read_capped(file, crate::bounds::MAX_CONFIG_BYTES).map_err(cannot_read)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Credentials(format!("profile file {} is not UTF-8 text", path.display()))
     })?;
     parse_profile(&text, "default")
         .map(Some)
@@ -396,6 +411,9 @@ pub struct Chain {
     explicit: Option<Credentials>,
     env: EnvVars,
     profiles: Vec<PathBuf>,
+    /// Who named the profile file on purpose (then it must exist): the environment variable
+    /// or the configuration.
+    profile_named_by: Option<&'static str>,
     metadata: Option<Metadata>,
     clock: Arc<dyn Clock>,
     resolved: Mutex<Option<Arc<dyn CredentialProvider>>>,
@@ -413,6 +431,7 @@ impl Chain {
             explicit,
             env: env.clone(),
             profiles: profile_paths(env),
+            profile_named_by: env.get(ENV_CREDENTIALS_FILE).map(|_| ENV_CREDENTIALS_FILE),
             metadata,
             clock,
             resolved: Mutex::new(None),
@@ -423,6 +442,30 @@ impl Chain {
     pub fn with_profile_paths(mut self, paths: Vec<PathBuf>) -> Self {
         self.profiles = paths;
         self
+    }
+
+    /// Reads credentials from the profile file `path` only, which must exist (a configuration
+    /// file naming it: a typo must not fall through to another source).
+    pub fn with_profile_file(mut self, path: PathBuf) -> Self {
+        self.profiles = vec![path];
+        self.profile_named_by = Some("the configuration");
+        self
+    }
+
+    /// Resolves what can be resolved without the network: explicit credentials, the
+    /// environment, the profile files. A problem there (half the environment pair, an empty
+    /// key, a profile file that is too open, malformed or missing when named) is an error now,
+    /// before any call, so that every command reports it as the configuration error it is.
+    /// When none of them has credentials, the CVM role is left for the first call.
+    pub async fn resolve_local(&self) -> Result<(), Error> {
+        let mut slot = self.resolved.lock().await;
+        if slot.is_none() {
+            if let Some(p) = self.find_local()? {
+                tracing::debug!(source = %p.source(), "using credentials");
+                *slot = Some(p);
+            }
+        }
+        Ok(())
     }
 
     /// Finds the first source that has credentials.
@@ -437,25 +480,41 @@ impl Chain {
         Ok(provider)
     }
 
-    async fn find(&self) -> Result<Arc<dyn CredentialProvider>, Error> {
+    /// The sources that need no network: explicit, environment, profile files.
+    fn find_local(&self) -> Result<Option<Arc<dyn CredentialProvider>>, Error> {
         if let Some(c) = &self.explicit {
-            return Ok(Arc::new(StaticProvider::new(c.clone(), "configuration")));
+            return Ok(Some(Arc::new(StaticProvider::new(
+                c.clone(),
+                "configuration",
+            ))));
         }
         if let Some(c) = from_env(&self.env)? {
-            return Ok(Arc::new(StaticProvider::new(c, "environment")));
+            return Ok(Some(Arc::new(StaticProvider::new(c, "environment"))));
         }
-        let explicit_file = self.env.get(ENV_CREDENTIALS_FILE).is_some();
         for path in &self.profiles {
             match read_profile(path)? {
-                Some(c) => return Ok(Arc::new(StaticProvider::new(c, path.display().to_string()))),
-                None if explicit_file => {
-                    return Err(Error::Credentials(format!(
-                        "{ENV_CREDENTIALS_FILE} names {}, which does not exist",
-                        path.display()
-                    )))
+                Some(c) => {
+                    return Ok(Some(Arc::new(StaticProvider::new(
+                        c,
+                        path.display().to_string(),
+                    ))))
                 }
-                None => {}
+                None => {
+                    if let Some(by) = self.profile_named_by {
+                        return Err(Error::Credentials(format!(
+                            "profile file {} (named by {by}) does not exist",
+                            path.display()
+                        )));
+                    }
+                }
             }
+        }
+        Ok(None)
+    }
+
+    async fn find(&self) -> Result<Arc<dyn CredentialProvider>, Error> {
+        if let Some(p) = self.find_local()? {
+            return Ok(p);
         }
         let tried_files = self
             .profiles
@@ -683,5 +742,52 @@ mod tests {
         let chain = Chain::default_chain(None, &env, None, clock());
         let err = chain.credentials().await.unwrap_err().to_string();
         assert!(err.contains(&missing.display().to_string()), "{err}");
+    }
+
+    /// Issue 7: the profile file was read without a cap.
+    #[test]
+    fn a_profile_file_larger_than_the_cap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_profile(dir.path(), 0o600);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&"#".repeat(crate::bounds::MAX_CONFIG_BYTES as usize));
+        std::fs::write(&path, text).unwrap();
+        let err = read_profile(&path).unwrap_err().to_string();
+        assert!(err.contains("1 MiB"), "{err}");
+        assert_eq!(err.matches(&path.display().to_string()).count(), 1, "{err}");
+        let err = read_profile(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("directory"), "{err}");
+    }
+
+    /// Issue 7: an empty `TENCENTCLOUD_SECRET_KEY` surfaced only at the first call. Everything
+    /// local resolves at setup; with nothing local the chain still waits for the CVM role.
+    #[tokio::test]
+    async fn local_credential_problems_are_found_before_any_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = EnvVars::from_pairs([(ENV_SECRET_ID, "AKIDx"), (ENV_SECRET_KEY, "")]);
+        let chain = Chain::default_chain(None, &env, None, clock())
+            .with_profile_paths(vec![dir.path().join("none")]);
+        let err = chain.resolve_local().await.unwrap_err();
+        assert!(matches!(err, Error::Credentials(_)), "{err}");
+        assert!(err.to_string().contains(ENV_SECRET_KEY), "{err}");
+
+        let open = write_profile(dir.path(), 0o644);
+        let chain = Chain::default_chain(None, &EnvVars::default(), None, clock())
+            .with_profile_paths(vec![open]);
+        assert!(chain.resolve_local().await.is_err());
+
+        let missing = dir.path().join("typo");
+        let chain = Chain::default_chain(None, &EnvVars::default(), None, clock())
+            .with_profile_file(missing.clone());
+        let err = chain.resolve_local().await.unwrap_err().to_string();
+        assert!(
+            err.contains(&missing.display().to_string()) && err.contains("configuration"),
+            "{err}"
+        );
+
+        let chain = Chain::default_chain(None, &EnvVars::default(), None, clock())
+            .with_profile_paths(vec![dir.path().join("none")]);
+        chain.resolve_local().await.unwrap();
+        assert_eq!(chain.source(), "default chain (unresolved)");
     }
 }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::bounds::{clip, clip_to, MAX_MESSAGE_BYTES};
+
 /// What kind of failure an error is, for retry decisions and for reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -105,10 +107,12 @@ pub fn classify_code(code: &str) -> ErrorClass {
 /// Everything that can go wrong when calling the TencentCloud API.
 ///
 /// Messages are lowercase and context-first; callers add context with `anyhow` at the top.
+/// Every text that came from outside (a server's body or message, a value the user gave) is
+/// bounded when displayed ([`clip_to`]), so no error line is unbounded.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request could not be sent or no response came back in time.
-    #[error("transport error: {message}")]
+    #[error("transport error: {}", clip_to(message, MAX_MESSAGE_BYTES))]
     Transport {
         message: String,
         /// The per-request timeout fired.
@@ -116,10 +120,10 @@ pub enum Error {
     },
     /// The TLS handshake failed because the server's certificate is not trusted (unknown CA,
     /// wrong name, expired). Not retried: it will not fix itself; `--ca-file` might.
-    #[error("tls: {message}")]
+    #[error("tls: {}", clip_to(message, MAX_MESSAGE_BYTES))]
     Tls { message: String },
     /// The server answered with an HTTP status other than 200 (API errors come with 200).
-    #[error("http status {status}: {body}")]
+    #[error("http status {status}: {}", clip_to(body, MAX_MESSAGE_BYTES))]
     HttpStatus {
         status: u16,
         /// The start of the body, for diagnosis.
@@ -127,7 +131,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The API answered `Response.Error`.
-    #[error("api error {code}: {message} (RequestId {})", request_id.as_deref().unwrap_or("none"))]
+    #[error("api error {}: {} (RequestId {})", clip(code), clip_to(message, MAX_MESSAGE_BYTES), clip(request_id.as_deref().unwrap_or("none")))]
     Api {
         code: String,
         message: String,
@@ -142,7 +146,7 @@ pub enum Error {
         source: Box<Error>,
     },
     /// The response could not be understood.
-    #[error("cannot decode response: {message}")]
+    #[error("cannot decode response: {}", clip_to(message, MAX_MESSAGE_BYTES))]
     Decode {
         message: String,
         request_id: Option<String>,
@@ -155,13 +159,17 @@ pub enum Error {
         last: Option<Box<Error>>,
     },
     /// An asynchronous task finished with FAILED.
-    #[error("task {task_id} failed: {message}")]
+    #[error(
+        "task {} failed: {}",
+        clip(task_id),
+        clip_to(message, MAX_MESSAGE_BYTES)
+    )]
     TaskFailed { task_id: String, message: String },
     /// No usable credentials, or a credentials source that must not be used.
-    #[error("credentials: {0}")]
+    #[error("credentials: {}", clip_to(.0, MAX_MESSAGE_BYTES))]
     Credentials(String),
     /// The client is misconfigured (endpoint, CA file, region, …).
-    #[error("configuration: {0}")]
+    #[error("configuration: {}", clip_to(.0, MAX_MESSAGE_BYTES))]
     Config(String),
 }
 
@@ -377,5 +385,42 @@ mod tests {
         );
         assert_eq!(deadline.request_id(), Some("r"));
         assert!(!deadline.is_retryable());
+    }
+
+    /// Issue 7: a 502's HTML page, or a server message quoting a 100 KB ID, printed whole.
+    #[test]
+    fn long_server_bodies_and_messages_are_truncated_in_errors() {
+        let page = format!("<html>{}</html>", "x".repeat(100_000));
+        let errors = [
+            Error::HttpStatus {
+                status: 502,
+                body: page.clone(),
+                request_id: None,
+            },
+            Error::Api {
+                code: "InvalidParameterValue.Malformed".into(),
+                message: format!("The HaVipId `havip-{}` is malformed.", "a".repeat(100_000)),
+                request_id: Some("r".into()),
+            },
+            Error::Decode {
+                message: page.clone(),
+                request_id: None,
+            },
+            Error::Transport {
+                message: page.clone(),
+                timed_out: false,
+            },
+            Error::Config(page.clone()),
+            Error::Credentials(page.clone()),
+            Error::TaskFailed {
+                task_id: page.clone(),
+                message: page,
+            },
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(text.len() < 2 * MAX_MESSAGE_BYTES, "{} bytes", text.len());
+            assert!(text.contains("… ("), "no ellipsis and length: {text}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Error;
+use crate::bounds::{clip, clip_quoted};
 
 /// The metadata base URL on a real CVM.
 pub const DEFAULT_BASE_URL: &str = "http://metadata.tencentyun.com";
@@ -121,11 +122,11 @@ impl Metadata {
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let body = resp.text().await.map_err(|e| transport(&url, e))?;
+        let body = read_small_body(resp, &url).await?;
         if !status.is_success() {
             return Err(Error::HttpStatus {
                 status: status.as_u16(),
-                body: truncate(&body, 200),
+                body: clip(&body),
                 request_id: None,
             });
         }
@@ -196,13 +197,13 @@ impl Metadata {
             ))
         })?;
         let creds: RoleCredentials = serde_json::from_str(&body).map_err(|e| Error::Decode {
-            message: format!("metadata {path}: {e}"),
+            message: format!("metadata {path}: {}", clip(&e.to_string())),
             request_id: None,
         })?;
         if creds.code != "Success" {
             return Err(Error::Credentials(format!(
-                "metadata {path} answered Code {:?}, not Success",
-                creds.code
+                "metadata {path} answered Code {}, not Success",
+                clip_quoted(&creds.code)
             )));
         }
         if creds.tmp_secret_id.is_empty() || creds.tmp_secret_key.is_empty() {
@@ -231,15 +232,26 @@ fn list_lines(body: &str) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+/// The largest metadata answer read: the items are a few bytes, a credentials document well
+/// under 4 KiB. More is a broken service (or not the metadata service at all).
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// Reads a metadata answer, refusing one larger than [`MAX_METADATA_BYTES`].
+async fn read_small_body(mut resp: reqwest::Response, url: &str) -> Result<String, Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport(url, e))? {
+        if body.len() + chunk.len() > MAX_METADATA_BYTES {
+            return Err(Error::Decode {
+                message: format!(
+                    "metadata {url}: answer larger than {}",
+                    crate::bounds::human_bytes(MAX_METADATA_BYTES as u64)
+                ),
+                request_id: None,
+            });
+        }
+        body.extend_from_slice(&chunk);
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// `e` and its sources joined with `: `, so "error sending request" says why.
@@ -313,11 +325,5 @@ mod tests {
             "{text}"
         );
         assert_eq!(c.expired_time, 1_615_590_047);
-    }
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("abc", 5), "abc");
-        assert_eq!(truncate("未命名", 4), "未…");
     }
 }

@@ -37,8 +37,8 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// Take credentials from this CAM role (metadata service) instead of searching the chain.
     pub role: Option<String>,
-    /// Replaces the profile files the chain reads (a config file naming one).
-    pub profile_paths: Option<Vec<PathBuf>>,
+    /// The profile file a config file names: the chain reads only it, and it must exist.
+    pub profile_file: Option<PathBuf>,
     /// The metadata base URL; default from `HAVIP_METADATA_ENDPOINT`, else the real service.
     pub metadata_endpoint: Option<String>,
     /// Skip the metadata service entirely (no region or CAM role from it).
@@ -64,9 +64,10 @@ impl ClientOptions {
     }
 }
 
-/// Builds a client: validates the endpoint and CA file first (no I/O), then resolves the region
-/// (flag → `TENCENTCLOUD_REGION` → metadata). Credentials resolve lazily on the first call
-/// (explicit → environment → profile file → CVM role).
+/// Builds a client: validates the endpoint and CA file first (no I/O), then the credentials that
+/// need no network (explicit → environment → profile file), then resolves the region (flag →
+/// `TENCENTCLOUD_REGION` → metadata). The CVM role, when nothing local has credentials, resolves
+/// on the first call.
 pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Error> {
     let defaults = ClientConfig::default();
     let clock = opts
@@ -96,10 +97,15 @@ pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Erro
         _ => {
             let chain =
                 Chain::default_chain(opts.credentials.clone(), env, metadata.clone(), clock);
-            Arc::new(match &opts.profile_paths {
-                Some(paths) => chain.with_profile_paths(paths.clone()),
+            let chain = match &opts.profile_file {
+                Some(path) => chain.with_profile_file(path.clone()),
                 None => chain,
-            })
+            };
+            // Credential problems visible without the network (half the environment pair, a
+            // profile file too open or missing) fail here, as configuration errors, before
+            // any call is attempted.
+            chain.resolve_local().await?;
+            Arc::new(chain)
         }
     };
     // Build once before the region lookup so a bad endpoint or CA file fails without I/O.
@@ -169,5 +175,43 @@ mod tests {
         };
         let e = connect(&opts, &EnvVars::default()).await.unwrap_err();
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    /// Issue 7: an empty `TENCENTCLOUD_SECRET_KEY` was a configuration error for `havip api`
+    /// but an UNKNOWN failover for `havip notify`; now `connect` refuses it for everyone.
+    #[tokio::test]
+    async fn empty_env_secret_key_fails_at_connect() {
+        let opts = ClientOptions {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            region: Some("ap-guangzhou".into()),
+            no_metadata: true,
+            ..Default::default()
+        };
+        let env = EnvVars::from_pairs([
+            ("TENCENTCLOUD_SECRET_ID", "AKIDx"),
+            ("TENCENTCLOUD_SECRET_KEY", ""),
+        ]);
+        let e = connect(&opts, &env).await.unwrap_err();
+        assert!(matches!(e, Error::Credentials(_)), "{e}");
+    }
+
+    /// Issue 7: a bad CA file was blamed on the metadata service.
+    #[tokio::test]
+    async fn a_bad_ca_file_is_named_not_blamed_on_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate").unwrap();
+        let opts = ClientOptions {
+            ca_file: Some(ca.clone()),
+            region: Some("ap-guangzhou".into()),
+            metadata_endpoint: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let e = connect(&opts, &EnvVars::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("CA file {}", ca.display())), "{e}");
+        assert!(!e.contains("metadata"), "{e}");
     }
 }

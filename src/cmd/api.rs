@@ -2,9 +2,9 @@
 //! and scripts. Prints the `Response` object (RequestId included) as JSON on stdout.
 //!
 //! Exit 0 on success; 1 when the API (or the network) fails, with Code, Message and RequestId on
-//! stderr; 2 for usage or configuration errors (invalid JSON: nothing is sent).
+//! stderr; 2 for usage or configuration errors (invalid JSON, parameters over
+//! [`MAX_PARAMS_BYTES`]: nothing is sent).
 
-use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::UsageError;
+use crate::bounds::{clip, clip_quoted, read_capped};
 use crate::cli::GlobalArgs;
 use crate::cloud::{self, ClientOptions, EnvVars};
 use crate::config::DEFAULT_CONFIG_PATH;
@@ -27,12 +28,20 @@ pub struct Args {
     pub service: String,
     /// The action, e.g. DescribeHaVips.
     pub action: String,
-    /// Parameters as a JSON object; `-` reads them from stdin [default: {}].
+    /// Parameters as a JSON object; `-` reads them from stdin [default: {}]. At most 1 MiB
+    /// (the API takes request bodies up to 10 MB); larger is refused and nothing is sent.
     pub params: Option<String>,
     /// The API version [default: 2017-03-12 for vpc and cvm, 2019-01-16 for cam].
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub api_version: Option<String>,
 }
+
+/// The largest parameters accepted, as given (argument or stdin). The API takes POST bodies up
+/// to 10 MB; havip's own requests are a few hundred bytes, and an on-call command far beyond
+/// this is a mistake (a wrong file piped in) better refused here than uploaded.
+pub const MAX_PARAMS_BYTES: u64 = 1024 * 1024;
+/// The longest service and action names accepted (the API's are well under 64 characters).
+pub const MAX_NAME_CHARS: usize = 64;
 
 /// The whole command's deadline when `--timeout` is not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,33 +66,45 @@ pub struct Request {
     pub params: Value,
 }
 
-/// Validates the arguments; `stdin` is read only for `-`.
+/// Validates the arguments; `stdin` is read only for `-`, and is given the cap: it returns at
+/// most `MAX_PARAMS_BYTES + 1` bytes (see [`read_stdin`]), so an endless pipe cannot exhaust
+/// memory.
 pub fn prepare(
     args: &Args,
-    stdin: impl FnOnce() -> std::io::Result<String>,
+    stdin: impl FnOnce(u64) -> std::io::Result<Vec<u8>>,
 ) -> Result<Request, UsageError> {
     let service = args.service.trim();
     if service.is_empty()
+        || service.len() > MAX_NAME_CHARS
         || !service
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     {
         return Err(UsageError(format!(
-            "service {service:?} must be a product short name such as vpc, cvm or cam"
+            "service {} must be a product short name such as vpc, cvm or cam",
+            clip_quoted(service)
         )));
     }
     let action = args.action.trim();
-    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if action.is_empty()
+        || action.len() > MAX_NAME_CHARS
+        || !action.chars().all(|c| c.is_ascii_alphanumeric())
+    {
         return Err(UsageError(format!(
-            "action {action:?} must be an action name such as DescribeHaVips"
+            "action {} must be an action name such as DescribeHaVips",
+            clip_quoted(action)
         )));
     }
     let version = match (&args.api_version, default_version(service)) {
         (Some(v), _) => {
             let v = v.trim();
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit() || c == '-') {
+            if v.is_empty()
+                || v.len() > MAX_NAME_CHARS
+                || !v.chars().all(|c| c.is_ascii_digit() || c == '-')
+            {
                 return Err(UsageError(format!(
-                    "--api-version {v:?} must look like 2017-03-12"
+                    "--api-version {} must look like 2017-03-12",
+                    clip_quoted(v)
                 )));
             }
             v.to_string()
@@ -95,15 +116,39 @@ pub fn prepare(
             )))
         }
     };
-    let text = match args.params.as_deref() {
-        None => "{}".to_string(),
-        Some("-") => {
-            stdin().map_err(|e| UsageError(format!("cannot read parameters from stdin: {e}")))?
-        }
-        Some(t) => t.to_string(),
+    let too_large = |from: &str| {
+        UsageError(format!(
+            "parameters {from} are {}; nothing was sent",
+            crate::bounds::too_large(MAX_PARAMS_BYTES)
+        ))
     };
-    let params: Value = serde_json::from_str(if text.trim().is_empty() { "{}" } else { &text })
-        .map_err(|e| UsageError(format!("parameters are not valid JSON: {e}")))?;
+    let bytes: Vec<u8> = match args.params.as_deref() {
+        None => b"{}".to_vec(),
+        Some("-") => stdin(MAX_PARAMS_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::FileTooLarge {
+                too_large("from stdin")
+            } else {
+                UsageError(format!("cannot read parameters from stdin: {e}"))
+            }
+        })?,
+        Some(t) => t.as_bytes().to_vec(),
+    };
+    if bytes.len() as u64 > MAX_PARAMS_BYTES {
+        return Err(too_large(if args.params.as_deref() == Some("-") {
+            "from stdin"
+        } else {
+            "given as the argument"
+        }));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| UsageError("parameters are not UTF-8 text".into()))?;
+    let params: Value = serde_json::from_str(if text.trim().is_empty() { "{}" } else { text })
+        .map_err(|e| {
+            UsageError(format!(
+                "parameters are not valid JSON: {}",
+                crate::bounds::clip(&e.to_string())
+            ))
+        })?;
     if !params.is_object() {
         return Err(UsageError(
             "parameters must be a JSON object, e.g. '{\"Limit\": 10}'".into(),
@@ -117,21 +162,25 @@ pub fn prepare(
     })
 }
 
+/// Reads stdin, but at most `cap` bytes (one more is an error naming the cap).
+pub fn read_stdin(cap: u64) -> std::io::Result<Vec<u8>> {
+    read_capped(std::io::stdin().lock(), cap)
+}
+
 /// Runs the command: prepare (no network), build the client, call, print.
 pub async fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let start = tokio::time::Instant::now();
     let deadline = start + global.timeout_or(DEFAULT_TIMEOUT);
-    let req = prepare(args, || {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map(|_| s)
-    })?;
+    let req = prepare(args, read_stdin)?;
     let env = EnvVars::from_process();
     // On a node, the configuration says how to reach the cloud (endpoint, region, credentials):
     // use it when one is named, or when the default file exists; the flags still win.
     let overrides = Overrides::from_global(global);
     // (clap reads HAVIP_CONFIG into --config.)
     let mut opts = if global.config.is_some() || Path::new(DEFAULT_CONFIG_PATH).exists() {
-        client_options(&load_config(global)?, &overrides)?
+        let cfg = load_config(global)?;
+        client_options(&cfg, &overrides)
+            .map_err(|e| UsageError(format!("{}: {e:#}", cfg.path.display())))?
     } else {
         ClientOptions {
             endpoint: overrides.endpoint,
@@ -146,7 +195,7 @@ pub async fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let response = client
         .call_raw(&req.service, &req.version, &req.action, &req.params)
         .await
-        .with_context(|| format!("{} {}", req.service, req.action))?;
+        .with_context(|| format!("{} {}", req.service, clip(&req.action)))?;
     let text = serde_json::to_string_pretty(&response).context("cannot print the response")?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -165,7 +214,7 @@ mod tests {
         }
     }
 
-    fn no_stdin() -> std::io::Result<String> {
+    fn no_stdin(_cap: u64) -> std::io::Result<Vec<u8>> {
         panic!("stdin must not be read")
     }
 
@@ -183,7 +232,7 @@ mod tests {
             (r.version.as_str(), r.params.clone()),
             ("2019-01-16", serde_json::json!({}))
         );
-        let r = prepare(&args("vpc", "DescribeHaVips", Some("-")), || {
+        let r = prepare(&args("vpc", "DescribeHaVips", Some("-")), |_| {
             Ok(" {\"Limit\": 1}\n".into())
         })
         .unwrap();
@@ -206,10 +255,51 @@ mod tests {
         ] {
             assert!(prepare(&args(s, a, p), no_stdin).is_err(), "{s} {a} {p:?}");
         }
-        let e = prepare(&args("vpc", "X", Some("-")), || {
+        let e = prepare(&args("vpc", "X", Some("-")), |_| {
             Err(std::io::Error::other("closed"))
         })
         .unwrap_err();
         assert!(e.0.contains("stdin"));
+    }
+
+    /// Issue 7: 50 MB of valid JSON went to the server before it refused them.
+    #[test]
+    fn parameters_larger_than_the_cap_are_refused_before_sending() {
+        let big = format!(
+            "{{\"Filters\":\"{}\"}}",
+            "x".repeat(MAX_PARAMS_BYTES as usize)
+        );
+        let e = prepare(&args("vpc", "DescribeHaVips", Some(&big)), no_stdin).unwrap_err();
+        assert!(
+            e.0.contains("1 MiB") && e.0.contains("nothing was sent"),
+            "{e}"
+        );
+        // From stdin: the reader is handed the cap and reads no more than one byte past it.
+        let e = prepare(&args("vpc", "DescribeHaVips", Some("-")), |cap| {
+            read_capped(std::io::repeat(b' '), cap)
+        })
+        .unwrap_err();
+        assert!(e.0.contains("from stdin") && e.0.contains("1 MiB"), "{e}");
+        // Exactly the cap is fine.
+        let mut at_cap = b"{}".to_vec();
+        at_cap.resize(MAX_PARAMS_BYTES as usize, b' ');
+        assert!(prepare(&args("vpc", "DescribeHaVips", Some("-")), |cap| {
+            read_capped(&at_cap[..], cap)
+        })
+        .is_ok());
+    }
+
+    /// Issue 7: a 100 KB action or service name was echoed whole in the usage error.
+    #[test]
+    fn long_names_are_refused_and_truncated_in_the_message() {
+        let long = "A".repeat(100_000);
+        for a in [args("vpc", &long, None), args(&long, "X", None), {
+            let mut a = args("vpc", "X", None);
+            a.api_version = Some("1".repeat(100_000));
+            a
+        }] {
+            let e = prepare(&a, no_stdin).unwrap_err();
+            assert!(e.0.len() < 400 && e.0.contains("(100000 bytes)"), "{e}");
+        }
     }
 }

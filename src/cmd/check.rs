@@ -349,20 +349,26 @@ pub async fn execute(plan: &Plan) -> Result<String, CheckError> {
     if let Some(flag) = find_drain_flag(&plan.state_dir, plan.vip.as_deref())? {
         return Err(CheckError::Drained(flag));
     }
-    let ca_pem =
-        match &plan.ca_file {
-            Some(p)
-                if plan
-                    .probes
-                    .iter()
-                    .any(|pr| matches!(pr, Probe::Http { .. })) =>
-            {
-                Some(std::fs::read(p).map_err(|e| {
-                    CheckError::Misconfigured(format!("CA file {}: {e}", p.display()))
-                })?)
-            }
-            _ => None,
-        };
+    let ca_pem = match &plan.ca_file {
+        Some(p)
+            if plan
+                .probes
+                .iter()
+                .any(|pr| matches!(pr, Probe::Http { .. })) =>
+        {
+            Some(
+                crate::bounds::read_file_capped(p, crate::bounds::MAX_CA_FILE_BYTES).map_err(
+                    |e| {
+                        CheckError::Misconfigured(format!(
+                            "cannot read CA file {}: {e}",
+                            p.display()
+                        ))
+                    },
+                )?,
+            )
+        }
+        _ => None,
+    };
     let deadline = tokio::time::Instant::now() + plan.timeout;
     let mut passed = Vec::new();
     for probe in &plan.probes {

@@ -12,6 +12,7 @@ use anyhow::Result;
 use tokio::task::JoinSet;
 
 use super::UsageError;
+use crate::bounds::{clip, clip_quoted};
 use crate::cli::GlobalArgs;
 use crate::config::{Config, VipConfig};
 use crate::failover::run::{handle_event, Report, Trigger};
@@ -60,7 +61,8 @@ impl Event {
 fn parse_state(s: &str) -> Result<VrrpState, UsageError> {
     VrrpState::parse(s).ok_or_else(|| {
         UsageError(format!(
-            "notify: unknown state {s:?}; keepalived passes MASTER, BACKUP, FAULT or STOP"
+            "notify: unknown state {}; keepalived passes MASTER, BACKUP, FAULT or STOP",
+            clip_quoted(s)
         ))
     })
 }
@@ -83,14 +85,19 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
             }
             let [kind, name, state, rest @ ..] = args else {
                 return Err(UsageError(format!(
-                    "notify: expected TYPE NAME STATE [PRIORITY], got {} argument(s): {args:?}",
-                    args.len()
+                    "notify: expected TYPE NAME STATE [PRIORITY], got {} argument(s): {}",
+                    args.len(),
+                    args.iter()
+                        .map(|a| clip_quoted(a))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 )));
             };
             if let [prio] = rest {
                 if prio.parse::<u8>().is_err() {
                     return Err(UsageError(format!(
-                        "notify: PRIORITY {prio:?} is not a number from 0 to 255"
+                        "notify: PRIORITY {} is not a number from 0 to 255",
+                        clip_quoted(prio)
                     )));
                 }
             }
@@ -102,7 +109,8 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
                 "INSTANCE" => Ok(Event::Instance(name.clone(), state)),
                 "GROUP" => Ok(Event::Group(name.clone(), state)),
                 _ => Err(UsageError(format!(
-                    "notify: TYPE must be INSTANCE or GROUP, got {kind:?}"
+                    "notify: TYPE must be INSTANCE or GROUP, got {}",
+                    clip_quoted(kind)
                 ))),
             }
         }
@@ -117,13 +125,16 @@ pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, Usa
             let v = cfg.vips_for_instance(name);
             if v.is_empty() {
                 return Err(UsageError(format!(
-                    "notify: no [[vip]] in {} follows vrrp_instance {name:?} (configured: {})",
+                    "notify: no [[vip]] in {} follows vrrp_instance {} (configured: {})",
                     cfg.path.display(),
-                    cfg.vips
-                        .iter()
-                        .map(|v| v.vrrp_instance.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    clip_quoted(name),
+                    clip(
+                        &cfg.vips
+                            .iter()
+                            .map(|v| v.vrrp_instance.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 )));
             }
             Ok(v)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 
 use crate::alert::Alerter;
 use crate::cloud::{self, Client, ClientOptions, Credentials, EnvVars, Metadata};
@@ -50,17 +50,21 @@ pub fn client_options(cfg: &Config, ov: &Overrides) -> anyhow::Result<ClientOpti
         ..ClientOptions::default()
     };
     if let Some(c) = &cfg.credentials {
+        if let Some(too_open) = &c.too_open {
+            return Err(anyhow!("{too_open}"));
+        }
         if let Some(id) = &c.secret_id {
             let key = c.secret_key.clone().unwrap_or_default();
-            let mut creds = Credentials::new(id.clone(), key)
-                .map_err(|e| anyhow!("{}: [credentials]: {e}", cfg.path.display()))?;
+            // `Config::parse` made the same checks (with the line); callers name the file.
+            let mut creds =
+                Credentials::new(id.clone(), key).map_err(|e| anyhow!("[credentials]: {e}"))?;
             if let Some(t) = &c.token {
                 creds = creds.with_token(t.clone());
             }
             opts.credentials = Some(creds);
         }
         opts.role = c.role.clone();
-        opts.profile_paths = c.profile_file.clone().map(|p| vec![p]);
+        opts.profile_file = c.profile_file.clone();
     }
     Ok(opts)
 }
@@ -69,9 +73,11 @@ pub fn client_options(cfg: &Config, ov: &Overrides) -> anyhow::Result<ClientOpti
 pub async fn connect(cfg: Config, ov: &Overrides) -> anyhow::Result<Env> {
     let env = EnvVars::from_process();
     let opts = client_options(&cfg, ov)?;
+    // No context here: its errors name what is wrong (the metadata endpoint, or the CA file,
+    // which the metadata client trusts too) and a "metadata service" prefix blamed the service
+    // for a bad `--ca-file`.
     let metadata = opts
-        .metadata(&env)
-        .context("metadata service")?
+        .metadata(&env)?
         .ok_or_else(|| anyhow!("the metadata service is needed for node discovery"))?;
     let client = cloud::connect(&opts, &env)
         .await
