@@ -386,6 +386,11 @@ impl Config {
             // toml's own message carries a snippet; the first line is the useful part, and the
             // span gives the line in our uniform `file:line: message` form.
             let msg = e.message().trim().to_string();
+            // toml says nothing about some characters (a control character in a comment).
+            let msg = match e.span().and_then(|s| text.get(s.start..)?.chars().next()) {
+                Some(c) if msg.is_empty() => format!("character {c:?} is not allowed here"),
+                _ => msg,
+            };
             let msg = match e.span().and_then(|s| key_at(text, s.start)) {
                 Some(key) if !msg.contains(&format!("`{key}`")) => {
                     format!("key `{}`: {msg}", bounds::clip(&key))

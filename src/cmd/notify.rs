@@ -83,7 +83,7 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
                     "notify: --vip goes with --state; keepalived's form names the instance".into(),
                 ));
             }
-            let [kind, name, state, rest @ ..] = args else {
+            let ([kind, name, state] | [kind, name, state, _]) = args else {
                 return Err(UsageError(format!(
                     "notify: expected TYPE NAME STATE [PRIORITY], got {} argument(s): {}",
                     args.len(),
@@ -93,7 +93,7 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
                         .join(" ")
                 )));
             };
-            if let [prio] = rest {
+            if let [_, _, _, prio] = args {
                 if prio.parse::<u8>().is_err() {
                     return Err(UsageError(format!(
                         "notify: PRIORITY {} is not a number from 0 to 255",

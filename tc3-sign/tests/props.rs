@@ -2,6 +2,7 @@
 //! panics on arbitrary input (out-of-range timestamps, non-ASCII, garbage headers).
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use tc3_sign::{
     sign, utc_date, verify, Authorization, CredentialScope, HeaderValueCase, Payload,
     ReceivedRequest, SignError, SignableRequest, SigningParams, VerifyError,
@@ -485,5 +486,366 @@ fn parse_errors() {
     ];
     for (header, want) in cases {
         assert_eq!(Authorization::parse(&header), Err(want), "{header:?}");
+    }
+}
+
+// ---- Which part is wrong (issue 7) -----------------------------------------------------------
+// Arbitrary Authorization headers, header maps, bodies and timestamps give the verify error
+// that names the part at fault, in the order `verify` checks them, and its message says which.
+
+/// The words each error's message must contain: the part it blames.
+fn part_named(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::Malformed(_) => "authorization header",
+        VerifyError::Algorithm(_) => "algorithm",
+        VerifyError::ScopeTerminator => "credential scope",
+        VerifyError::ScopeDate { .. } => "credential scope date",
+        VerifyError::ScopeService { .. } => "credential scope service",
+        VerifyError::RequiredHeaderNotSigned => "signed headers",
+        VerifyError::SignedHeaderMissing(_) => "signed header",
+        VerifyError::TimestampOutOfRange(_) => "timestamp",
+        VerifyError::SignatureMismatch => "signature",
+    }
+}
+
+/// The error `verify` owes for `auth` against a request with these header names at an
+/// in-range `timestamp`, when the signature is not the right one.
+fn expected_error(
+    auth: &Authorization,
+    names: &[&str],
+    timestamp: i64,
+    service: Option<&str>,
+) -> VerifyError {
+    let date = utc_date(timestamp).unwrap();
+    if auth.scope.date != date {
+        return VerifyError::ScopeDate {
+            scope: auth.scope.date.clone(),
+            expected: date,
+        };
+    }
+    if let Some(s) = service {
+        if auth.scope.service != s {
+            return VerifyError::ScopeService {
+                scope: auth.scope.service.clone(),
+                expected: s.to_string(),
+            };
+        }
+    }
+    if !auth.signed_headers.iter().any(|h| h == "content-type")
+        || !auth.signed_headers.iter().any(|h| h == "host")
+    {
+        return VerifyError::RequiredHeaderNotSigned;
+    }
+    for h in &auth.signed_headers {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(h)) {
+            return VerifyError::SignedHeaderMissing(h.clone());
+        }
+    }
+    VerifyError::SignatureMismatch
+}
+
+/// One edit of a header's text.
+#[derive(Clone, Debug)]
+enum Edit {
+    Delete(prop::sample::Index, usize),
+    Insert(prop::sample::Index, String),
+    Replace(prop::sample::Index, char),
+    /// Swap two of the comma-separated parts.
+    SwapParts(prop::sample::Index, prop::sample::Index),
+    /// Repeat one part.
+    RepeatPart(prop::sample::Index),
+    Uppercase(prop::sample::Index, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let i = any::<prop::sample::Index>;
+    prop_oneof![
+        (i(), 1usize..8).prop_map(|(a, n)| Edit::Delete(a, n)),
+        (
+            i(),
+            prop_oneof![
+                "[ ,;=/]{1,3}",
+                "\\PC{0,12}",
+                Just("Signature=".to_string()),
+                Just("/tc3_request".to_string())
+            ]
+        )
+            .prop_map(|(a, s)| Edit::Insert(a, s)),
+        (i(), any::<char>()).prop_map(|(a, c)| Edit::Replace(a, c)),
+        (i(), i()).prop_map(|(a, b)| Edit::SwapParts(a, b)),
+        i().prop_map(Edit::RepeatPart),
+        (i(), 1usize..20).prop_map(|(a, n)| Edit::Uppercase(a, n)),
+    ]
+}
+
+fn floor_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn apply_edit(text: &str, e: &Edit) -> String {
+    let mut t = text.to_string();
+    match e {
+        Edit::Delete(i, n) => {
+            let a = floor_boundary(&t, i.index(t.len() + 1));
+            let b = floor_boundary(&t, (a + n).min(t.len()));
+            t.replace_range(a..b, "");
+        }
+        Edit::Insert(i, s) => {
+            let a = floor_boundary(&t, i.index(t.len() + 1));
+            t.insert_str(a, s);
+        }
+        Edit::Replace(i, c) => {
+            if !t.is_empty() {
+                let a = floor_boundary(&t, i.index(t.len()));
+                let len = t[a..].chars().next().map_or(0, char::len_utf8);
+                t.replace_range(a..a + len, &c.to_string());
+            }
+        }
+        Edit::SwapParts(a, b) => {
+            if let Some((alg, rest)) = t.split_once(' ') {
+                let mut parts: Vec<&str> = rest.split(", ").collect();
+                let n = parts.len();
+                parts.swap(a.index(n), b.index(n));
+                t = format!("{alg} {}", parts.join(", "));
+            }
+        }
+        Edit::RepeatPart(a) => {
+            if let Some((alg, rest)) = t.split_once(' ') {
+                let mut parts: Vec<&str> = rest.split(", ").collect();
+                let p = parts[a.index(parts.len())];
+                parts.push(p);
+                t = format!("{alg} {}", parts.join(", "));
+            }
+        }
+        Edit::Uppercase(i, n) => {
+            let a = floor_boundary(&t, i.index(t.len() + 1));
+            let b = floor_boundary(&t, (a + n).min(t.len()));
+            let up = t[a..b].to_ascii_uppercase();
+            t.replace_range(a..b, &up);
+        }
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// For in-range timestamps and any Authorization, header map and body, `verify` answers the
+    /// error of the first part at fault (scope date, scope service, required headers, a missing
+    /// signed header, the signature), and its message names that part.
+    #[test]
+    fn verify_names_the_part_at_fault(
+        c in case(),
+        right_date in any::<bool>(),
+        date in prop_oneof!["[0-9]{4}-[0-9]{2}-[0-9]{2}", "\\PC{0,12}"],
+        right_service in any::<bool>(),
+        service in prop_oneof!["[a-z]{1,6}", "\\PC{0,8}"],
+        check_service in any::<bool>(),
+        signed_headers in proptest::collection::vec(
+            prop_oneof![
+                3 => Just("content-type".to_string()),
+                3 => Just("host".to_string()),
+                1 => Just("x-tc-action".to_string()),
+                1 => "[a-z-]{1,12}",
+                1 => "\\PC{0,8}",
+            ],
+            0..5,
+        ),
+        names in proptest::collection::vec(
+            prop_oneof![
+                Just("Content-Type".to_string()),
+                Just("HOST".to_string()),
+                Just("X-TC-Action".to_string()),
+                "[A-Za-z-]{1,12}",
+                "\\PC{0,8}",
+            ],
+            0..5,
+        ),
+        value in "\\PC{0,40}",
+        signature in prop_oneof!["[0-9a-f]{64}", "\\PC{0,70}"],
+    ) {
+        let auth = Authorization {
+            secret_id: c.secret_id.clone(),
+            scope: CredentialScope {
+                date: if right_date { utc_date(c.timestamp).unwrap() } else { date },
+                service: if right_service { c.service.clone() } else { service },
+            },
+            signed_headers,
+            signature,
+        };
+        let req = ReceivedRequest {
+            method: "POST",
+            query: "",
+            headers: names.iter().map(|n| (n.as_str(), value.as_str())).collect(),
+            payload: c.payload(),
+            timestamp: c.timestamp,
+        };
+        let svc = check_service.then_some(c.service.as_str());
+        let got = verify(&auth, &c.secret_key, &req, svc).unwrap_err();
+        let want = expected_error(&auth, &names.iter().map(String::as_str).collect::<Vec<_>>(), c.timestamp, svc);
+        prop_assert_eq!(&got, &want);
+        let text = got.to_string();
+        prop_assert!(text.contains(part_named(&got)), "{}", text);
+    }
+
+    /// Edits of a real Authorization header: what no longer parses is a parse error naming
+    /// the header, the algorithm or the scope; what parses verifies only if it still carries
+    /// the same scope, signature and set of signed headers (parts may move, case may change
+    /// where it does not matter).
+    #[test]
+    fn edited_headers_fail_at_the_edited_part(
+        c in case(),
+        edits in proptest::collection::vec(edit(), 1..4),
+    ) {
+        let signable = c.signable();
+        let signed = sign(&signable, &c.params()).unwrap();
+        let mut header = signed.authorization.to_string();
+        for e in &edits {
+            header = apply_edit(&header, e);
+        }
+        let ts = c.timestamp.to_string();
+        let received = c.received(&signable, &ts);
+        match Authorization::parse(&header) {
+            Err(e) => {
+                let parse_error = matches!(
+                    e,
+                    VerifyError::Malformed(_) | VerifyError::Algorithm(_) | VerifyError::ScopeTerminator
+                );
+                prop_assert!(parse_error, "{:?}", e);
+                prop_assert!(e.to_string().contains(part_named(&e)), "{}", e);
+            }
+            Ok(a) => match verify(&a, &c.secret_key, &received, Some(&c.service)) {
+                Ok(()) => {
+                    let orig = &signed.authorization;
+                    prop_assert_eq!(&a.scope, &orig.scope);
+                    prop_assert_eq!(&a.signature, &orig.signature);
+                    let mut got = a.signed_headers.clone();
+                    got.sort();
+                    prop_assert_eq!(got, vec!["content-type".to_string(), "host".to_string()]);
+                }
+                Err(e) => prop_assert!(e.to_string().contains(part_named(&e)), "{}", e),
+            },
+        }
+    }
+
+    /// The parts of the header in any order, with any spacing around the commas, and the
+    /// signed headers in any order: still the same signature, still verifies.
+    #[test]
+    fn header_part_order_and_spacing_do_not_matter(
+        c in case(),
+        order in Just(vec![0usize, 1, 2]).prop_shuffle(),
+        seps in proptest::collection::vec("[ \t]{0,3},[ \t]{0,3}", 2),
+        lead in "[ \t]{0,3}",
+        host_first in any::<bool>(),
+    ) {
+        let signable = c.signable();
+        let signed = sign(&signable, &c.params()).unwrap();
+        let a = &signed.authorization;
+        let sh = if host_first { "host;content-type" } else { "content-type;host" };
+        let parts = [
+            format!("Credential={}/{}", a.secret_id, a.scope),
+            format!("SignedHeaders={sh}"),
+            format!("Signature={}", a.signature),
+        ];
+        let header = format!(
+            "TC3-HMAC-SHA256 {lead}{}{}{}{}{}",
+            parts[order[0]], seps[0], parts[order[1]], seps[1], parts[order[2]]
+        );
+        let parsed = Authorization::parse(&header).map_err(|e| TestCaseError::fail(format!("{header:?}: {e}")))?;
+        let ts = c.timestamp.to_string();
+        prop_assert_eq!(verify(&parsed, &c.secret_key, &c.received(&signable, &ts), Some(&c.service)), Ok(()));
+    }
+
+    /// Header maps: headers that are not signed never matter, wherever they are; a repeated
+    /// signed header after the first changes nothing (the first is the one signed); one
+    /// before it with another value is a signature mismatch.
+    #[test]
+    fn unsigned_and_repeated_headers(
+        c in case(),
+        extra in proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,15}", "\\PC{0,40}"), 0..6),
+        at in any::<prop::sample::Index>(),
+        other in "[ -~]{1,20}",
+    ) {
+        let signable = c.signable();
+        let signed = sign(&signable, &c.params()).unwrap();
+        let ts = c.timestamp.to_string();
+        let received = c.received(&signable, &ts);
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type") && !n.eq_ignore_ascii_case("host"))
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut headers = received.headers.clone();
+        for (k, h) in extra.iter().enumerate() {
+            let i = (at.index(headers.len() + 1) + k) % (headers.len() + 1);
+            headers.insert(i, *h);
+        }
+        let r = ReceivedRequest { headers: headers.clone(), ..received.clone() };
+        prop_assert_eq!(verify(&signed.authorization, &c.secret_key, &r, None), Ok(()));
+
+        // A second Host after the first: ignored.
+        let mut after = headers.clone();
+        after.push(("Host", other.as_str()));
+        let r = ReceivedRequest { headers: after, ..received.clone() };
+        prop_assert_eq!(verify(&signed.authorization, &c.secret_key, &r, None), Ok(()));
+
+        // A different Host before the first: that one is read, and it was not signed.
+        let host = signable.headers[1].1;
+        if !other.trim().eq_ignore_ascii_case(host.trim()) {
+            let mut before = headers;
+            before.insert(0, ("host", other.as_str()));
+            let r = ReceivedRequest { headers: before, ..received };
+            prop_assert_eq!(verify(&signed.authorization, &c.secret_key, &r, None), Err(VerifyError::SignatureMismatch));
+        }
+    }
+
+    /// Any timestamp other than the signed one is refused, with the reason that applies: out
+    /// of range, another UTC day (the scope date), or the same day (the signature).
+    #[test]
+    fn any_other_timestamp_is_refused(c in case(), other in prop_oneof![any::<i64>(), TS_MIN..=TS_MAX, -100_000i64..100_000]) {
+        let other = if other == c.timestamp { other.wrapping_add(1) } else { other };
+        let signable = c.signable();
+        let signed = sign(&signable, &c.params()).unwrap();
+        let ts = other.to_string();
+        let r = ReceivedRequest { timestamp: other, ..c.received(&signable, &ts) };
+        let got = verify(&signed.authorization, &c.secret_key, &r, None);
+        let want = if !(TS_MIN..=TS_MAX).contains(&other) {
+            VerifyError::TimestampOutOfRange(other)
+        } else if utc_date(other).unwrap() != utc_date(c.timestamp).unwrap() {
+            VerifyError::ScopeDate { scope: utc_date(c.timestamp).unwrap(), expected: utc_date(other).unwrap() }
+        } else {
+            VerifyError::SignatureMismatch
+        };
+        prop_assert_eq!(got, Err(want));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Bodies up to 64 KiB: signed bodies verify, and one flipped bit anywhere is caught.
+    #[test]
+    fn large_bodies_verify_and_tampering_is_caught(
+        c in case(),
+        body in proptest::collection::vec(any::<u8>(), 0..65_536),
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let c = Case { body, get: false, unsigned: false, query: String::new(), ..c };
+        let signable = c.signable();
+        let signed = sign(&signable, &c.params()).unwrap();
+        let ts = c.timestamp.to_string();
+        let received = c.received(&signable, &ts);
+        prop_assert_eq!(verify(&signed.authorization, &c.secret_key, &received, Some(&c.service)), Ok(()));
+        if !c.body.is_empty() {
+            let mut body = c.body.clone();
+            let i = flip.index(body.len());
+            body[i] ^= 1 << bit;
+            let r = ReceivedRequest { payload: Payload::Bytes(&body), ..received };
+            prop_assert_eq!(verify(&signed.authorization, &c.secret_key, &r, None), Err(VerifyError::SignatureMismatch));
+        }
     }
 }

@@ -25,6 +25,12 @@ const COMMON_QUERY_KEYS: &[&str] = &[
     "RequestClient",
 ];
 
+/// The most dot-separated levels a query parameter name may have. Real names have at most
+/// four (`Filters.0.Values.0`); the bound keeps the recursive unflattening (and the drop of
+/// the tree it builds) off the end of the stack: a 32 KB GET of `a.a.a…` used to abort the
+/// whole simulator before authentication.
+pub const MAX_QUERY_DEPTH: usize = 32;
+
 /// One action's parameters.
 #[derive(Clone, Debug, Default)]
 pub struct Params {
@@ -84,6 +90,15 @@ impl Params {
                 return Err(ApiError::new(
                     "InvalidParameter",
                     format!("The parameter name `{key}` is malformed."),
+                ));
+            }
+            if key.split('.').nth(MAX_QUERY_DEPTH).is_some() {
+                let top = key.split('.').next().unwrap_or_default();
+                return Err(ApiError::new(
+                    "InvalidParameter",
+                    format!(
+                        "The parameter `{top}` is nested deeper than {MAX_QUERY_DEPTH} levels."
+                    ),
                 ));
             }
             root.insert(&key, key.split('.').collect::<Vec<_>>().as_slice(), value)?;
