@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::cloud::ClientOptions;
 use crate::cmd::Command;
 
 /// Keeps a Tencent Cloud HAVIP (and its EIP) where keepalived says it should be, and proves it.
@@ -50,9 +51,17 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// The command deadline: `--timeout`, else `default`.
-    pub fn timeout_or(&self, default: Duration) -> Duration {
-        self.timeout.unwrap_or(default)
+    /// What the flags say about reaching the cloud, as client options (`None` fields are left to
+    /// the configuration file and the environment). `deadline` is `--timeout`.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            endpoint: self.endpoint.clone().filter(|s| !s.is_empty()),
+            region: self.region.clone(),
+            ca_file: self.ca_file.clone(),
+            request_timeout: self.request_timeout,
+            deadline: self.timeout,
+            ..ClientOptions::default()
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 //! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
 
 pub mod alert;
+pub mod backoff;
 pub mod bounds;
 pub mod cli;
 pub mod cloud;
 pub mod cmd;
 pub mod config;
+pub mod context;
 pub mod failover;
 pub mod journal;
 pub mod node;

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+
+use crate::backoff::Backoff;
 use serde::{Deserialize, Serialize};
 
 /// A keepalived VRRP state as passed to notify scripts.
@@ -108,6 +110,14 @@ impl EventRecord {
         }
     }
 }
+
+/// How often a waiting handler tries the run lock: soon at first (a short run ends soon), then
+/// every 20 ms.
+const LOCK_POLL: Backoff = Backoff {
+    initial: Duration::from_millis(1),
+    factor: 2.0,
+    max: Duration::from_millis(20),
+};
 
 /// Why the run lock could not be taken.
 #[derive(Debug, thiserror::Error)]
@@ -219,8 +229,9 @@ impl VipState {
     pub fn lock(&self, deadline: Instant) -> Result<LockGuard, LockError> {
         let path = self.run_lock_path();
         std::fs::create_dir_all(&self.dir).map_err(|e| LockError::Io(self.dir.clone(), e))?;
-        let mut pause = Duration::from_millis(1);
+        let mut pauses = LOCK_POLL.pauses();
         loop {
+            let pause = pauses.next_pause();
             match lock_file(&path, false) {
                 Ok(Some(g)) => {
                     g.write_pid();
@@ -236,7 +247,6 @@ impl VipState {
                 return Err(LockError::Timeout(path, holder));
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 

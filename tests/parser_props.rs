@@ -556,7 +556,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("havip.toml");
         std::fs::write(&path, &bytes).unwrap();
-        match Config::load(&path) {
+        match Config::load(&path, None) {
             Ok(c) => prop_assert!(!c.vips.is_empty()),
             Err(e) => {
                 prop_assert_eq!(&e.path, &path);
@@ -585,7 +585,7 @@ fn the_shipped_files_parse() {
 
 #[test]
 fn config_load_of_a_missing_file_names_it() {
-    let e = Config::load(Path::new("/nonexistent/havip.toml")).unwrap_err();
+    let e = Config::load(Path::new("/nonexistent/havip.toml"), None).unwrap_err();
     assert!(e.message.starts_with("cannot read"), "{e}");
     assert!(
         e.to_string().starts_with("/nonexistent/havip.toml: "),

@@ -161,7 +161,15 @@ impl fmt::Debug for EnvVars {
 }
 
 impl EnvVars {
-    /// The variables that matter here, read from the process environment.
+    /// `HAVIP_STATE_DIR`, when set and not empty: wins over the file's `state_dir`.
+    pub fn state_dir(&self) -> Option<std::path::PathBuf> {
+        self.get(crate::config::STATE_DIR_ENV)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
+    /// The variables that matter here, read from the process environment (the only place
+    /// havip reads it, but for logging's `HAVIP_LOG` and the alert scrubber's secrets).
     pub fn from_process() -> Self {
         const NAMES: &[&str] = &[
             ENV_SECRET_ID,
@@ -171,6 +179,7 @@ impl EnvVars {
             ENV_REGION,
             "HOME",
             super::metadata::ENDPOINT_ENV,
+            crate::config::STATE_DIR_ENV,
         ];
         EnvVars(
             NAMES

@@ -234,6 +234,15 @@ impl Error {
         }
     }
 
+    /// Whether this is a problem of setup (configuration, credentials, an untrusted
+    /// certificate: the fix is `--ca-file`) rather than of the cloud.
+    pub fn is_setup(&self) -> bool {
+        matches!(
+            self,
+            Error::Config(_) | Error::Credentials(_) | Error::Tls { .. }
+        )
+    }
+
     /// Whether the same request may succeed if sent again after a pause.
     pub fn is_retryable(&self) -> bool {
         self.class().is_retryable()

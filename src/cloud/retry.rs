@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::ErrorClass;
+use crate::backoff::Backoff;
 
 /// How many times to try and how long to wait in between. The overall deadline is separate and
 /// always wins.
@@ -51,11 +52,13 @@ impl RetryPolicy {
             ErrorClass::Throttled => self.throttle_base,
             _ => self.base,
         };
-        let exp = failed_attempt.saturating_sub(1).min(30);
-        let step = base
-            .checked_mul(1u32 << exp)
-            .unwrap_or(self.cap)
-            .min(self.cap);
+        let step = Backoff {
+            initial: base,
+            factor: 2.0,
+            max: self.cap,
+        }
+        .delay(failed_attempt.saturating_sub(1))
+        .min(self.cap);
         let jitter = if jitter.is_finite() {
             jitter.clamp(0.0, 1.0)
         } else {

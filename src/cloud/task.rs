@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use tokio::time::Instant;
 
 use super::{nullable, string_or_number, vpc_action, Client, Error};
+use crate::backoff::Backoff;
 
 /// `DescribeVpcTaskResult`: `TaskId` is the RequestId of the asynchronous call.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -74,40 +75,14 @@ pub struct DescribeTaskResultResponse {
 vpc_action!(DescribeTaskResult => DescribeTaskResultResponse, "DescribeTaskResult");
 
 /// How a waiter polls: the first pause, growth per poll, the longest pause.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PollPolicy {
-    pub initial: Duration,
-    pub factor: f64,
-    pub max: Duration,
-}
+pub type PollPolicy = Backoff;
 
-impl Default for PollPolicy {
-    fn default() -> Self {
-        PollPolicy {
-            initial: Duration::from_millis(300),
-            factor: 1.6,
-            max: Duration::from_secs(3),
-        }
-    }
-}
-
-impl PollPolicy {
-    /// The pause after poll number `n` (1-based): `min(max, initial * factor^(n-1))`.
-    pub fn pause(&self, n: u32) -> Duration {
-        let exp = i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX);
-        let factor = if self.factor.is_finite() && self.factor >= 1.0 {
-            self.factor
-        } else {
-            1.0
-        };
-        let secs = self.initial.as_secs_f64() * factor.powi(exp.min(64));
-        if !secs.is_finite() || secs >= self.max.as_secs_f64() {
-            self.max
-        } else {
-            Duration::from_secs_f64(secs)
-        }
-    }
-}
+/// The default polling of a task: 300 ms, growing by 1.6, at most 3 s.
+pub const DEFAULT_POLL: Backoff = Backoff {
+    initial: Duration::from_millis(300),
+    factor: 1.6,
+    max: Duration::from_secs(3),
+};
 
 /// Where a task stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +110,7 @@ pub async fn wait_vpc_task(
     client: &Client,
     request_id: &str,
 ) -> Result<DescribeVpcTaskResultResponse, Error> {
-    wait_vpc_task_with(client, request_id, &PollPolicy::default()).await
+    wait_vpc_task_with(client, request_id, &DEFAULT_POLL).await
 }
 
 pub async fn wait_vpc_task_with(
@@ -167,7 +142,7 @@ pub async fn wait_eip_task(
     client: &Client,
     task_id: &str,
 ) -> Result<DescribeTaskResultResponse, Error> {
-    wait_eip_task_with(client, task_id, &PollPolicy::default()).await
+    wait_eip_task_with(client, task_id, &DEFAULT_POLL).await
 }
 
 pub async fn wait_eip_task_with(
@@ -224,7 +199,7 @@ where
             }
             TaskStatus::Running => {}
         }
-        let pause = poll.pause(polls);
+        let pause = poll.delay(polls - 1);
         if Instant::now() + pause >= deadline {
             return Err(Error::DeadlineExceeded {
                 budget: deadline.saturating_duration_since(start),
@@ -350,23 +325,6 @@ mod tests {
         assert_eq!(TaskStatus::parse("FAILED"), TaskStatus::Failed);
         assert_eq!(TaskStatus::parse("RUNNING"), TaskStatus::Running);
         assert_eq!(TaskStatus::parse("WHATEVER"), TaskStatus::Running);
-    }
-
-    #[test]
-    fn poll_pauses_grow_and_cap() {
-        let p = PollPolicy {
-            initial: Duration::from_millis(100),
-            factor: 2.0,
-            max: Duration::from_millis(500),
-        };
-        let pauses: Vec<_> = (1..=5).map(|n| p.pause(n).as_millis()).collect();
-        assert_eq!(pauses, [100, 200, 400, 500, 500]);
-        assert_eq!(p.pause(u32::MAX), p.max);
-        let weird = PollPolicy {
-            factor: f64::NAN,
-            ..p.clone()
-        };
-        assert_eq!(weird.pause(10), Duration::from_millis(100));
     }
 
     #[test]

@@ -5,19 +5,15 @@
 //! stderr; 2 for usage or configuration errors (invalid JSON, parameters over
 //! [`MAX_PARAMS_BYTES`]: nothing is sent).
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use serde_json::Value;
 
 use super::UsageError;
 use crate::bounds::{clip, clip_quoted, read_capped};
-use crate::cli::GlobalArgs;
-use crate::cloud::{self, ClientOptions, EnvVars};
-use crate::config::DEFAULT_CONFIG_PATH;
-use crate::failover::setup::{client_options, load_config, Overrides};
+use crate::context::Context;
 
 /// Send one signed TencentCloud API call and print its Response as JSON.
 ///
@@ -168,30 +164,14 @@ pub fn read_stdin(cap: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// Runs the command: prepare (no network), build the client, call, print.
-pub async fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let start = tokio::time::Instant::now();
-    let deadline = start + global.timeout_or(DEFAULT_TIMEOUT);
+    let deadline = start + ctx.flags().deadline.unwrap_or(DEFAULT_TIMEOUT);
     let req = prepare(args, read_stdin)?;
-    let env = EnvVars::from_process();
     // On a node, the configuration says how to reach the cloud (endpoint, region, credentials):
-    // use it when one is named, or when the default file exists; the flags still win.
-    let overrides = Overrides::from_global(global);
-    // (clap reads HAVIP_CONFIG into --config.)
-    let mut opts = if global.config.is_some() || Path::new(DEFAULT_CONFIG_PATH).exists() {
-        let cfg = load_config(global)?;
-        client_options(&cfg, &overrides)
-            .map_err(|e| UsageError(format!("{}: {e:#}", cfg.path.display())))?
-    } else {
-        ClientOptions {
-            endpoint: overrides.endpoint,
-            region: overrides.region,
-            request_timeout: overrides.request_timeout,
-            ca_file: overrides.ca_file,
-            ..Default::default()
-        }
-    };
-    opts.deadline = global.timeout;
-    let client = cloud::connect(&opts, &env).await?.with_deadline(deadline);
+    // it is used when one is named, or when the default file exists; the flags still win.
+    let cfg = ctx.config_if_present()?;
+    let client = ctx.client(cfg.as_deref()).await?.with_deadline(deadline);
     let response = client
         .call_raw(&req.service, &req.version, &req.action, &req.params)
         .await

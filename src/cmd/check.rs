@@ -22,6 +22,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::context::Context;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer};
@@ -449,29 +451,27 @@ async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> R
 /// exists. A named file that is missing, or any file that does not parse, fails closed; so
 /// does a `--vip` the file does not define (its drain flag would never be looked for).
 fn load_config(
-    global: &crate::cli::GlobalArgs,
+    ctx: &Context,
     vip: Option<&str>,
 ) -> Result<(Option<CheckConfig>, Option<PathBuf>), String> {
-    let path = crate::config::config_path(global.config.as_deref());
-    if global.config.is_none() && !path.exists() {
+    let Some(cfg) = ctx.config_if_present().map_err(|e| e.to_string())? else {
         return Ok((None, None));
-    }
-    let cfg = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
+    };
     if let Some(v) = vip {
         cfg.select(Some(v))?;
     }
-    Ok((cfg.check, Some(cfg.state_dir)))
+    Ok((cfg.check.clone(), Some(cfg.state_dir.clone())))
 }
 
 /// The command: resolve, drain flags, probes; one line on stderr when unhealthy.
-pub async fn run(args: &CheckArgs, global: &crate::cli::GlobalArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut args = args.clone();
-    args.probe_timeout = global.timeout;
-    args.ca_file = global.ca_file.clone();
-    let env_state_dir = std::env::var_os(crate::config::STATE_DIR_ENV).map(PathBuf::from);
+    args.probe_timeout = ctx.flags().deadline;
+    args.ca_file = ctx.flags().ca_file.clone();
+    let env_state_dir = ctx.env().state_dir();
     // Flags alone are enough when the default file is absent; when a file is named or
     // present, it must load (fail closed).
-    let outcome = match load_config(global, args.vip.as_deref()) {
+    let outcome = match load_config(ctx, args.vip.as_deref()) {
         Ok((section, state_dir)) => {
             match plan(&args, section.as_ref(), state_dir.as_deref(), env_state_dir) {
                 Ok(p) => execute(&p).await,

@@ -10,9 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::GlobalArgs;
 use crate::config::{Config, Target};
-use crate::failover::{node, setup};
+use crate::context::Context;
+use crate::failover::node;
 
 /// Work with the configuration file.
 #[derive(Debug, clap::Args)]
@@ -131,12 +131,12 @@ pub fn describe(cfg: &Config) -> String {
 }
 
 /// Runs `havip config check`.
-pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
+pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let Action::Check = args.action;
-    let cfg = setup::load_config(global)?;
+    let cfg = ctx.config()?;
     print!("{}", describe(&cfg));
-    let engine = setup::engine(global).await?;
-    let env = &engine.env;
+    let engine = ctx.engine().await?;
+    let env = &*engine;
     println!("region         {}", env.client.region());
     let mut ok = true;
     match &engine.instance_id {
@@ -152,7 +152,11 @@ pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
                 .iter()
                 .any(|v| !matches!(v.target, Target::Havip { .. }));
             let client = env.client.with_deadline(
-                tokio::time::Instant::now() + global.timeout_or(std::time::Duration::from_secs(15)),
+                tokio::time::Instant::now()
+                    + ctx
+                        .flags()
+                        .deadline
+                        .unwrap_or(std::time::Duration::from_secs(15)),
             );
             match node::eni_id(&cfg, &env.metadata, &client, id).await {
                 Ok(eni) => {

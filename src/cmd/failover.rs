@@ -8,12 +8,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::notify::print_reports;
-use super::takeover::confirm;
-use super::UsageError;
-use crate::cli::GlobalArgs;
-use crate::failover::run::{planned_failover, FailoverOpts};
-use crate::failover::setup;
+use super::{confirm, print_reports, UsageError};
+use crate::context::Context;
+use crate::failover::{planned_failover, FailoverOpts};
 
 /// How long to wait for the peer when `--timeout` is not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,8 +33,8 @@ pub struct Args {
 }
 
 /// Runs `havip failover` (`--timeout`, the global flag, bounds the wait; default 60 s).
-pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
-    let cfg = setup::load_config(global)?;
+pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
+    let cfg = ctx.config()?;
     let vip = match (&args.vip, cfg.vips.as_slice()) {
         (None, [only]) => only.clone(),
         (None, _) => {
@@ -65,9 +62,9 @@ pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
         eprintln!("havip: failover cancelled");
         return Ok(ExitCode::from(1));
     }
-    let engine = setup::engine(global).await?;
+    let engine = ctx.engine().await?;
     let opts = FailoverOpts {
-        timeout: global.timeout_or(DEFAULT_TIMEOUT),
+        timeout: ctx.flags().deadline.unwrap_or(DEFAULT_TIMEOUT),
         keep_drained: args.keep_drained,
         dry_run: args.dry_run,
     };

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::GlobalArgs;
-use crate::failover::setup;
+use crate::context::Context;
 use crate::journal::{render, Journal};
 
 /// Show recent failover history: events, plans, API calls with RequestIds, verdicts.
@@ -23,8 +22,8 @@ pub struct Args {
 }
 
 /// Runs `havip journal`.
-pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
-    let cfg = setup::load_config(global)?;
+pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
+    let cfg = ctx.config()?;
     let j = Journal::new(&cfg.journal);
     let (recs, damaged) = j.tail(args.vip.as_deref(), args.n)?;
     if recs.is_empty() && !args.json {

@@ -1,9 +1,10 @@
-//! One module per subcommand; [`run`] dispatches, and [`exit_code`] is the one place errors
-//! become exit statuses.
+//! One module per subcommand; [`run`] resolves the context once and dispatches, and
+//! [`exit_code`] is the one place errors become exit statuses. Commands do not import one
+//! another: what two share (printing reports, asking for confirmation) lives here.
 //!
 //! Exit statuses: 0 success; 1 the operation failed (API error, network, deadline); 2 usage or
-//! configuration error. Commands with richer statuses (check, status, audit) return their own
-//! `ExitCode` as `Ok`.
+//! configuration error; 3 (engine commands) confirmed, with local bookkeeping degraded.
+//! Commands with richer statuses (check) return their own `ExitCode` as `Ok`.
 
 pub mod api;
 pub mod check;
@@ -13,10 +14,13 @@ pub mod journal;
 pub mod notify;
 pub mod takeover;
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use crate::cli::Cli;
-use crate::cloud;
+use crate::cloud::{self, EnvVars};
+use crate::context::{self, ConfigSource, Context};
+use crate::failover::Report;
 
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -42,36 +46,101 @@ pub enum Command {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Runs the parsed command line.
+/// Runs the parsed command line: flags, then the environment, then (on demand) the file.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::new(
+        cli.global.client_options(),
+        ConfigSource::new(cli.global.config.as_deref()),
+        EnvVars::from_process(),
+    );
     match &cli.command {
-        Command::Api(args) => api::run(args, &cli.global).await,
-        Command::Check(args) => check::run(args, &cli.global).await,
-        Command::Notify(args) => notify::run(args, &cli.global).await,
-        Command::Takeover(args) => takeover::run(args, &cli.global).await,
-        Command::Failover(args) => failover::run(args, &cli.global).await,
-        Command::Journal(args) => journal::run(args, &cli.global).await,
-        Command::Config(args) => config::run(args, &cli.global).await,
+        Command::Api(args) => api::run(args, &ctx).await,
+        Command::Check(args) => check::run(args, &ctx).await,
+        Command::Notify(args) => notify::run(args, &ctx).await,
+        Command::Takeover(args) => takeover::run(args, &ctx).await,
+        Command::Failover(args) => failover::run(args, &ctx).await,
+        Command::Journal(args) => journal::run(args, &ctx).await,
+        Command::Config(args) => config::run(args, &ctx).await,
     }
 }
 
-/// Maps an error to the exit status: 2 for usage, configuration and credentials problems (an
-/// untrusted TLS certificate included: the fix is `--ca-file`), 1 for everything else.
+/// Maps an error to the exit status, from its kind: 2 for usage, configuration and credentials
+/// problems (an untrusted TLS certificate included: the fix is `--ca-file`), 1 for the rest.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.downcast_ref::<UsageError>().is_some() {
+        if cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<crate::config::ConfigError>().is_some()
+        {
             return 2;
         }
+        if let Some(e) = cause.downcast_ref::<context::Error>() {
+            return if e.is_setup() { 2 } else { 1 };
+        }
         if let Some(e) = cause.downcast_ref::<cloud::Error>() {
-            return match e {
-                cloud::Error::Config(_)
-                | cloud::Error::Credentials(_)
-                | cloud::Error::Tls { .. } => 2,
-                _ => 1,
-            };
+            return if e.is_setup() { 2 } else { 1 };
         }
     }
     1
+}
+
+/// Exit status when the cloud work ended well but local bookkeeping (state file, lock,
+/// journal) did not keep up: the failover happened, and the operator must still hear that
+/// this node's records are incomplete.
+pub const EXIT_LOCAL_DEGRADED: u8 = 3;
+
+/// Prints one block per VIP and returns the exit code: 1 if any failed or is UNKNOWN, else
+/// [`EXIT_LOCAL_DEGRADED`] if any run's local bookkeeping failed, else 0.
+pub(crate) fn print_reports(reports: &[Report], dry_run: bool) -> ExitCode {
+    let mut ok = true;
+    let mut degraded = false;
+    for r in reports {
+        let line = format!(
+            "{}: {} in {:.2}s: {}",
+            r.vip,
+            r.verdict,
+            r.elapsed.as_secs_f64(),
+            r.message
+        );
+        degraded |= !r.local.is_empty();
+        if r.verdict.is_success() && r.local.is_empty() {
+            println!("{line}");
+        } else {
+            ok &= r.verdict.is_success();
+            eprintln!("havip: {line}");
+        }
+        if dry_run || !r.verdict.is_success() {
+            for p in &r.plan {
+                println!("  plan: {p}");
+            }
+        }
+    }
+    match (ok, degraded) {
+        (false, _) => ExitCode::from(1),
+        (true, true) => ExitCode::from(EXIT_LOCAL_DEGRADED),
+        (true, false) => ExitCode::SUCCESS,
+    }
+}
+
+/// Asks `question` on the terminal; refuses (usage error) without a terminal, so a script
+/// never changes the cloud by accident: it must say `--yes`.
+pub(crate) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(format!(
+            "{question}: refusing without confirmation because stdin is not a terminal; pass --yes"
+        ))
+        .into());
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 #[cfg(test)]

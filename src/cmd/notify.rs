@@ -9,15 +9,12 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tokio::task::JoinSet;
 
-use super::UsageError;
+use super::{print_reports, UsageError};
 use crate::bounds::{clip, clip_quoted};
-use crate::cli::GlobalArgs;
 use crate::config::{Config, VipConfig};
-use crate::failover::run::{handle_event, Report, Trigger};
-use crate::failover::setup;
-use crate::journal::Verdict;
+use crate::context::Context;
+use crate::failover::{handle_events, Trigger};
 use crate::state::VrrpState;
 
 /// Handle a keepalived state change: record it, and on MASTER make the cloud follow and confirm.
@@ -145,101 +142,25 @@ pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, Usa
 }
 
 /// Runs `havip notify`.
-pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
+pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let ev = parse_event(args)?;
-    let cfg = setup::load_config(global)?;
+    let cfg = ctx.config()?;
     let vips: Vec<VipConfig> = select(&cfg, &ev)?.into_iter().cloned().collect();
     if vips.is_empty() {
         println!("no VIP follows this group; nothing to do");
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = setup::engine(global).await?;
-    let reports = run_all(
+    let engine = ctx.engine().await?;
+    let reports = handle_events(
         engine,
         vips,
         ev.state(),
         Trigger::Notify,
         args.dry_run,
-        global,
+        ctx.flags().deadline,
     )
     .await;
     Ok(print_reports(&reports, args.dry_run))
-}
-
-/// Runs one event for several VIPs concurrently (each under its own deadline).
-pub async fn run_all(
-    engine: std::sync::Arc<crate::failover::run::Engine>,
-    vips: Vec<VipConfig>,
-    state: VrrpState,
-    trigger: Trigger,
-    dry_run: bool,
-    global: &GlobalArgs,
-) -> Vec<Report> {
-    let mut set = JoinSet::new();
-    for (i, mut vip) in vips.into_iter().enumerate() {
-        if let Some(t) = global.timeout {
-            vip.deadline = t;
-        }
-        let engine = engine.clone();
-        set.spawn(async move { (i, handle_event(engine, vip, state, trigger, dry_run).await) });
-    }
-    let mut out = Vec::new();
-    while let Some(r) = set.join_next().await {
-        match r {
-            Ok(r) => out.push(r),
-            Err(e) => out.push((
-                usize::MAX,
-                Report {
-                    vip: "?".into(),
-                    verdict: Verdict::Failed,
-                    message: format!("internal error: {e}"),
-                    plan: Vec::new(),
-                    elapsed: std::time::Duration::ZERO,
-                    local: Vec::new(),
-                },
-            )),
-        }
-    }
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
-}
-
-/// Exit status when the cloud work ended well but local bookkeeping (state file, lock,
-/// journal) did not keep up: the failover happened, and the operator must still hear that
-/// this node's records are incomplete.
-pub const EXIT_LOCAL_DEGRADED: u8 = 3;
-
-/// Prints one block per VIP and returns the exit code: 1 if any failed or is UNKNOWN, else
-/// [`EXIT_LOCAL_DEGRADED`] if any run's local bookkeeping failed, else 0.
-pub fn print_reports(reports: &[Report], dry_run: bool) -> ExitCode {
-    let mut ok = true;
-    let mut degraded = false;
-    for r in reports {
-        let line = format!(
-            "{}: {} in {:.2}s: {}",
-            r.vip,
-            r.verdict,
-            r.elapsed.as_secs_f64(),
-            r.message
-        );
-        degraded |= !r.local.is_empty();
-        if r.verdict.is_success() && r.local.is_empty() {
-            println!("{line}");
-        } else {
-            ok &= r.verdict.is_success();
-            eprintln!("havip: {line}");
-        }
-        if dry_run || !r.verdict.is_success() {
-            for p in &r.plan {
-                println!("  plan: {p}");
-            }
-        }
-    }
-    match (ok, degraded) {
-        (false, _) => ExitCode::from(1),
-        (true, true) => ExitCode::from(EXIT_LOCAL_DEGRADED),
-        (true, false) => ExitCode::SUCCESS,
-    }
 }
 
 #[cfg(test)]

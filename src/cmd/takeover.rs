@@ -2,16 +2,13 @@
 //! the cloud did not. Recorded as a MASTER event, so it takes part in "latest wins" with
 //! keepalived's own events. Asks for confirmation on a terminal unless `--yes`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::notify::{print_reports, run_all};
-use super::UsageError;
-use crate::cli::GlobalArgs;
-use crate::failover::run::Trigger;
-use crate::failover::setup;
+use super::{confirm, print_reports, UsageError};
+use crate::context::Context;
+use crate::failover::{handle_events, Trigger};
 use crate::state::VrrpState;
 
 /// Make the cloud show this node as the VIP's holder now (the MASTER procedure).
@@ -28,31 +25,9 @@ pub struct Args {
     pub yes: bool,
 }
 
-/// Asks `question` on the terminal; refuses (usage error) without a terminal, so a script
-/// never changes the cloud by accident: it must say `--yes`.
-pub fn confirm(question: &str, yes: bool) -> Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(UsageError(format!(
-            "{question}: refusing without confirmation because stdin is not a terminal; pass --yes"
-        ))
-        .into());
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(
-        line.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
 /// Runs `havip takeover`.
-pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
-    let cfg = setup::load_config(global)?;
+pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
+    let cfg = ctx.config()?;
     let vips: Vec<_> = cfg
         .select(args.vip.as_deref())
         .map_err(UsageError)?
@@ -70,14 +45,14 @@ pub async fn run(args: &Args, global: &GlobalArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
-    let engine = setup::engine(global).await?;
-    let reports = run_all(
+    let engine = ctx.engine().await?;
+    let reports = handle_events(
         engine,
         vips,
         VrrpState::Master,
         Trigger::Takeover,
         args.dry_run,
-        global,
+        ctx.flags().deadline,
     )
     .await;
     Ok(print_reports(&reports, args.dry_run))

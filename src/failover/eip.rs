@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::havip::describe_eip;
-use super::{write_error, Cx, Plan, StepError, Strategy};
+use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::address::{AssociateAddress, DisassociateAddress};
 use crate::cloud::{self, task};
 use crate::config::EipRef;
@@ -182,6 +182,26 @@ impl Strategy for EipStrategy {
                         )
                     })
             }
+        }
+    }
+
+    fn holder(&self, obs: &Option<Observed>) -> Holder {
+        // Between DisassociateAddress and AssociateAddress the EIP is bound to nobody, which
+        // must not read as "the peer has it".
+        let Some(o) = obs
+            .as_ref()
+            .filter(|o| matches!(o.status.as_str(), "BIND" | "BIND_ENI") && !o.eni_id.is_empty())
+        else {
+            return Holder::Nobody;
+        };
+        let seat = Seat {
+            private_ip: Some(o.private_ip.clone()),
+            ..Seat::new("", &o.eni_id)
+        };
+        if o.eni_id == self.desired.eni_id && o.private_ip == self.desired.private_ip.to_string() {
+            Holder::ThisNode(seat)
+        } else {
+            Holder::Other(seat)
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
-use super::{write_error, Cx, Plan, StepError, Strategy};
+use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::address::{Address, DescribeAddresses, DisassociateAddress};
 use crate::cloud::havip::{
     AssociateHaVipInstance, DescribeHaVips, DisassociateHaVipInstance, HaVip,
@@ -203,14 +203,15 @@ impl fmt::Display for Step {
     }
 }
 
-impl Observed {
-    fn holder(&self) -> String {
-        match (self.holder_instance.is_empty(), self.holder_eni.is_empty()) {
-            (true, true) => "nobody".into(),
-            (false, true) => self.holder_instance.clone(),
-            (true, false) => self.holder_eni.clone(),
-            (false, false) => format!("{} ({})", self.holder_instance, self.holder_eni),
-        }
+/// Who holds the HAVIP: its `InstanceId`/`NetworkInterfaceId`, this node when either is ours.
+pub fn holder(d: &Desired, o: &Observed) -> Holder {
+    let seat = Seat::new(&o.holder_instance, &o.holder_eni);
+    if seat.is_empty() {
+        Holder::Nobody
+    } else if is_held(d, o) {
+        Holder::ThisNode(seat)
+    } else {
+        Holder::Other(seat)
     }
 }
 
@@ -282,7 +283,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
             "{announce}{} to hold {} (held by {})",
             d.instance_id,
             d.havip_id,
-            o.holder()
+            holder(d, o)
         ));
     } else if !fresh {
         p.waits.push(format!(
@@ -628,10 +629,36 @@ impl Strategy for HavipStrategy {
         };
         format!(
             "{} holds {} ({}){eip}{stale}",
-            obs.holder(),
+            holder(&self.desired, obs),
             self.desired.havip_id,
             obs.vip
         )
+    }
+
+    fn holder(&self, obs: &Observed) -> Holder {
+        holder(&self.desired, obs)
+    }
+
+    fn peers(&self, obs: &Observed) -> Option<Vec<String>> {
+        obs.check_associate.then(|| {
+            obs.range
+                .iter()
+                .map(|(id, _)| id.clone())
+                .filter(|id| !is_self(&self.desired, id))
+                .collect()
+        })
+    }
+
+    fn attached(&self, obs: &Observed) -> bool {
+        match self.desired.eip {
+            Some(want) => eip_bound(
+                &self.desired.havip_id,
+                &obs.address_ip,
+                &want.to_string(),
+                obs.eip.as_ref(),
+            ),
+            None => self.eip_ref.is_none(),
+        }
     }
 }
 

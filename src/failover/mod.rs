@@ -10,11 +10,20 @@
 //! the newest (`state::VipState::superseded`), so an older procedure never races a newer one.
 
 pub mod eip;
+pub mod ending;
+pub mod engine;
+pub mod event;
 pub mod havip;
+pub mod holder;
 pub mod node;
+pub mod planned;
 pub mod private_ip;
-pub mod run;
-pub mod setup;
+pub mod vip;
+
+pub use engine::{Engine, Report, Trigger};
+pub use event::{handle_event, handle_events};
+pub use holder::{Holder, Seat};
+pub use planned::{planned_failover, FailoverOpts};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,6 +34,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
+use crate::backoff::Backoff;
 use crate::cloud::{self, CallObserver, CallRecord, Client};
 use crate::journal::{CallEntry, Journal, Verdict, WritePhase, WriteRecord};
 use crate::state::VipState;
@@ -105,6 +115,26 @@ pub struct Cx {
 }
 
 impl Cx {
+    /// The context of one run: `client` bound to `deadline`, reporting its calls to `calls`
+    /// (the journal), and guarded by the run's event (`None`: dry runs and planned failovers,
+    /// which write nothing).
+    pub fn new(
+        client: &Client,
+        deadline: Instant,
+        guard: Option<(VipState, u64)>,
+        calls: Option<Arc<CallLog>>,
+    ) -> Cx {
+        let mut client = client.with_deadline(deadline);
+        if let Some(c) = calls {
+            client = client.with_observer(c);
+        }
+        Cx {
+            client,
+            deadline,
+            guard,
+        }
+    }
+
     /// Fails with [`StepError::Superseded`] when a newer event was recorded for this VIP.
     pub fn check_current(&self) -> Result<(), StepError> {
         match &self.guard {
@@ -137,6 +167,17 @@ pub trait Strategy {
     async fn on_wait(&mut self, _cx: &Cx, _round: u32) {}
     /// One sentence describing a confirmed state.
     fn confirmed(&self, obs: &Self::Observed) -> String;
+    /// Who the observation shows holding the VIP: the one answer every command uses.
+    fn holder(&self, obs: &Self::Observed) -> Holder;
+    /// The other nodes allowed to take the VIP (`None`: the cloud does not restrict who).
+    fn peers(&self, _obs: &Self::Observed) -> Option<Vec<String>> {
+        None
+    }
+    /// Whether what rides on the VIP (the `havip` strategy's EIP) is in place, each resource
+    /// confirmed from its own Describe.
+    fn attached(&self, _obs: &Self::Observed) -> bool {
+        true
+    }
 }
 
 /// The end of a strategy run.
@@ -158,20 +199,11 @@ pub struct Outcome {
 const MAX_APPLY_PER_STEP: u32 = 3;
 
 /// The pause between reads while waiting, and before retrying after a retryable failure.
-#[derive(Debug)]
-struct Pause(Duration);
-
-impl Pause {
-    const FIRST: Duration = Duration::from_millis(200);
-    const MAX: Duration = Duration::from_secs(2);
-
-    /// The current pause, then grows it by half up to [`Pause::MAX`].
-    fn next(&mut self) -> Duration {
-        let now = self.0;
-        self.0 = (self.0 * 3 / 2).min(Pause::MAX);
-        now
-    }
-}
+const PAUSE: Backoff = Backoff {
+    initial: Duration::from_millis(200),
+    factor: 1.5,
+    max: Duration::from_secs(2),
+};
 
 /// Drives `s` to the desired state (or just plans, when `dry_run`).
 pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcome {
@@ -179,7 +211,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
     let mut changed = false;
     let mut tries: HashMap<String, u32> = HashMap::new();
     let mut round = 0u32;
-    let mut pause = Pause(Pause::FIRST);
+    let mut pause = PAUSE.pauses();
     // The last retryable failure, reported if the deadline ends the retries.
     let mut last_failure: Option<String> = None;
     let outcome = |verdict, message: String, plan: &Option<Vec<String>>, changed| Outcome {
@@ -191,11 +223,11 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
     loop {
         let obs = match s.observe(cx).await {
             Ok(o) => o,
-            Err(e) if e.is_retryable() && cx.remaining() > pause.0 => {
+            Err(e) if e.is_retryable() && cx.remaining() > pause.peek() => {
                 // The client's own retries ran out with time left: try again after a pause.
                 tracing::warn!("reading the cloud failed, retrying: {e}");
                 last_failure = Some(format!("the cloud state cannot be read: {e}"));
-                tokio::time::sleep(pause.next()).await;
+                tokio::time::sleep(pause.next_pause()).await;
                 continue;
             }
             Err(e) => {
@@ -284,7 +316,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                 }
             }
             if let Some(m) = retry {
-                let wait = pause.next();
+                let wait = pause.next_pause();
                 if cx.remaining() <= wait {
                     return outcome(
                         Verdict::Failed,
@@ -309,7 +341,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
             );
         }
         // Only waits remain.
-        if cx.remaining() <= pause.0 {
+        if cx.remaining() <= pause.peek() {
             let mut message = format!("deadline reached while waiting: {}", plan.waits.join("; "));
             if let Some(m) = &last_failure {
                 message = format!("{message} (earlier: {m})");
@@ -321,7 +353,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
         }
         s.on_wait(cx, round).await;
         round += 1;
-        tokio::time::sleep(pause.next()).await;
+        tokio::time::sleep(pause.next_pause()).await;
     }
 }
 
@@ -564,6 +596,12 @@ mod tests {
         }
         fn confirmed(&self, _obs: &u32) -> String {
             "ok".into()
+        }
+        fn holder(&self, obs: &u32) -> Holder {
+            match obs {
+                0 => Holder::ThisNode(Seat::new("ins-me", "")),
+                _ => Holder::Nobody,
+            }
         }
     }
 

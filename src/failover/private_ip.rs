@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::{write_error, Cx, Plan, StepError, Strategy};
+use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::eni::{DescribeNetworkInterfaces, MigratePrivateIpAddress};
 use crate::cloud::{self, task, Filter};
 
@@ -20,7 +20,7 @@ pub struct Desired {
 
 /// Where the IP is, per DescribeNetworkInterfaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
+pub struct IpOnEni {
     /// `eni-…`.
     pub eni_id: String,
     /// Whether the IP is that ENI's primary IP (which cannot be migrated).
@@ -30,7 +30,7 @@ pub struct Holder {
 }
 
 /// Every ENI that shows the IP (normally one).
-pub type Observed = Vec<Holder>;
+pub type Observed = Vec<IpOnEni>;
 
 /// One step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ fn settled(state: &str) -> bool {
 pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
     let mut p = Plan::default();
     let ours = o.iter().find(|h| h.eni_id == d.eni_id);
-    let others: Vec<&Holder> = o.iter().filter(|h| h.eni_id != d.eni_id).collect();
+    let others: Vec<&IpOnEni> = o.iter().filter(|h| h.eni_id != d.eni_id).collect();
     match (ours, others.as_slice()) {
         (Some(h), []) if settled(&h.state) => {}
         (Some(h), []) => p
@@ -126,7 +126,7 @@ impl Strategy for PrivateIpStrategy {
                     .private_ip_address_set
                     .iter()
                     .find(|p| p.private_ip_address == ip)?;
-                Some(Holder {
+                Some(IpOnEni {
                     eni_id: eni.network_interface_id.clone(),
                     primary: spec.primary,
                     state: spec.state.clone(),
@@ -160,14 +160,24 @@ impl Strategy for PrivateIpStrategy {
     fn confirmed(&self, _obs: &Observed) -> String {
         format!("{} is on {}", self.desired.ip, self.desired.eni_id)
     }
+
+    fn holder(&self, obs: &Observed) -> Holder {
+        let seat = |h: &IpOnEni| Seat::new("", &h.eni_id);
+        match obs.as_slice() {
+            [] => Holder::Nobody,
+            [h] if h.eni_id == self.desired.eni_id => Holder::ThisNode(seat(h)),
+            [h] => Holder::Other(seat(h)),
+            many => Holder::Several(many.iter().map(seat).collect()),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h(eni: &str, primary: bool, state: &str) -> Holder {
-        Holder {
+    fn h(eni: &str, primary: bool, state: &str) -> IpOnEni {
+        IpOnEni {
             eni_id: eni.into(),
             primary,
             state: state.into(),

@@ -1,0 +1,212 @@
+//! One resolved context per process: the command line's flags first, then the environment,
+//! then the configuration file, resolved once and in that direction (as ripgrep goes from its
+//! low-level to its high-level arguments), and handed down to the commands.
+//!
+//! Commands ask the context only for what they need: `havip api` needs a client (endpoint,
+//! region, credentials) and no VIP; `notify` needs the whole [`Engine`]. The configuration is
+//! read at most once per process. Nothing below this layer reads the command line, and the
+//! environment is read here (through [`EnvVars`]) and nowhere else.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use crate::alert::Alerter;
+use crate::cloud::{self, Client, ClientOptions, Credentials, EnvVars};
+use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use crate::failover::Engine;
+
+/// Why a context could not give a command what it asked for. Every kind is a problem with how
+/// havip was set up (exit 2), except a cloud error, which keeps its own class.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file is missing or invalid (names the file, line and key).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The file is valid but its credentials or client settings cannot be used.
+    #[error("{}", path.display())]
+    Setup {
+        /// The configuration file the settings came from.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: cloud::Error,
+    },
+    /// The client could not be built from the flags and the environment alone.
+    #[error(transparent)]
+    Cloud(#[from] cloud::Error),
+}
+
+impl Error {
+    /// Whether this is a problem of configuration (exit 2) rather than of the cloud.
+    pub fn is_setup(&self) -> bool {
+        match self {
+            Error::Config(_) | Error::Setup { .. } => true,
+            Error::Cloud(e) => e.is_setup(),
+        }
+    }
+}
+
+/// Where the configuration file is, and whether someone asked for it.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// `--config`, else `HAVIP_CONFIG`, else the default path.
+    pub path: PathBuf,
+    /// Named by `--config` or `HAVIP_CONFIG` (a named file must exist; the default may not).
+    pub named: bool,
+}
+
+impl ConfigSource {
+    /// The file `flag` names (clap reads `HAVIP_CONFIG` into it), else the default path.
+    pub fn new(flag: Option<&Path>) -> ConfigSource {
+        match flag {
+            Some(p) => ConfigSource {
+                path: p.to_path_buf(),
+                named: true,
+            },
+            None => ConfigSource {
+                path: PathBuf::from(DEFAULT_CONFIG_PATH),
+                named: false,
+            },
+        }
+    }
+
+    /// Whether there is a file to read: named, or present at the default path.
+    pub fn present(&self) -> bool {
+        self.named || self.path.exists()
+    }
+}
+
+/// The process's resolved context: the flags (as client options), the environment, and the
+/// configuration file, loaded on first use and kept.
+pub struct Context {
+    /// What the command line says about reaching the cloud; wins over the file.
+    flags: ClientOptions,
+    source: ConfigSource,
+    env: EnvVars,
+    config: OnceLock<Arc<Config>>,
+}
+
+impl Context {
+    /// A context over `flags` (from the command line), the configuration `source` and `env`.
+    pub fn new(flags: ClientOptions, source: ConfigSource, env: EnvVars) -> Context {
+        Context {
+            flags,
+            source,
+            env,
+            config: OnceLock::new(),
+        }
+    }
+
+    /// The command line's client options (endpoint, region, CA file, timeouts; `deadline` is
+    /// `--timeout`, the whole command's deadline).
+    pub fn flags(&self) -> &ClientOptions {
+        &self.flags
+    }
+
+    /// The environment, as read once at start.
+    pub fn env(&self) -> &EnvVars {
+        &self.env
+    }
+
+    /// The configuration, read once. A missing or invalid file is an error naming it.
+    pub fn config(&self) -> Result<Arc<Config>, Error> {
+        if let Some(c) = self.config.get() {
+            return Ok(c.clone());
+        }
+        let cfg = Arc::new(Config::load(&self.source.path, self.env.state_dir())?);
+        Ok(self.config.get_or_init(|| cfg).clone())
+    }
+
+    /// The configuration when there is one to read (named, or at the default path).
+    pub fn config_if_present(&self) -> Result<Option<Arc<Config>>, Error> {
+        if self.source.present() {
+            self.config().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The client options: the flags, over the file's settings and credentials when a
+    /// configuration is given. A raw call needs nothing else of the file (no `[[vip]]`).
+    pub fn client_options(&self, cfg: Option<&Config>) -> Result<ClientOptions, Error> {
+        match cfg {
+            Some(cfg) => file_options(cfg, &self.flags).map_err(|source| Error::Setup {
+                path: cfg.path.clone(),
+                source,
+            }),
+            None => Ok(self.flags.clone()),
+        }
+    }
+
+    /// A client built from [`Context::client_options`].
+    pub async fn client(&self, cfg: Option<&Config>) -> Result<Client, Error> {
+        let opts = self.client_options(cfg)?;
+        let client = cloud::connect(&opts, &self.env).await;
+        match cfg {
+            Some(cfg) => client.map_err(|source| Error::Setup {
+                path: cfg.path.clone(),
+                source,
+            }),
+            None => Ok(client?),
+        }
+    }
+
+    /// Everything the failover engine needs: the configuration, the client, the metadata
+    /// service, the alerter, and this node's identity (resolved once).
+    pub async fn engine(&self) -> Result<Arc<Engine>, Error> {
+        let cfg = self.config()?;
+        let setup = |source| Error::Setup {
+            path: cfg.path.clone(),
+            source,
+        };
+        let opts = self.client_options(Some(&cfg))?;
+        let metadata = opts.metadata(&self.env).map_err(setup)?.ok_or_else(|| {
+            setup(cloud::Error::Config(
+                "the metadata service is needed for node discovery".into(),
+            ))
+        })?;
+        let client = cloud::connect(&opts, &self.env).await.map_err(setup)?;
+        // Secrets written in the file are scrubbed from alerts too (the environment's always
+        // are).
+        let secrets = cfg
+            .credentials
+            .iter()
+            .flat_map(|c| [c.secret_key.clone(), c.token.clone()])
+            .flatten()
+            .collect::<Vec<_>>();
+        let alerter = Alerter::new(&cfg.alert).with_secrets(secrets);
+        Ok(Arc::new(
+            Engine::new(cfg.clone(), client, metadata, alerter).await,
+        ))
+    }
+}
+
+/// The file's client settings with the flags on top: endpoint (flag or `HAVIP_ENDPOINT`, then
+/// the file), region (flag, file, then `TENCENTCLOUD_REGION` → metadata), CA file, and
+/// credentials (the file's, else the chain).
+fn file_options(cfg: &Config, flags: &ClientOptions) -> Result<ClientOptions, cloud::Error> {
+    let mut opts = ClientOptions {
+        endpoint: flags.endpoint.clone().or_else(|| cfg.endpoint.clone()),
+        region: flags.region.clone().or_else(|| cfg.region.clone()),
+        ca_file: flags.ca_file.clone().or_else(|| cfg.ca_file.clone()),
+        ..flags.clone()
+    };
+    if let Some(c) = &cfg.credentials {
+        if let Some(too_open) = &c.too_open {
+            return Err(cloud::Error::Credentials(too_open.clone()));
+        }
+        if let Some(id) = &c.secret_id {
+            let key = c.secret_key.clone().unwrap_or_default();
+            // `Config::parse` made the same checks (with the line); the caller names the file.
+            let mut creds = Credentials::new(id.clone(), key)
+                .map_err(|e| cloud::Error::Credentials(format!("[credentials]: {e}")))?;
+            if let Some(t) = &c.token {
+                creds = creds.with_token(t.clone());
+            }
+            opts.credentials = Some(creds);
+        }
+        opts.role = c.role.clone();
+        opts.profile_file = c.profile_file.clone();
+    }
+    Ok(opts)
+}
