@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cloud;
 pub mod cmd;
 pub mod config;
+pub mod error_chain;
 pub mod failover;
 pub mod journal;
 pub mod node;

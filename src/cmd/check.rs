@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer};
 
+use crate::error_chain::{http_failure_kind, with_sources, Repeats};
+
 /// The whole probe's bound when neither the flag nor the file sets one. keepalived's
 /// `vrrp_script` default `timeout` is the script interval; 2 s stays well inside common ones.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -414,20 +416,8 @@ async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> R
                 .build()
                 .map_err(|e| format!("building HTTP client: {e}"))?;
             let resp = client.get(url).send().await.map_err(|e| {
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                };
-                let mut msg = kind.to_owned();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    msg.push_str(&format!(": {s}"));
-                    src = s.source();
-                }
-                msg
+                let kind = http_failure_kind(&e).to_owned();
+                with_sources(kind, &e, Repeats::Keep)
             })?;
             let status = resp.status().as_u16();
             if status != *expect {
