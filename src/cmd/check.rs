@@ -274,7 +274,8 @@ pub fn plan(
         return Err(mis("--timeout must be more than 0s".to_owned()));
     }
     if let Some(v) = &args.vip {
-        if !valid_vip_name(v) {
+        // The configuration's rule for VIP names: they become file names.
+        if !crate::config::valid_vip_name(v) {
             return Err(mis(format!("invalid VIP name {v:?}")));
         }
     }
@@ -291,16 +292,6 @@ pub fn plan(
         vip: args.vip.clone(),
         ca_file: args.ca_file.clone(),
     })
-}
-
-/// The same rule as the configuration's VIP names: they become file names.
-fn valid_vip_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// The first drain flag that exists, if any. Errors other than "not there" fail closed.
