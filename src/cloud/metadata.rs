@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use super::Error;
 use crate::bounds::{clip, clip_quoted};
+// The crate's one chain walker; `cloud::client` imports it from here.
+pub(crate) use crate::error_chain::error_chain;
 
 /// The metadata base URL on a real CVM.
 pub const DEFAULT_BASE_URL: &str = "http://metadata.tencentyun.com";
@@ -252,21 +254,6 @@ async fn read_small_body(mut resp: reqwest::Response, url: &str) -> Result<Strin
         body.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
-}
-
-/// `e` and its sources joined with `: `, so "error sending request" says why.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer};
 
+use crate::error_chain::{http_failure_kind, with_sources, Repeats};
+
 /// The whole probe's bound when neither the flag nor the file sets one. keepalived's
 /// `vrrp_script` default `timeout` is the script interval; 2 s stays well inside common ones.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -274,7 +276,8 @@ pub fn plan(
         return Err(mis("--timeout must be more than 0s".to_owned()));
     }
     if let Some(v) = &args.vip {
-        if !valid_vip_name(v) {
+        // The configuration's rule for VIP names: they become file names.
+        if !crate::config::valid_vip_name(v) {
             return Err(mis(format!("invalid VIP name {v:?}")));
         }
     }
@@ -291,16 +294,6 @@ pub fn plan(
         vip: args.vip.clone(),
         ca_file: args.ca_file.clone(),
     })
-}
-
-/// The same rule as the configuration's VIP names: they become file names.
-fn valid_vip_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// The first drain flag that exists, if any. Errors other than "not there" fail closed.
@@ -416,20 +409,8 @@ async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> R
                 .build()
                 .map_err(|e| format!("building HTTP client: {e}"))?;
             let resp = client.get(url).send().await.map_err(|e| {
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                };
-                let mut msg = kind.to_owned();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    msg.push_str(&format!(": {s}"));
-                    src = s.source();
-                }
-                msg
+                let kind = http_failure_kind(&e).to_owned();
+                with_sources(kind, &e, Repeats::Keep)
             })?;
             let status = resp.status().as_u16();
             if status != *expect {
