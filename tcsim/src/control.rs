@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<Arc<Sim>> {
             "/_sim/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .route("/_sim/faults/{id}", delete(remove_fault))
         .route("/_sim/clock", get(get_clock).post(set_clock))
         .route("/_sim/instances/{id}/{op}", post(instance_op))
         .route("/_sim/settings", get(get_settings).post(set_settings))
@@ -107,6 +108,22 @@ async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
     Json(json!({"cleared": sim.faults().clear()}))
+}
+
+/// Removes one rule (e.g. a persistent fault a test lifts at a chosen moment, leaving the rest).
+async fn remove_fault(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
+    let Ok(n) = id.parse::<u64>() else {
+        return bad_request(format!("fault rule id {id:?} is not a number"));
+    };
+    if sim.faults().remove(n) {
+        Json(json!({"removed": n})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no fault rule {n}")})),
+        )
+            .into_response()
+    }
 }
 
 fn clock_json(sim: &Sim) -> Value {

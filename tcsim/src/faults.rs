@@ -176,6 +176,13 @@ impl Faults {
         std::mem::take(&mut self.rules).len()
     }
 
+    /// Removes the rule with this id; false when there is none (used up, cleared, never added).
+    pub fn remove(&mut self, id: u64) -> bool {
+        let before = self.rules.len();
+        self.rules.retain(|r| r.id != id);
+        self.rules.len() != before
+    }
+
     pub fn rules(&self) -> &[FaultRule] {
         &self.rules
     }
@@ -243,6 +250,24 @@ mod tests {
         );
         assert_eq!(f.take("DescribeHaVips"), None);
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn remove_takes_out_one_rule_by_id() {
+        let mut f = Faults::default();
+        let a = f
+            .add(spec(
+                r#"{"action": "DescribeHaVips", "error": "InternalError"}"#,
+            ))
+            .unwrap();
+        let b = f
+            .add(spec(r#"{"action": "*", "http_status": 503}"#))
+            .unwrap();
+        assert!(f.remove(a.id));
+        assert!(!f.remove(a.id), "already gone");
+        assert_eq!(f.rules().len(), 1);
+        assert_eq!(f.rules()[0].id, b.id);
+        assert_eq!(f.take("DescribeHaVips"), Some(Effect::HttpStatus(503)));
     }
 
     #[test]

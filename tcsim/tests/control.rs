@@ -286,6 +286,43 @@ async fn fault_task_result_failed_rolls_back() {
 }
 
 #[tokio::test]
+async fn one_fault_rule_is_removed_by_id_and_the_others_stay() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    let (_, gate) = c
+        .control(
+            Method::POST,
+            "/_sim/faults",
+            Some(json!({"action": "DescribeHaVips", "error": "InternalError"})),
+        )
+        .await;
+    add_fault(
+        &c,
+        json!({"action": "DescribeAddresses", "count": 1, "error": "RequestLimitExceeded"}),
+    )
+    .await;
+    assert_eq!(c.err("DescribeHaVips", json!({})).await, "InternalError");
+    let id = gate["rule"]["id"].as_u64().unwrap();
+    let v = c
+        .control(Method::DELETE, &format!("/_sim/faults/{id}"), None)
+        .await;
+    assert_eq!(v, (200, json!({"removed": id})));
+    c.ok("DescribeHaVips", json!({})).await;
+    assert_eq!(
+        c.err("DescribeAddresses", json!({})).await,
+        "RequestLimitExceeded",
+        "the other rule stays"
+    );
+    let (status, v) = c
+        .control(Method::DELETE, &format!("/_sim/faults/{id}"), None)
+        .await;
+    assert_eq!(status, 404, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("no fault rule"));
+    let (status, _) = c.control(Method::DELETE, "/_sim/faults/abc", None).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
 async fn fault_probability_zero_and_one() {
     let sim = start_seed();
     let c = Client::new(&sim);
