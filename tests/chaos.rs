@@ -4,7 +4,8 @@
 //!
 //! `CHAOS_RUNS` (default 100), `CHAOS_SEED` (default 1; `random` for a fresh one),
 //! `CHAOS_ONLY=N` (replay run N alone, with everything it saw), `CHAOS_WORKERS` (default 4),
-//! `CHAOS_GRACE_MS` (invariant 4's grace, default 3000), `CHAOS_VERBOSE=1` (a line per run).
+//! `CHAOS_GRACE_MS` (invariant 4's grace, default 3000), `CHAOS_VERBOSE=1` (a line per run),
+//! `CHAOS_LIST=1` (print the scenarios without running them).
 //! The README's "Chaos campaign" section explains the table and the invariants.
 
 mod alert_support;
@@ -98,6 +99,12 @@ fn chaos_campaign() {
     let k = Knobs::from_env();
     if let Some(run) = k.only {
         replay_one(&k, run);
+        return;
+    }
+    if std::env::var("CHAOS_LIST").is_ok_and(|v| v == "1") {
+        for run in 0..k.runs {
+            println!("{}", Scenario::draw(k.seed, run).describe());
+        }
         return;
     }
     let started = Instant::now();
@@ -331,7 +338,7 @@ mod oracle_checks {
     use tcsim::testing::SimHandle;
 
     use super::failover_support::{Ctl, HAVIP, MAC21, VIP};
-    use super::harness::{settings, signed_call, HarnessCalls, Observation};
+    use super::harness::{install_faults, settings, signed_call, HarnessCalls, Observation};
     use super::oracle::{judge, Violation, DEFAULT_GRACE};
     use super::scenario::{Event, Kind, Scenario};
 
@@ -582,6 +589,33 @@ mod oracle_checks {
         assert_eq!(invariants(&judge(&sc, &obs, DEFAULT_GRACE)), vec![2, 2]);
         obs.journal = json!({"intent": {"action": "HaVipAssociateAddressIp", "attempts": 1, "request_id": null}}).to_string();
         assert_eq!(judge(&sc, &obs, DEFAULT_GRACE), vec![]);
+    }
+
+    /// The gate is what makes undoing events safe to play during a run: while it is shut, no
+    /// DescribeHaVips may succeed, whatever other rules the run has (a delay rule matching first
+    /// would let one through).
+    #[test]
+    fn the_gate_keeps_every_describe_havips_failing_until_it_opens() {
+        let sim = SimHandle::start("seed");
+        let mut sc = scenario();
+        sc.gate = Some(json!({"action": "DescribeHaVips", "error": "InternalError"}));
+        sc.faults = vec![
+            json!({"action": "DescribeHaVips", "count": 2, "delay_ms": 10}),
+            json!({"action": "*", "count": 2, "delay_ms": 10}),
+        ];
+        let gate = install_faults(&sim, &sc).expect("a gate id");
+        for _ in 0..3 {
+            let r = signed_call(&sim, "DescribeHaVips", &json!({})).expect("answer");
+            assert_eq!(r["Error"]["Code"], "InternalError", "{r}");
+        }
+        let (status, _) = super::failover_support::http(
+            "DELETE",
+            &format!("{}/_sim/faults/{gate}", sim.url()),
+            None,
+        );
+        assert_eq!(status, 200);
+        let r = signed_call(&sim, "DescribeHaVips", &json!({})).expect("answer");
+        assert!(r.get("Error").is_none(), "{r}");
     }
 
     #[test]

@@ -115,19 +115,7 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
         sc.describe()
     );
     ctl.clear_requests();
-    for f in &sc.faults {
-        ctl.fault(f.clone());
-    }
-    let gate_id = sc.gate.as_ref().map(|g| {
-        let (status, text) = http(
-            "POST",
-            &format!("{}/_sim/faults", sim.url()),
-            Some(&g.to_string()),
-        );
-        assert_eq!(status, 200, "gate {g}: {text}");
-        let v: Value = serde_json::from_str(&text).expect("fault answer is JSON");
-        v["rule"]["id"].as_u64().expect("rule id")
-    });
+    let gate_id = install_faults(&sim, sc);
 
     // The metadata service, as this node sees it.
     let blackhole = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -311,6 +299,26 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
         secrets,
         played: played.into_inner().expect("played"),
     }
+}
+
+/// Installs the run's gate (if any) and fault rules; returns the gate's rule id.
+pub fn install_faults(sim: &SimHandle, sc: &Scenario) -> Option<u64> {
+    // The gate goes first: tcsim applies the first rule that matches, and a delay rule ahead of
+    // it would let a DescribeHaVips through (late, but successful) while the gate is shut.
+    let gate_id = sc.gate.as_ref().map(|g| {
+        let (status, text) = http(
+            "POST",
+            &format!("{}/_sim/faults", sim.url()),
+            Some(&g.to_string()),
+        );
+        assert_eq!(status, 200, "gate {g}: {text}");
+        let v: Value = serde_json::from_str(&text).expect("fault answer is JSON");
+        v["rule"]["id"].as_u64().expect("rule id")
+    });
+    for f in &sc.faults {
+        Ctl(sim).fault(f.clone());
+    }
+    gate_id
 }
 
 /// Plays one event; returns a short result for the replay output.
