@@ -207,12 +207,23 @@ fn replay_one(k: &Knobs, run: u64) {
     for p in &obs.played {
         println!("  {p}");
     }
-    println!("--- stdout ---\n{}", obs.stdout.trim_end());
-    println!("--- stderr ---\n{}", obs.stderr.trim_end());
-    println!("--- journal ---\n{}", obs.journal.trim_end());
+    // What the node printed is shown as it was, except for secrets: a leak is reported by
+    // invariant 5 and must not be repeated here.
+    let redact = |text: &str| {
+        obs.secrets.iter().fold(text.to_string(), |t, (_, v)| {
+            if v.is_empty() {
+                t
+            } else {
+                t.replace(v.as_str(), "** redacted **")
+            }
+        })
+    };
+    println!("--- stdout ---\n{}", redact(obs.stdout.trim_end()));
+    println!("--- stderr ---\n{}", redact(obs.stderr.trim_end()));
+    println!("--- journal ---\n{}", redact(obs.journal.trim_end()));
     println!("--- alerts ---");
     for a in &obs.alerts {
-        println!("  {} {}", a["kind"], a["message"]);
+        println!("  {} {}", a["kind"], redact(&a["message"].to_string()));
     }
     println!("--- tcsim request log (action, code, RequestId) ---");
     for r in &obs.requests {
@@ -555,6 +566,15 @@ mod oracle_checks {
         obs.stderr =
             "Authorization: TC3-HMAC-SHA256 Credential=AKID/2024-01-01/vpc/tc3_request".into();
         assert_eq!(invariants(&judge(&sc, &obs, DEFAULT_GRACE)), vec![5]);
+        // The report names the leak without repeating it.
+        let mut obs = observation(Some(2), Value::Null);
+        obs.stderr = "error: bad key s3cr3t-value".into();
+        let v = judge(&sc, &obs, DEFAULT_GRACE);
+        assert_eq!(invariants(&v), vec![5, 5], "{v:?}");
+        assert!(
+            v.iter().all(|v| !v.detail.contains("s3cr3t-value")),
+            "{v:?}"
+        );
     }
 
     /// The second engine defect the campaign pins: one FAILED task ended the run at once,

@@ -99,12 +99,12 @@ pub fn judge(sc: &Scenario, obs: &Observation, grace: Duration) -> Vec<Violation
     // 5. Exit codes, panics, secrets.
     match obs.code {
         Some(0 | 1) => {}
-        Some(c) => flag(5, format!("exit {c}: {}", first_line(&obs.stderr))),
+        Some(c) => flag(5, format!("exit {c}: {}", quote(obs, &obs.stderr))),
         None if ran_its_course => flag(5, "killed by a signal".into()),
         None => {}
     }
     if obs.stderr.contains("panicked at") || obs.stdout.contains("panicked at") {
-        flag(5, format!("panic: {}", first_line(&obs.stderr)));
+        flag(5, format!("panic: {}", quote(obs, &obs.stderr)));
     }
     let alerts = serde_json::to_string(&obs.alerts).unwrap_or_default();
     for (name, value) in &obs.secrets {
@@ -144,7 +144,7 @@ pub fn judge(sc: &Scenario, obs: &Observation, grace: Duration) -> Vec<Violation
                 "gave up after {:.1}s of a {}s deadline: {}",
                 obs.elapsed.as_secs_f64(),
                 sc.deadline_s,
-                first_line(&obs.stderr)
+                quote(obs, &obs.stderr)
             ),
         );
     }
@@ -293,6 +293,17 @@ pub fn accounting_problems(obs: &Observation) -> Vec<String> {
         }
     }
     p
+}
+
+/// The first line of `s`, shortened, with the run's secrets blanked (a violation report must
+/// not repeat a leak).
+fn quote(obs: &Observation, s: &str) -> String {
+    obs.secrets
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .fold(first_line(s), |t, (_, v)| {
+            t.replace(v.as_str(), "** redacted **")
+        })
 }
 
 fn first_line(s: &str) -> String {
