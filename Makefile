@@ -1,8 +1,9 @@
 # The front door: `make test` is what CI runs, `make demo` shows the main job,
-# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks.
+# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks, `make chaos` the
+# chaos campaign.
 CARGO ?= cargo
 
-.PHONY: build test lint bench demo e2e install clean
+.PHONY: build test lint bench chaos demo e2e install clean
 
 build:
 	$(CARGO) build --workspace --release
@@ -18,6 +19,14 @@ lint:
 
 bench:
 	$(CARGO) bench --workspace
+
+# The chaos campaign (tests/chaos.rs, README "Chaos campaign"): CHAOS_RUNS notify runs against
+# tcsim with random faults, each judged by the oracle; a fresh seed unless CHAOS_SEED is given.
+# `make test` runs the short form (100 runs, seed 1).
+CHAOS_RUNS ?= 1000
+CHAOS_SEED ?= random
+chaos:
+	CHAOS_RUNS=$(CHAOS_RUNS) CHAOS_SEED=$(CHAOS_SEED) $(CARGO) test --release --test chaos chaos_campaign -- --nocapture
 
 # The failover on one machine against tcsim: no account, no root, under a minute.
 demo:

@@ -1,6 +1,7 @@
 //! The control API under `/_sim/` (no signature): ARP, faults, clock, instance stop/start,
 //! settings, state and the request log. Documented in `tcsim/README.md`. Bad input answers 400
-//! with `{"error": "…"}`; unknown instances 404.
+//! with `{"error": "…"}` and changes nothing; unknown instances 404. Every number is checked
+//! against its [`Bound`] on the posted JSON, so the message names the field and its range.
 
 use std::sync::Arc;
 
@@ -8,14 +9,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::FaultSpec;
-use crate::Sim;
+use crate::state::{Bound, Settings};
+use crate::{Clock, Sim};
 
 pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -25,6 +27,7 @@ pub fn routes() -> Router<Arc<Sim>> {
             "/_sim/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .route("/_sim/faults/{id}", delete(remove_fault))
         .route("/_sim/clock", get(get_clock).post(set_clock))
         .route("/_sim/instances/{id}/{op}", post(instance_op))
         .route("/_sim/settings", get(get_settings).post(set_settings))
@@ -93,7 +96,7 @@ async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
 }
 
 async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let spec: FaultSpec = match parse(&body) {
+    let spec = match parse::<Value>(&body).and_then(|v| FaultSpec::from_json(&v)) {
         Ok(s) => s,
         Err(msg) => return bad_request(msg),
     };
@@ -105,6 +108,22 @@ async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
     Json(json!({"cleared": sim.faults().clear()}))
+}
+
+/// Removes one rule (e.g. a persistent fault a test lifts at a chosen moment, leaving the rest).
+async fn remove_fault(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
+    let Ok(n) = id.parse::<u64>() else {
+        return bad_request(format!("fault rule id {id:?} is not a number"));
+    };
+    if sim.faults().remove(n) {
+        Json(json!({"removed": n})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no fault rule {n}")})),
+        )
+            .into_response()
+    }
 }
 
 fn clock_json(sim: &Sim) -> Value {
@@ -127,16 +146,19 @@ struct ClockBody {
 }
 
 async fn set_clock(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let req: ClockBody = match parse(&body) {
-        Ok(r) => r,
-        Err(msg) => return bad_request(msg),
-    };
-    // chrono's range is about ±262,000 years; keep well inside it.
-    if req.offset_s.unsigned_abs() > 100 * 365 * 86_400 {
-        return bad_request("\"offset_s\" must be within ±100 years");
+    let req = parse::<Value>(&body).and_then(|v| {
+        if let Some(n) = v.get("offset_s") {
+            Clock::OFFSET_S.check_json(n)?;
+        }
+        serde_json::from_value::<ClockBody>(v).map_err(|e| format!("invalid clock body: {e}"))
+    });
+    match req {
+        Ok(req) => {
+            sim.clock.set_offset_s(req.offset_s);
+            Json(clock_json(&sim)).into_response()
+        }
+        Err(msg) => bad_request(msg),
     }
-    sim.clock.set_offset_s(req.offset_s);
-    Json(clock_json(&sim)).into_response()
 }
 
 async fn instance_op(
@@ -176,6 +198,9 @@ async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     let Value::Object(patch) = patch else {
         return bad_request("the body must be a JSON object of settings");
     };
+    if let Err(msg) = check_numeric_settings(&patch) {
+        return bad_request(msg);
+    }
     let mut w = sim.world();
     let mut merged = json!(w.settings);
     if let Value::Object(m) = &mut merged {
@@ -185,6 +210,9 @@ async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     }
     match serde_json::from_value::<crate::state::Settings>(merged) {
         Ok(s) => {
+            if let Err(msg) = s.validate() {
+                return bad_request(msg);
+            }
             if let Some(id) = &s.metadata_default_instance {
                 if w.instance(id).is_none() {
                     return bad_request(format!("no instance {id}"));
@@ -200,6 +228,26 @@ async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         }
         Err(e) => bad_request(format!("invalid settings: {e}")),
     }
+}
+
+/// Checks each numeric field of a settings patch against its bound, before anything merges.
+fn check_numeric_settings(patch: &serde_json::Map<String, Value>) -> Result<(), String> {
+    for (k, v) in patch {
+        if let Some(bound) = Settings::SCALARS.iter().find(|b| b.field == k) {
+            bound.check_json(v)?;
+        } else if k == "rate_limits" {
+            let Some(entries) = v.as_object() else {
+                return Err(format!(
+                    "\"rate_limits\" must be an object of action names to requests/s, got {v}"
+                ));
+            };
+            let bound: Bound = Settings::RATE_LIMITS_ENTRY;
+            for (action, n) in entries {
+                bound.check_json_named(&format!("rate_limits.{action}"), n)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn state(State(sim): State<Arc<Sim>>) -> Response {

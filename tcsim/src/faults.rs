@@ -9,6 +9,8 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::state::Bound;
+
 /// What a fault does.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,19 +62,53 @@ pub struct FaultRule {
 }
 
 impl FaultSpec {
+    /// Firings before the rule is removed (omit `count` for a rule that lasts until cleared).
+    pub const COUNT: Bound = Bound::new("count", 1, 1_000_000);
+    /// At most 10 minutes; `hang` is for longer.
+    pub const DELAY_MS: Bound = Bound::new("delay_ms", 0, 600_000);
+    /// Redirects, client and server errors: what a gateway could answer instead of the API.
+    pub const HTTP_STATUS: Bound = Bound::new("http_status", 300, 599);
+
+    /// Parses a posted rule. The numeric fields are checked on the JSON first, so a wrong type
+    /// or an out-of-range number is refused naming the field and its range (serde's own message
+    /// names neither); `into_rule` checks the rest.
+    pub fn from_json(v: &serde_json::Value) -> Result<FaultSpec, String> {
+        if let Some(obj) = v.as_object() {
+            for bound in [
+                FaultSpec::COUNT,
+                FaultSpec::DELAY_MS,
+                FaultSpec::HTTP_STATUS,
+            ] {
+                if let Some(n) = obj.get(bound.field) {
+                    bound.check_json(n)?;
+                }
+            }
+            if let Some(p) = obj.get("probability") {
+                if !p.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)) {
+                    return Err(format!(
+                        "\"probability\" must be a number from 0.0 to 1.0, got {p}"
+                    ));
+                }
+            }
+        }
+        serde_json::from_value(v.clone()).map_err(|e| format!("invalid fault rule: {e}"))
+    }
+
     /// Validates the spec into a rule (`Err` is the message for a 400).
     pub fn into_rule(self, id: u64) -> Result<FaultRule, String> {
         if self.action.is_empty() {
             return Err("\"action\" must be an action name or \"*\"".into());
         }
-        if self.count == Some(0) {
-            return Err(
-                "\"count\" must be at least 1 (omit it for a rule that lasts until cleared)".into(),
-            );
+        if let Some(n) = self.count {
+            FaultSpec::COUNT
+                .check(n.into())
+                .map_err(|e| format!("{e} (omit it for a rule that lasts until cleared)"))?;
         }
         if let Some(p) = self.probability {
             if !(0.0..=1.0).contains(&p) {
-                return Err("\"probability\" must be between 0.0 and 1.0".into());
+                return Err(format!(
+                    "\"probability\" must be a number from 0.0 to 1.0, got {p}"
+                ));
             }
         }
         let mut effects = Vec::new();
@@ -83,15 +119,13 @@ impl FaultSpec {
             effects.push(Effect::Error(code));
         }
         if let Some(status) = self.http_status {
-            if !(300..=599).contains(&status) {
-                return Err("\"http_status\" must be between 300 and 599".into());
-            }
+            FaultSpec::HTTP_STATUS.check(status.into())?;
             effects.push(Effect::HttpStatus(status));
         }
         if let Some(ms) = self.delay_ms {
-            if ms > 600_000 {
-                return Err("\"delay_ms\" must be at most 600000 (use \"hang\" for longer)".into());
-            }
+            FaultSpec::DELAY_MS
+                .check(ms.into())
+                .map_err(|e| format!("{e} (use \"hang\" for longer)"))?;
             effects.push(Effect::DelayMs(ms));
         }
         if let Some(hang) = self.hang {
@@ -140,6 +174,13 @@ impl Faults {
 
     pub fn clear(&mut self) -> usize {
         std::mem::take(&mut self.rules).len()
+    }
+
+    /// Removes the rule with this id; false when there is none (used up, cleared, never added).
+    pub fn remove(&mut self, id: u64) -> bool {
+        let before = self.rules.len();
+        self.rules.retain(|r| r.id != id);
+        self.rules.len() != before
     }
 
     pub fn rules(&self) -> &[FaultRule] {
@@ -209,6 +250,24 @@ mod tests {
         );
         assert_eq!(f.take("DescribeHaVips"), None);
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn remove_takes_out_one_rule_by_id() {
+        let mut f = Faults::default();
+        let a = f
+            .add(spec(
+                r#"{"action": "DescribeHaVips", "error": "InternalError"}"#,
+            ))
+            .unwrap();
+        let b = f
+            .add(spec(r#"{"action": "*", "http_status": 503}"#))
+            .unwrap();
+        assert!(f.remove(a.id));
+        assert!(!f.remove(a.id), "already gone");
+        assert_eq!(f.rules().len(), 1);
+        assert_eq!(f.rules()[0].id, b.id);
+        assert_eq!(f.take("DescribeHaVips"), Some(Effect::HttpStatus(503)));
     }
 
     #[test]

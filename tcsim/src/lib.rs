@@ -111,6 +111,9 @@ impl SimOptions {
         if let Some(i) = &self.metadata_instance {
             s.metadata_default_instance = Some(i.clone());
         }
+        Clock::OFFSET_S
+            .check(self.clock_offset_s.into())
+            .map_err(|e| anyhow::anyhow!("clock offset: {e}"))?;
         file.build()
     }
 }
@@ -133,11 +136,15 @@ impl Clock {
     pub fn offset_s(&self) -> i64 {
         self.offset_s.load(Ordering::Relaxed)
     }
-    /// Sets the offset, clamped to ±100 years (beyond that chrono's arithmetic would overflow).
+    /// The offset's range: a year either way (±366 days) covers every skew worth simulating,
+    /// and keeps chrono's arithmetic far from overflow.
+    pub const OFFSET_S: state::Bound = state::Bound::new("offset_s", -31_622_400, 31_622_400);
+
+    /// Sets the offset, clamped to [`Clock::OFFSET_S`] (callers that take input check it first).
     pub fn set_offset_s(&self, s: i64) {
-        const LIMIT: i64 = 100 * 366 * 86_400;
+        let b = Clock::OFFSET_S;
         self.offset_s
-            .store(s.clamp(-LIMIT, LIMIT), Ordering::Relaxed);
+            .store(s.clamp(b.min, b.max), Ordering::Relaxed);
     }
 }
 

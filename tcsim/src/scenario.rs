@@ -225,6 +225,9 @@ impl ScenarioFile {
 
     /// Validates and builds the world.
     pub fn build(&self) -> Result<World> {
+        self.settings
+            .validate()
+            .map_err(|e| anyhow!("settings: {e}"))?;
         let mut w = World::new(self.settings.clone());
         let mut ids = HashSet::new();
         let mut unique = |id: &str| -> Result<()> {

@@ -49,7 +49,98 @@ impl Default for Settings {
     }
 }
 
+/// An inclusive range a numeric setting or control field must fall in. The control API checks
+/// the posted JSON against it (so a wrong type or an overflow is refused naming the field, not
+/// with serde's anonymous message), and a scenario's settings are checked against it at load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bound {
+    pub field: &'static str,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Bound {
+    pub const fn new(field: &'static str, min: i64, max: i64) -> Bound {
+        Bound { field, min, max }
+    }
+
+    /// `Ok` when `n` is in range, else the message naming the field and the range.
+    pub fn check(&self, n: i128) -> Result<(), String> {
+        self.check_named(self.field, n)
+    }
+
+    /// As [`Bound::check`], naming the field `name` (e.g. `rate_limits.DescribeHaVips`).
+    pub fn check_named(&self, name: &str, n: i128) -> Result<(), String> {
+        if (i128::from(self.min)..=i128::from(self.max)).contains(&n) {
+            Ok(())
+        } else {
+            Err(self.message(name, &n.to_string()))
+        }
+    }
+
+    /// The check on a posted JSON value: it must be an integer in range.
+    pub fn check_json(&self, v: &serde_json::Value) -> Result<(), String> {
+        self.check_json_named(self.field, v)
+    }
+
+    /// As [`Bound::check_json`], naming the field `name`.
+    pub fn check_json_named(&self, name: &str, v: &serde_json::Value) -> Result<(), String> {
+        let n = v
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| v.as_u64().map(i128::from));
+        match n {
+            Some(n) => self.check_named(name, n),
+            None => Err(self.message(name, &v.to_string())),
+        }
+    }
+
+    fn message(&self, name: &str, got: &str) -> String {
+        format!(
+            "{name:?} must be an integer from {} to {}, got {got}",
+            self.min, self.max
+        )
+    }
+}
+
 impl Settings {
+    /// Async tasks last at most 10 minutes (a real VPC task takes seconds).
+    pub const TASK_DURATION_MS: Bound = Bound::new("task_duration_ms", 0, 600_000);
+    /// Requests per second per action; 0 = unlimited.
+    pub const RATE_LIMIT: Bound = Bound::new("rate_limit", 0, 1_000_000);
+    /// Each entry of `rate_limits` (named `rate_limits.<Action>` in messages).
+    pub const RATE_LIMITS_ENTRY: Bound = Bound::new("rate_limits", 0, 1_000_000);
+    /// One second to seven days.
+    pub const CREDENTIAL_LIFETIME_S: Bound = Bound::new("credential_lifetime_s", 1, 604_800);
+    /// The real zones: UTC-12 to UTC+14.
+    pub const UTC_OFFSET_HOURS: Bound = Bound::new("utc_offset_hours", -12, 14);
+    /// At least one entry, at most a million.
+    pub const REQUEST_LOG_CAPACITY: Bound = Bound::new("request_log_capacity", 1, 1_000_000);
+
+    /// The bounds of the scalar numeric settings, by name.
+    pub const SCALARS: [Bound; 5] = [
+        Settings::TASK_DURATION_MS,
+        Settings::RATE_LIMIT,
+        Settings::CREDENTIAL_LIFETIME_S,
+        Settings::UTC_OFFSET_HOURS,
+        Settings::REQUEST_LOG_CAPACITY,
+    ];
+
+    /// Checks every numeric setting against its bound (the message names the first bad one).
+    pub fn validate(&self) -> Result<(), String> {
+        Settings::TASK_DURATION_MS.check(self.task_duration_ms.into())?;
+        Settings::RATE_LIMIT.check(self.rate_limit.into())?;
+        for (action, r) in &self.rate_limits {
+            Settings::RATE_LIMITS_ENTRY
+                .check_named(&format!("rate_limits.{action}"), (*r).into())?;
+        }
+        Settings::CREDENTIAL_LIFETIME_S.check(self.credential_lifetime_s.into())?;
+        Settings::UTC_OFFSET_HOURS.check(self.utc_offset_hours.into())?;
+        let capacity = i128::try_from(self.request_log_capacity).unwrap_or(i128::MAX);
+        Settings::REQUEST_LOG_CAPACITY.check(capacity)?;
+        Ok(())
+    }
+
     /// The rate limit for `action` (0 = unlimited).
     pub fn rate_limit_for(&self, action: &str) -> u32 {
         self.rate_limits

@@ -141,7 +141,7 @@ impl SimHandle {
 
     /// Installs a fault rule (`POST /_sim/faults`); `Err` says why the rule is invalid.
     pub fn add_fault(&self, rule: serde_json::Value) -> Result<FaultRule, String> {
-        let spec: FaultSpec = serde_json::from_value(rule).map_err(|e| e.to_string())?;
+        let spec = FaultSpec::from_json(&rule)?;
         self.sim.faults().add(spec)
     }
 

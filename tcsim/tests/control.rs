@@ -286,6 +286,43 @@ async fn fault_task_result_failed_rolls_back() {
 }
 
 #[tokio::test]
+async fn one_fault_rule_is_removed_by_id_and_the_others_stay() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    let (_, gate) = c
+        .control(
+            Method::POST,
+            "/_sim/faults",
+            Some(json!({"action": "DescribeHaVips", "error": "InternalError"})),
+        )
+        .await;
+    add_fault(
+        &c,
+        json!({"action": "DescribeAddresses", "count": 1, "error": "RequestLimitExceeded"}),
+    )
+    .await;
+    assert_eq!(c.err("DescribeHaVips", json!({})).await, "InternalError");
+    let id = gate["rule"]["id"].as_u64().unwrap();
+    let v = c
+        .control(Method::DELETE, &format!("/_sim/faults/{id}"), None)
+        .await;
+    assert_eq!(v, (200, json!({"removed": id})));
+    c.ok("DescribeHaVips", json!({})).await;
+    assert_eq!(
+        c.err("DescribeAddresses", json!({})).await,
+        "RequestLimitExceeded",
+        "the other rule stays"
+    );
+    let (status, v) = c
+        .control(Method::DELETE, &format!("/_sim/faults/{id}"), None)
+        .await;
+    assert_eq!(status, 404, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("no fault rule"));
+    let (status, _) = c.control(Method::DELETE, "/_sim/faults/abc", None).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
 async fn fault_probability_zero_and_one() {
     let sim = start_seed();
     let c = Client::new(&sim);
@@ -351,6 +388,212 @@ async fn bad_control_input_is_a_400_with_json() {
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert!(v["error"].is_string());
+}
+
+/// Defect 8 of issue 7: `/_sim/settings` and `/_sim/clock` took any number with 200
+/// (`utc_offset_hours` 100, `task_duration_ms` u64::MAX). Each numeric field of every control
+/// endpoint is now refused with 400, naming the field and its range, and nothing changes.
+#[tokio::test]
+async fn out_of_range_settings_are_refused_naming_the_field() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+    let (_, settings_before) = c.control(Method::GET, "/_sim/settings", None).await;
+    let (_, clock_before) = c.control(Method::GET, "/_sim/clock", None).await;
+    let cases = [
+        (
+            "/_sim/settings",
+            json!({"utc_offset_hours": 100}),
+            "\"utc_offset_hours\" must be an integer from -12 to 14",
+        ),
+        (
+            "/_sim/settings",
+            json!({"utc_offset_hours": -13}),
+            "\"utc_offset_hours\" must be an integer from -12 to 14",
+        ),
+        (
+            "/_sim/settings",
+            json!({"utc_offset_hours": 8.5}),
+            "\"utc_offset_hours\" must be an integer from -12 to 14",
+        ),
+        (
+            "/_sim/settings",
+            json!({"task_duration_ms": u64::MAX}),
+            "\"task_duration_ms\" must be an integer from 0 to 600000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"task_duration_ms": 600_001}),
+            "\"task_duration_ms\" must be an integer from 0 to 600000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"task_duration_ms": -1}),
+            "\"task_duration_ms\" must be an integer from 0 to 600000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"task_duration_ms": "50"}),
+            "\"task_duration_ms\" must be an integer from 0 to 600000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"rate_limit": -1}),
+            "\"rate_limit\" must be an integer from 0 to 1000000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"rate_limit": 5_000_000_000u64}),
+            "\"rate_limit\" must be an integer from 0 to 1000000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"rate_limits": {"DescribeHaVips": 2_000_000}}),
+            "\"rate_limits.DescribeHaVips\" must be an integer from 0 to 1000000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"rate_limits": 5}),
+            "\"rate_limits\" must be an object",
+        ),
+        (
+            "/_sim/settings",
+            json!({"credential_lifetime_s": 0}),
+            "\"credential_lifetime_s\" must be an integer from 1 to 604800",
+        ),
+        (
+            "/_sim/settings",
+            json!({"credential_lifetime_s": u64::MAX}),
+            "\"credential_lifetime_s\" must be an integer from 1 to 604800",
+        ),
+        (
+            "/_sim/settings",
+            json!({"request_log_capacity": 0}),
+            "\"request_log_capacity\" must be an integer from 1 to 1000000",
+        ),
+        (
+            "/_sim/settings",
+            json!({"request_log_capacity": 10_000_000}),
+            "\"request_log_capacity\" must be an integer from 1 to 1000000",
+        ),
+        // One bad field refuses the whole patch: the good one is not applied either.
+        (
+            "/_sim/settings",
+            json!({"task_duration_ms": 50, "utc_offset_hours": 15}),
+            "\"utc_offset_hours\"",
+        ),
+        (
+            "/_sim/clock",
+            json!({"offset_s": 31_622_401}),
+            "\"offset_s\" must be an integer from -31622400 to 31622400",
+        ),
+        (
+            "/_sim/clock",
+            json!({"offset_s": i64::MIN}),
+            "\"offset_s\" must be an integer from -31622400 to 31622400",
+        ),
+        (
+            "/_sim/clock",
+            json!({"offset_s": u64::MAX}),
+            "\"offset_s\" must be an integer from -31622400 to 31622400",
+        ),
+        (
+            "/_sim/clock",
+            json!({"offset_s": 1.5}),
+            "\"offset_s\" must be an integer from -31622400 to 31622400",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "count": 0, "error": "A"}),
+            "\"count\" must be an integer from 1 to 1000000",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "count": -1, "error": "A"}),
+            "\"count\" must be an integer from 1 to 1000000",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "count": u64::MAX, "error": "A"}),
+            "\"count\" must be an integer from 1 to 1000000",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "delay_ms": 600_001}),
+            "\"delay_ms\" must be an integer from 0 to 600000",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "http_status": 70_000}),
+            "\"http_status\" must be an integer from 300 to 599",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "http_status": 200}),
+            "\"http_status\" must be an integer from 300 to 599",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "probability": -0.5, "error": "A"}),
+            "\"probability\" must be a number from 0.0 to 1.0",
+        ),
+        (
+            "/_sim/faults",
+            json!({"action": "X", "probability": "half", "error": "A"}),
+            "\"probability\" must be a number from 0.0 to 1.0",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let (status, v) = c.control(Method::POST, path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{path} {body}: {v}");
+        let msg = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} {body}: {v}"));
+        assert!(
+            msg.contains(expected),
+            "{path} {body}: {msg:?} lacks {expected:?}"
+        );
+    }
+    let (_, settings_after) = c.control(Method::GET, "/_sim/settings", None).await;
+    assert_eq!(settings_after, settings_before, "nothing changed");
+    let (_, clock_after) = c.control(Method::GET, "/_sim/clock", None).await;
+    assert_eq!(clock_after["offset_s"], clock_before["offset_s"]);
+    let (_, faults) = c.control(Method::GET, "/_sim/faults", None).await;
+    assert_eq!(faults["rules"], json!([]), "no rule was added");
+
+    // The ends of each range are accepted.
+    for body in [
+        json!({"utc_offset_hours": -12, "task_duration_ms": 0, "rate_limit": 0, "credential_lifetime_s": 1, "request_log_capacity": 1}),
+        json!({"utc_offset_hours": 14, "task_duration_ms": 600_000, "rate_limit": 1_000_000, "rate_limits": {"DescribeHaVips": 1_000_000}, "credential_lifetime_s": 604_800, "request_log_capacity": 1_000_000}),
+    ] {
+        let (status, v) = c
+            .control(Method::POST, "/_sim/settings", Some(body.clone()))
+            .await;
+        assert_eq!(status, 200, "{body}: {v}");
+        for (k, n) in body.as_object().unwrap() {
+            assert_eq!(&v[k], n, "{k} applied");
+        }
+    }
+    for offset in [-31_622_400, 31_622_400] {
+        let v = c.sim_post("/_sim/clock", json!({"offset_s": offset})).await;
+        assert_eq!(v["offset_s"], offset);
+    }
+    let (status, v) = c
+        .control(
+            Method::POST,
+            "/_sim/faults",
+            Some(json!({"action": "X", "count": 1_000_000, "http_status": 599})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+
+    // A scenario file is held to the same ranges when it loads.
+    let file = tcsim::scenario::ScenarioFile::from_toml("[settings]\nutc_offset_hours = 100\n")
+        .expect("parses");
+    let err = file.build().expect_err("out of range").to_string();
+    assert!(
+        err.contains("\"utc_offset_hours\" must be an integer from -12 to 14"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
