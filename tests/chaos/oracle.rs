@@ -188,6 +188,12 @@ pub fn cloud_problems(state: &Value) -> Vec<String> {
 /// `attempts`. Returns, per action, (attempts, attempts whose RequestId the entry does not
 /// carry). Each entry carries at most one RequestId (the answered attempt); its other attempts
 /// failed or went unanswered.
+///
+/// Write records (`"write": "intent"|"outcome"`, journaled around each write) are not counted
+/// twice: a write's attempts are in its run's call entries. An intent with no outcome and no
+/// run record (a run killed mid-call) accounts for any number of that action's requests, all
+/// unanswered: the journal says the write was made and that its answer is unknown, which is
+/// the most anyone can know.
 pub fn journal_attempts(journal: &str) -> BTreeMap<String, (u64, u64)> {
     fn walk(v: &Value, out: &mut BTreeMap<String, (u64, u64)>) {
         match v {
@@ -211,12 +217,38 @@ pub fn journal_attempts(journal: &str) -> BTreeMap<String, (u64, u64)> {
         }
     }
     let mut out = BTreeMap::new();
+    // (run, n) → action, for intents not (yet) closed by an outcome.
+    let mut open: BTreeMap<(String, u64), String> = BTreeMap::new();
+    let mut closed_runs: Vec<String> = Vec::new();
     for line in journal.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) => walk(&v, &mut out),
-            Err(_) => {
-                // An unparsable line accounts for nothing; the counts below then show it.
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            // An unparsable line accounts for nothing; the counts below then show it.
+            continue;
+        };
+        let key = || {
+            (
+                v["run"].as_str().unwrap_or_default().to_string(),
+                v["n"].as_u64().unwrap_or_default(),
+            )
+        };
+        match v["write"].as_str() {
+            Some("intent") => {
+                open.insert(key(), v["action"].as_str().unwrap_or_default().to_string());
             }
+            Some(_) => {
+                open.remove(&key());
+            }
+            None => {
+                if let Some(run) = v["run"].as_str() {
+                    closed_runs.push(run.to_string());
+                }
+                walk(&v, &mut out);
+            }
+        }
+    }
+    for ((run, _), action) in open {
+        if !closed_runs.contains(&run) {
+            out.insert(action, (u64::MAX, u64::MAX));
         }
     }
     out
@@ -284,7 +316,7 @@ pub fn accounting_problems(obs: &Observation) -> Vec<String> {
     }
     for (action, ids) in &unmatched {
         let (_, unanswered) = journal.get(action).copied().unwrap_or((0, 0));
-        let allowed = unanswered + unidentified.get(action).copied().unwrap_or(0);
+        let allowed = unanswered.saturating_add(unidentified.get(action).copied().unwrap_or(0));
         if ids.len() as u64 > allowed {
             p.push(format!(
                 "successful {action} RequestId(s) missing from the journal: {}",
