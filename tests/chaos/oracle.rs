@@ -190,10 +190,11 @@ pub fn cloud_problems(state: &Value) -> Vec<String> {
 /// failed or went unanswered.
 ///
 /// Write records (`"write": "intent"|"outcome"`, journaled around each write) are not counted
-/// twice: a write's attempts are in its run's call entries. An intent with no outcome and no
-/// run record (a run killed mid-call) accounts for any number of that action's requests, all
-/// unanswered: the journal says the write was made and that its answer is unknown, which is
-/// the most anyone can know.
+/// twice: a write's attempts are in its run's call entries, and its outcome counts only when
+/// its run was killed before writing them. An intent with no outcome and no run record (a run
+/// killed mid-call) accounts for any number of that action's requests, all unanswered: the
+/// journal says the write was made and that its answer is unknown, which is the most anyone
+/// can know.
 pub fn journal_attempts(journal: &str) -> BTreeMap<String, (u64, u64)> {
     fn walk(v: &Value, out: &mut BTreeMap<String, (u64, u64)>) {
         match v {
@@ -219,6 +220,8 @@ pub fn journal_attempts(journal: &str) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
     // (run, n) → action, for intents not (yet) closed by an outcome.
     let mut open: BTreeMap<(String, u64), String> = BTreeMap::new();
+    // Outcomes, counted only for runs that never wrote their run record.
+    let mut outcomes: Vec<(String, Value)> = Vec::new();
     let mut closed_runs: Vec<String> = Vec::new();
     for line in journal.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -237,6 +240,7 @@ pub fn journal_attempts(journal: &str) -> BTreeMap<String, (u64, u64)> {
             }
             Some(_) => {
                 open.remove(&key());
+                outcomes.push((key().0, v.clone()));
             }
             None => {
                 if let Some(run) = v["run"].as_str() {
@@ -244,6 +248,11 @@ pub fn journal_attempts(journal: &str) -> BTreeMap<String, (u64, u64)> {
                 }
                 walk(&v, &mut out);
             }
+        }
+    }
+    for (run, v) in &outcomes {
+        if !closed_runs.contains(run) {
+            walk(v, &mut out);
         }
     }
     for ((run, _), action) in open {
