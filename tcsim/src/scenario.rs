@@ -12,6 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::valid_id;
+use crate::net::Cidr;
 use crate::state::{
     Address, Association, Binding, Credential, Eni, HaVip, Instance, InstanceState, PrivateIp,
     Settings, Subnet, Vpc, World,
@@ -247,7 +249,7 @@ impl ScenarioFile {
         for v in &self.vpcs {
             unique(&v.id)?;
             check_id(&v.id, "vpc")?;
-            parse_cidr(&v.cidr).with_context(|| format!("VPC {}", v.id))?;
+            Cidr::parse(&v.cidr).with_context(|| format!("VPC {}", v.id))?;
             w.vpcs.push(Vpc {
                 id: v.id.clone(),
                 region: v.region.clone(),
@@ -263,7 +265,7 @@ impl ScenarioFile {
                 .iter()
                 .find(|v| v.id == s.vpc_id)
                 .ok_or_else(|| anyhow!("subnet {} names unknown VPC {}", s.id, s.vpc_id))?;
-            parse_cidr(&s.cidr).with_context(|| format!("subnet {}", s.id))?;
+            Cidr::parse(&s.cidr).with_context(|| format!("subnet {}", s.id))?;
             if !s.zone.starts_with(&vpc.region) {
                 bail!(
                     "subnet {} zone {} is not in region {}",
@@ -303,12 +305,12 @@ impl ScenarioFile {
             if e.ips.is_empty() {
                 bail!("ENI {} needs at least one IP (its primary IP)", e.id);
             }
-            let cidr = parse_cidr(&subnet.cidr)?;
+            let cidr = Cidr::parse(&subnet.cidr)?;
             for ip in &e.ips {
                 let addr: Ipv4Addr = ip
                     .parse()
                     .map_err(|_| anyhow!("ENI {} has an invalid IP {ip:?}", e.id))?;
-                if !in_cidr(addr, cidr) {
+                if !cidr.contains(addr) {
                     bail!("ENI {} IP {ip} is outside subnet {}", e.id, subnet.cidr);
                 }
                 if !ips.insert((subnet.vpc_id.clone(), ip.clone())) {
@@ -394,7 +396,7 @@ impl ScenarioFile {
                 .vip
                 .parse()
                 .map_err(|_| anyhow!("HAVIP {} has an invalid Vip {:?}", h.id, h.vip))?;
-            if !in_cidr(vip, parse_cidr(&subnet.cidr)?) {
+            if !Cidr::parse(&subnet.cidr)?.contains(vip) {
                 bail!(
                     "HAVIP {} Vip {} is outside subnet {}",
                     h.id,
@@ -722,7 +724,7 @@ pub fn generate(havips: usize, eips: usize, regions: &[String]) -> Result<Scenar
 
 /// IDs are `<prefix>-` plus 8 lowercase letters/digits, as the API's `Malformed` check wants.
 pub fn check_id(id: &str, prefix: &str) -> Result<()> {
-    if crate::actions::valid_id(id, prefix) {
+    if valid_id(id, prefix) {
         Ok(())
     } else {
         bail!("{id:?} is not a valid {prefix}- ID ({prefix}- and 8 lowercase letters or digits)")
@@ -736,28 +738,6 @@ fn valid_mac(mac: &str) -> bool {
         && parts
             .iter()
             .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-pub fn parse_cidr(cidr: &str) -> Result<(Ipv4Addr, u8)> {
-    let (ip, len) = cidr
-        .split_once('/')
-        .ok_or_else(|| anyhow!("{cidr:?} is not a CIDR"))?;
-    let ip: Ipv4Addr = ip.parse().map_err(|_| anyhow!("{cidr:?} is not a CIDR"))?;
-    let len: u8 = len
-        .parse()
-        .ok()
-        .filter(|l| *l <= 32)
-        .ok_or_else(|| anyhow!("{cidr:?} has a bad prefix length"))?;
-    Ok((ip, len))
-}
-
-pub fn in_cidr(ip: Ipv4Addr, (net, len): (Ipv4Addr, u8)) -> bool {
-    let mask = if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(len))
-    };
-    u32::from(ip) & mask == u32::from(net) & mask
 }
 
 fn parse_rfc3339(t: &str) -> Result<DateTime<Utc>> {
@@ -824,16 +804,5 @@ mod tests {
         f.enis[1].mac = f.enis[0].mac.to_uppercase();
         assert!(f.build().is_err());
         assert!(ScenarioFile::from_toml("[settings]\nbogus = 1\n").is_err());
-    }
-
-    #[test]
-    fn cidr_membership() {
-        let net = parse_cidr("10.0.4.0/24").unwrap();
-        assert!(in_cidr("10.0.4.99".parse().unwrap(), net));
-        assert!(!in_cidr("10.0.5.1".parse().unwrap(), net));
-        assert!(in_cidr(
-            "1.2.3.4".parse().unwrap(),
-            parse_cidr("0.0.0.0/0").unwrap()
-        ));
     }
 }

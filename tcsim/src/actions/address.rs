@@ -10,8 +10,9 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
 
-use super::{check_filters, matches, obj, page, valid_id, Ctx, FilterRules};
+use super::{check_filters, matches, obj, page, Ctx, FilterRules};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::valid_id;
 use crate::params::Params;
 use crate::state::{Address, Binding, TaskOp, World};
 

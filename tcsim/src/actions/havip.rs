@@ -7,10 +7,11 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
 
-use super::{check_filters, matches, no_coexist, obj, page, valid_id, Ctx, FilterRules};
+use super::{check_filters, matches, no_coexist, obj, page, Ctx, FilterRules};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::valid_id;
+use crate::net::Cidr;
 use crate::params::Params;
-use crate::scenario::{in_cidr, parse_cidr};
 use crate::state::{Association, Binding, HaVip, TaskOp, World};
 
 /// One HaVip as the API renders it: unbound fields are `""`, FlushedTime defaults to
@@ -277,7 +278,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             )
         })?
         .clone();
-    let cidr = parse_cidr(&subnet.cidr)
+    let cidr = Cidr::parse(&subnet.cidr)
         .map_err(|_| ApiError::new("InternalError", "bad subnet CIDR in scenario"))?;
     let used = |w: &World, ip: &str| {
         w.havips.iter().any(|h| h.vpc_id == vpc.id && h.vip == ip)
@@ -285,12 +286,11 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
                 .iter()
                 .any(|e| e.vpc_id == vpc.id && e.private_ips.iter().any(|p| p.ip == ip))
     };
-    let net = u32::from(cidr.0) & (u32::MAX.checked_shl(32 - u32::from(cidr.1)).unwrap_or(0));
-    let broadcast = net | !(u32::MAX.checked_shl(32 - u32::from(cidr.1)).unwrap_or(0));
+    let (net, broadcast) = (cidr.network(), cidr.broadcast());
     let vip = match vip_param {
         Some(v) => {
             let ip: Ipv4Addr = v.parse().map_err(|_| ApiError::malformed("Vip", &v))?;
-            if !in_cidr(ip, cidr) {
+            if !cidr.contains(ip) {
                 return Err(ApiError::new(
                     "InvalidParameterValue.Range",
                     format!(
@@ -337,7 +337,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         associations.push(assoc);
     }
     let id = loop {
-        let id = super::new_id("havip");
+        let id = crate::ids::new_id("havip");
         if w.havip(&id).is_none() {
             break id;
         }

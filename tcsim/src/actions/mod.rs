@@ -94,29 +94,6 @@ pub fn region_supported(sim: &Sim, region: &str) -> bool {
     KNOWN_REGIONS.contains(&region) || sim.world().has_region(region)
 }
 
-/// `<prefix>-` followed by exactly 8 lowercase ASCII letters or digits.
-pub fn valid_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|tail| {
-            tail.len() == 8
-                && tail
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-}
-
-/// A random ID as the real API makes them.
-pub fn new_id(prefix: &str) -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    let tail: String = (0..8)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect();
-    format!("{prefix}-{tail}")
-}
-
 /// Offset/Limit: Limit defaults to 20 (also for 0), at most 100.
 pub struct Page {
     pub offset: usize,
@@ -238,16 +215,6 @@ pub fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_format() {
-        assert!(valid_id("havip-iam00099", "havip"));
-        assert!(!valid_id("havip-IAM00099", "havip"));
-        assert!(!valid_id("havip-iam0009", "havip"));
-        assert!(!valid_id("havipiam000999", "havip"));
-        assert!(!valid_id("eip-iam00139", "havip"));
-        assert!(valid_id(&new_id("eni"), "eni"));
-    }
 
     #[test]
     fn filter_logic() {
