@@ -15,6 +15,7 @@ pub mod ids;
 pub mod metadata;
 pub mod net;
 pub mod params;
+pub mod pipeline;
 pub mod ratelimit;
 pub mod reqlog;
 pub mod scenario;
