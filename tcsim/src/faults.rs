@@ -75,36 +75,34 @@ impl FaultSpec {
                 return Err("\"probability\" must be between 0.0 and 1.0".into());
             }
         }
+        // Each effect given: (its value passed its check, the effect, the message if not).
+        let given = [
+            self.error.map(|code| {
+                let msg = "\"error\" must be a non-empty error code";
+                (!code.trim().is_empty(), Effect::Error(code), msg)
+            }),
+            self.http_status.map(|status| {
+                let msg = "\"http_status\" must be between 300 and 599";
+                let ok = (300..=599).contains(&status);
+                (ok, Effect::HttpStatus(status), msg)
+            }),
+            self.delay_ms.map(|ms| {
+                let msg = "\"delay_ms\" must be at most 600000 (use \"hang\" for longer)";
+                (ms <= 600_000, Effect::DelayMs(ms), msg)
+            }),
+            self.hang
+                .map(|hang| (hang, Effect::Hang, "\"hang\" must be true")),
+            self.task_result.map(|result| {
+                let msg = "\"task_result\" must be \"FAILED\"";
+                (result == "FAILED", Effect::TaskFailed, msg)
+            }),
+        ];
         let mut effects = Vec::new();
-        if let Some(code) = self.error {
-            if code.trim().is_empty() {
-                return Err("\"error\" must be a non-empty error code".into());
+        for (ok, effect, msg) in given.into_iter().flatten() {
+            if !ok {
+                return Err(msg.into());
             }
-            effects.push(Effect::Error(code));
-        }
-        if let Some(status) = self.http_status {
-            if !(300..=599).contains(&status) {
-                return Err("\"http_status\" must be between 300 and 599".into());
-            }
-            effects.push(Effect::HttpStatus(status));
-        }
-        if let Some(ms) = self.delay_ms {
-            if ms > 600_000 {
-                return Err("\"delay_ms\" must be at most 600000 (use \"hang\" for longer)".into());
-            }
-            effects.push(Effect::DelayMs(ms));
-        }
-        if let Some(hang) = self.hang {
-            if !hang {
-                return Err("\"hang\" must be true".into());
-            }
-            effects.push(Effect::Hang);
-        }
-        if let Some(result) = self.task_result {
-            if result != "FAILED" {
-                return Err("\"task_result\" must be \"FAILED\"".into());
-            }
-            effects.push(Effect::TaskFailed);
+            effects.push(effect);
         }
         if effects.len() != 1 {
             return Err(
@@ -191,13 +189,19 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    /// Rules installed from these JSON specs.
+    fn faults(specs: &[&str]) -> Faults {
+        let mut f = Faults::default();
+        for s in specs {
+            f.add(spec(s)).unwrap();
+        }
+        f
+    }
+
     #[test]
     fn count_limits_firings() {
-        let mut f = Faults::default();
-        f.add(spec(
-            r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#,
-        ))
-        .unwrap();
+        let mut f =
+            faults(&[r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#]);
         assert_eq!(f.take("DescribeAddresses"), None);
         assert_eq!(
             f.take("DescribeHaVips"),
@@ -213,27 +217,16 @@ mod tests {
 
     #[test]
     fn probability_zero_never_fires_and_one_always_does() {
-        let mut f = Faults::default();
-        f.add(spec(
-            r#"{"action": "*", "probability": 0.0, "http_status": 502}"#,
-        ))
-        .unwrap();
+        let mut f = faults(&[r#"{"action": "*", "probability": 0.0, "http_status": 502}"#]);
         assert!((0..1000).all(|_| f.take("X").is_none()));
-        f.clear();
-        f.add(spec(
-            r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#,
-        ))
-        .unwrap();
+        let mut f = faults(&[r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#]);
         assert!((0..1000).all(|_| f.take("X") == Some(Effect::DelayMs(5))));
     }
 
     #[test]
     fn task_rules_only_fire_for_tasks() {
-        let mut f = Faults::default();
-        f.add(spec(
-            r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#,
-        ))
-        .unwrap();
+        let mut f =
+            faults(&[r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#]);
         assert_eq!(f.take("AssociateAddress"), None);
         assert!(f.take_task_failure("AssociateAddress"));
         assert!(!f.take_task_failure("AssociateAddress"));
