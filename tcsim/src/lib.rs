@@ -156,6 +156,12 @@ pub struct Sim {
     pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
+/// Resolves once the server is stopping (`Sim::stopping`), including when it already was (unlike
+/// `changed`, which would miss a stop requested before the receiver was first polled).
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// Locks, recovering from poisoning: a panic elsewhere must not take the simulator down.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())

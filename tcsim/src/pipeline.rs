@@ -339,7 +339,7 @@ async fn inject_fault(sim: &Sim, action: &str) -> Result<(), Outcome> {
             let mut stop = sim.stopping.subscribe();
             tokio::select! {
                 _ = tokio::time::sleep(HANG_CAP) => {}
-                _ = crate::server::stopped(&mut stop) => {}
+                _ = crate::stopped(&mut stop) => {}
             }
             Err(Outcome::Http(504))
         }

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::{Sim, SimOptions};
+use crate::{stopped, Sim, SimOptions};
 
 /// How long connections get to finish when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -147,12 +147,6 @@ async fn accept_loop(
             _ = &mut deadline => { conns.abort_all(); break }
         }
     }
-}
-
-/// Resolves once the server is stopping, including when it already was (unlike `changed`, which
-/// would miss a stop requested before the receiver was first polled).
-pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn serve_connection(
