@@ -4,6 +4,7 @@
 //! errors → rate limit → faults → the action → the envelope. Each stage passes the request on
 //! or answers with the real error code; every request, answered or rejected, is logged.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -181,10 +182,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Option<Bytes>, ()> {
 fn parse_params(
     req: &ApiRequest<'_>,
     body: &[u8],
-) -> (
-    ApiResult<Params>,
-    std::collections::BTreeMap<String, String>,
-) {
+) -> (ApiResult<Params>, BTreeMap<String, String>) {
     let content_type = req.header("content-type").unwrap_or("");
     let ct = content_type.to_ascii_lowercase();
     let parsed = if *req.method == Method::GET {
@@ -223,7 +221,7 @@ struct Call {
 /// the query. The action and region are logged even when something is missing.
 fn common_params(
     req: &ApiRequest<'_>,
-    query_common: &std::collections::BTreeMap<String, String>,
+    query_common: &BTreeMap<String, String>,
     entry: &mut LogEntry,
 ) -> ApiResult<Call> {
     let common_or = |header: &str, key: &str| -> Option<String> {
