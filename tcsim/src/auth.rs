@@ -26,25 +26,38 @@ pub struct AuthRequest<'a> {
 
 /// Authenticates; returns the SecretId.
 pub fn authenticate(sim: &Sim, req: &AuthRequest<'_>) -> Result<String, ApiError> {
-    let Some(header) = req.authorization.filter(|h| !h.trim().is_empty()) else {
+    let auth = parse_authorization(req.authorization)?;
+    let now = sim.clock.unix();
+    let timestamp = check_timestamp(req.timestamp, now)?;
+    let secret_key = secret_key(sim, &auth.secret_id, req.token, now)?;
+    verify_signature(&auth, &secret_key, req, timestamp)?;
+    Ok(auth.secret_id)
+}
+
+/// The `Authorization` header, present and parsable.
+fn parse_authorization(header: Option<&str>) -> Result<Authorization, ApiError> {
+    let Some(header) = header.filter(|h| !h.trim().is_empty()) else {
         return Err(ApiError::new(
             "AuthFailure.InvalidAuthorization",
             "The Authorization header is missing.",
         ));
     };
-    let auth = Authorization::parse(header).map_err(|e| {
+    Authorization::parse(header).map_err(|e| {
         ApiError::new(
             "AuthFailure.InvalidAuthorization",
             format!("The Authorization header is invalid: {e}."),
         )
-    })?;
-    let timestamp: i64 = req.timestamp.trim().parse().map_err(|_| {
+    })
+}
+
+/// `X-TC-Timestamp` as Unix seconds, within [`MAX_SKEW_S`] of the simulated clock.
+fn check_timestamp(timestamp: &str, now: i64) -> Result<i64, ApiError> {
+    let timestamp: i64 = timestamp.trim().parse().map_err(|_| {
         ApiError::new(
             "InvalidParameterValue",
             "The value of `X-TC-Timestamp` must be Unix seconds.",
         )
     })?;
-    let now = sim.clock.unix();
     if timestamp.abs_diff(now) > MAX_SKEW_S.unsigned_abs() {
         return Err(ApiError::new(
             "AuthFailure.SignatureExpire",
@@ -53,43 +66,54 @@ pub fn authenticate(sim: &Sim, req: &AuthRequest<'_>) -> Result<String, ApiError
             ),
         ));
     }
+    Ok(timestamp)
+}
 
-    // Look the key up under the lock, verify outside it.
-    let secret_key = {
-        let w = sim.world();
-        if let Some(c) = w.credentials.iter().find(|c| c.secret_id == auth.secret_id) {
-            c.secret_key.clone()
-        } else if let Some(t) = w.temp_credentials.get(&auth.secret_id) {
-            if t.expired_time <= now {
-                return Err(ApiError::new(
-                    "AuthFailure.TokenFailure",
-                    "The temporary credentials have expired.",
-                ));
-            }
-            match req.token {
-                Some(token) if ct_eq(token.as_bytes(), t.token.as_bytes()) => {}
-                Some(_) => {
-                    return Err(ApiError::new(
-                        "AuthFailure.TokenFailure",
-                        "The X-TC-Token does not match the temporary credentials.",
-                    ))
-                }
-                None => {
-                    return Err(ApiError::new(
-                        "AuthFailure.TokenFailure",
-                        "Temporary credentials need their X-TC-Token.",
-                    ))
-                }
-            }
-            t.secret_key.clone()
-        } else {
-            return Err(ApiError::new(
-                "AuthFailure.SecretIdNotFound",
-                "The SecretId is not found; check that it is correct and enabled.",
-            ));
-        }
+/// The key of a long-term SecretId, or of a temporary one that has not expired and came with
+/// its token. Looked up under the world lock; the signature is verified outside it.
+fn secret_key(
+    sim: &Sim,
+    secret_id: &str,
+    token: Option<&str>,
+    now: i64,
+) -> Result<String, ApiError> {
+    let w = sim.world();
+    if let Some(c) = w.credentials.iter().find(|c| c.secret_id == secret_id) {
+        return Ok(c.secret_key.clone());
+    }
+    let Some(t) = w.temp_credentials.get(secret_id) else {
+        return Err(ApiError::new(
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found; check that it is correct and enabled.",
+        ));
     };
+    if t.expired_time <= now {
+        return Err(ApiError::new(
+            "AuthFailure.TokenFailure",
+            "The temporary credentials have expired.",
+        ));
+    }
+    match token {
+        Some(token) if ct_eq(token.as_bytes(), t.token.as_bytes()) => Ok(t.secret_key.clone()),
+        Some(_) => Err(ApiError::new(
+            "AuthFailure.TokenFailure",
+            "The X-TC-Token does not match the temporary credentials.",
+        )),
+        None => Err(ApiError::new(
+            "AuthFailure.TokenFailure",
+            "Temporary credentials need their X-TC-Token.",
+        )),
+    }
+}
 
+/// tc3-sign's `verify` for service `vpc`: a malformed header is `InvalidAuthorization`, any
+/// other mismatch `SignatureFailure`.
+fn verify_signature(
+    auth: &Authorization,
+    secret_key: &str,
+    req: &AuthRequest<'_>,
+    timestamp: i64,
+) -> Result<(), ApiError> {
     let received = ReceivedRequest {
         method: req.method,
         query: req.query,
@@ -101,7 +125,7 @@ pub fn authenticate(sim: &Sim, req: &AuthRequest<'_>) -> Result<String, ApiError
         },
         timestamp,
     };
-    tc3_sign::verify(&auth, &secret_key, &received, Some("vpc")).map_err(|e| match e {
+    tc3_sign::verify(auth, secret_key, &received, Some("vpc")).map_err(|e| match e {
         VerifyError::Malformed(_) | VerifyError::Algorithm(_) | VerifyError::ScopeTerminator => {
             ApiError::new(
                 "AuthFailure.InvalidAuthorization",
@@ -112,8 +136,7 @@ pub fn authenticate(sim: &Sim, req: &AuthRequest<'_>) -> Result<String, ApiError
             "AuthFailure.SignatureFailure",
             format!("The provided credentials could not be validated: {e}. Check the SecretKey and the signing steps."),
         ),
-    })?;
-    Ok(auth.secret_id)
+    })
 }
 
 /// Constant-time comparison for tokens (no extra dependency for one use).

@@ -111,34 +111,37 @@ impl FaultSpec {
                 ));
             }
         }
-        let mut effects = Vec::new();
-        if let Some(code) = self.error {
-            if code.trim().is_empty() {
-                return Err("\"error\" must be a non-empty error code".into());
-            }
-            effects.push(Effect::Error(code));
-        }
         if let Some(status) = self.http_status {
             FaultSpec::HTTP_STATUS.check(status.into())?;
-            effects.push(Effect::HttpStatus(status));
         }
         if let Some(ms) = self.delay_ms {
             FaultSpec::DELAY_MS
                 .check(ms.into())
                 .map_err(|e| format!("{e} (use \"hang\" for longer)"))?;
-            effects.push(Effect::DelayMs(ms));
         }
-        if let Some(hang) = self.hang {
-            if !hang {
-                return Err("\"hang\" must be true".into());
+        // Each effect given: (its value passed its check, the effect, the message if not).
+        let given = [
+            self.error.map(|code| {
+                let msg = "\"error\" must be a non-empty error code";
+                (!code.trim().is_empty(), Effect::Error(code), msg)
+            }),
+            // Range-checked above, with messages naming the field and its range.
+            self.http_status
+                .map(|status| (true, Effect::HttpStatus(status), "")),
+            self.delay_ms.map(|ms| (true, Effect::DelayMs(ms), "")),
+            self.hang
+                .map(|hang| (hang, Effect::Hang, "\"hang\" must be true")),
+            self.task_result.map(|result| {
+                let msg = "\"task_result\" must be \"FAILED\"";
+                (result == "FAILED", Effect::TaskFailed, msg)
+            }),
+        ];
+        let mut effects = Vec::new();
+        for (ok, effect, msg) in given.into_iter().flatten() {
+            if !ok {
+                return Err(msg.into());
             }
-            effects.push(Effect::Hang);
-        }
-        if let Some(result) = self.task_result {
-            if result != "FAILED" {
-                return Err("\"task_result\" must be \"FAILED\"".into());
-            }
-            effects.push(Effect::TaskFailed);
+            effects.push(effect);
         }
         if effects.len() != 1 {
             return Err(
@@ -232,13 +235,19 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    /// Rules installed from these JSON specs.
+    fn faults(specs: &[&str]) -> Faults {
+        let mut f = Faults::default();
+        for s in specs {
+            f.add(spec(s)).unwrap();
+        }
+        f
+    }
+
     #[test]
     fn count_limits_firings() {
-        let mut f = Faults::default();
-        f.add(spec(
-            r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#,
-        ))
-        .unwrap();
+        let mut f =
+            faults(&[r#"{"action": "DescribeHaVips", "count": 2, "error": "InternalError"}"#]);
         assert_eq!(f.take("DescribeAddresses"), None);
         assert_eq!(
             f.take("DescribeHaVips"),
@@ -272,27 +281,16 @@ mod tests {
 
     #[test]
     fn probability_zero_never_fires_and_one_always_does() {
-        let mut f = Faults::default();
-        f.add(spec(
-            r#"{"action": "*", "probability": 0.0, "http_status": 502}"#,
-        ))
-        .unwrap();
+        let mut f = faults(&[r#"{"action": "*", "probability": 0.0, "http_status": 502}"#]);
         assert!((0..1000).all(|_| f.take("X").is_none()));
-        f.clear();
-        f.add(spec(
-            r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#,
-        ))
-        .unwrap();
+        let mut f = faults(&[r#"{"action": "*", "probability": 1.0, "delay_ms": 5}"#]);
         assert!((0..1000).all(|_| f.take("X") == Some(Effect::DelayMs(5))));
     }
 
     #[test]
     fn task_rules_only_fire_for_tasks() {
-        let mut f = Faults::default();
-        f.add(spec(
-            r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#,
-        ))
-        .unwrap();
+        let mut f =
+            faults(&[r#"{"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}"#]);
         assert_eq!(f.take("AssociateAddress"), None);
         assert!(f.take_task_failure("AssociateAddress"));
         assert!(!f.take_task_failure("AssociateAddress"));

@@ -11,8 +11,11 @@ pub mod auth;
 pub mod control;
 pub mod error;
 pub mod faults;
+pub mod ids;
 pub mod metadata;
+pub mod net;
 pub mod params;
+pub mod pipeline;
 pub mod ratelimit;
 pub mod reqlog;
 pub mod scenario;
@@ -158,6 +161,12 @@ pub struct Sim {
     limiter: Mutex<RateLimiter>,
     /// Released when the server stops, so hung requests end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// Resolves once the server is stopping (`Sim::stopping`), including when it already was (unlike
+/// `changed`, which would miss a stop requested before the receiver was first polled).
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Locks, recovering from poisoning: a panic elsewhere must not take the simulator down.

@@ -18,7 +18,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde_json::json;
 
-use crate::scenario::parse_cidr;
+use crate::net::Cidr;
 use crate::state::{normalize_mac, Eni, Instance, TempCredential, World};
 use crate::Sim;
 
@@ -211,12 +211,7 @@ fn mac_entry(w: &World, eni: &Eni, rest: &[&str]) -> Option<String> {
         ["local-ipv4s", ip, tail @ ..] => {
             let p = eni.private_ips.iter().find(|p| p.ip == *ip)?;
             let eip = w.ip_address(&eni.id, &p.ip);
-            let (net, len) = parse_cidr(&subnet.cidr).ok()?;
-            let mask = if len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(len))
-            };
+            let cidr = Cidr::parse(&subnet.cidr).ok()?;
             match tail {
                 [] => [
                     "gateway",
@@ -226,16 +221,14 @@ fn mac_entry(w: &World, eni: &Eni, rest: &[&str]) -> Option<String> {
                     "subnet-mask",
                 ]
                 .join("\n"),
-                ["gateway"] => {
-                    std::net::Ipv4Addr::from((u32::from(net) & mask).wrapping_add(1)).to_string()
-                }
+                ["gateway"] => std::net::Ipv4Addr::from(cidr.gateway()).to_string(),
                 ["local-ipv4"] => p.ip.clone(),
                 ["public-ipv4"] => eip?.ip.clone(),
                 ["public-ipv4-mode"] => {
                     eip?;
                     "NAT".into()
                 }
-                ["subnet-mask"] => std::net::Ipv4Addr::from(mask).to_string(),
+                ["subnet-mask"] => std::net::Ipv4Addr::from(cidr.mask()).to_string(),
                 _ => return None,
             }
         }

@@ -61,11 +61,7 @@ impl Params {
             )
         })?;
         match value {
-            Value::Object(map) => Ok(Params {
-                map,
-                from_query: false,
-                prefix: String::new(),
-            }),
+            Value::Object(map) => Ok(Params::root(map, false)),
             _ => Err(ApiError::new(
                 "InvalidParameter",
                 "The request body must be a JSON object.",
@@ -110,14 +106,15 @@ impl Params {
                 "The query string has no named parameters.",
             ));
         };
-        Ok((
-            Params {
-                map,
-                from_query: true,
-                prefix: String::new(),
-            },
-            common,
-        ))
+        Ok((Params::root(map, true), common))
+    }
+
+    fn root(map: Map<String, Value>, from_query: bool) -> Params {
+        Params {
+            map,
+            from_query,
+            prefix: String::new(),
+        }
     }
 
     /// The parameters as JSON (for the request log).
@@ -222,105 +219,75 @@ impl Params {
     }
 
     pub fn str_list_opt(&self, name: &str) -> ApiResult<Option<Vec<String>>> {
-        let path = self.path(name);
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    _ => Err(ApiError::invalid_type(&format!("{path}.{i}"), "String")),
-                })
-                .collect::<ApiResult<Vec<_>>>()
-                .map(Some),
-            Some(_) => Err(ApiError::invalid_type(&path, "Array of String")),
-        }
+        self.list_opt(name, "Array of String", |path, i, v| match v {
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(ApiError::invalid_type(&format!("{path}.{i}"), "String")),
+        })
     }
 
     pub fn obj_list_opt(&self, name: &str) -> ApiResult<Option<Vec<Params>>> {
-        let path = self.path(name);
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Object(m) => Ok(Params {
-                        map: m.clone(),
-                        from_query: self.from_query,
-                        prefix: format!("{path}.{i}"),
-                    }),
-                    _ => Err(ApiError::invalid_type(&format!("{path}.{i}"), "Object")),
-                })
-                .collect::<ApiResult<Vec<_>>>()
-                .map(Some),
-            Some(_) => Err(ApiError::invalid_type(&path, "Array of Object")),
-        }
+        self.list_opt(name, "Array of Object", |path, i, v| match v {
+            Value::Object(m) => Ok(self.nested(m, format!("{path}.{i}"))),
+            _ => Err(ApiError::invalid_type(&format!("{path}.{i}"), "Object")),
+        })
     }
 
     /// `Filters`: a list of `{"Name", "Values"}` objects. Shape errors use the
     /// `InvalidParameter.Filter*` codes that DescribeNetworkInterfaces documents.
     pub fn filters(&self) -> ApiResult<Option<Vec<Filter>>> {
-        let Some(value) = self.get("Filters") else {
-            return Ok(None);
-        };
-        let Value::Array(items) = value else {
-            return Err(ApiError::invalid_type("Filters", "Array of Filter"));
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let Value::Object(m) = item else {
-                return Err(ApiError::new(
-                    "InvalidParameter.FilterNotDict",
-                    format!("`Filters.{i}` must be an object with Name and Values."),
-                ));
-            };
-            for key in m.keys() {
-                if key != "Name" && key != "Values" {
-                    return Err(ApiError::new(
-                        "UnknownParameter",
-                        format!("The parameter `Filters.{i}.{key}` is not recognized."),
-                    ));
-                }
-            }
-            let name = match m.get("Name") {
-                Some(Value::String(s)) => s.clone(),
-                None | Some(Value::Null) => {
-                    return Err(ApiError::missing(&format!("Filters.{i}.Name")))
-                }
-                Some(_) => {
-                    return Err(ApiError::invalid_type(
-                        &format!("Filters.{i}.Name"),
-                        "String",
-                    ))
-                }
-            };
-            let values = match m.get("Values") {
-                Some(Value::Array(vs)) => vs
-                    .iter()
-                    .enumerate()
-                    .map(|(j, v)| match v {
-                        Value::String(s) => Ok(s.clone()),
-                        _ => Err(ApiError::invalid_type(
-                            &format!("Filters.{i}.Values.{j}"),
-                            "String",
-                        )),
-                    })
-                    .collect::<ApiResult<Vec<_>>>()?,
-                None | Some(Value::Null) => {
-                    return Err(ApiError::missing(&format!("Filters.{i}.Values")))
-                }
-                Some(_) => {
-                    return Err(ApiError::new(
-                        "InvalidParameter.FilterValuesNotList",
-                        format!("`Filters.{i}.Values` must be a list."),
-                    ))
-                }
-            };
-            out.push(Filter { name, values });
+        self.list_opt("Filters", "Array of Filter", |path, i, v| match v {
+            Value::Object(m) => self.nested(m, format!("{path}.{i}")).filter(),
+            _ => Err(ApiError::new(
+                "InvalidParameter.FilterNotDict",
+                format!("`{path}.{i}` must be an object with Name and Values."),
+            )),
+        })
+    }
+
+    /// This object as one `Filter`.
+    fn filter(&self) -> ApiResult<Filter> {
+        self.check_known(&["Name", "Values"])?;
+        let name = self.str_req("Name")?;
+        if self.get("Values").is_some_and(|v| !v.is_array()) {
+            return Err(ApiError::new(
+                "InvalidParameter.FilterValuesNotList",
+                format!("`{}` must be a list.", self.path("Values")),
+            ));
         }
-        Ok(Some(out))
+        let values = self
+            .str_list_opt("Values")?
+            .ok_or_else(|| ApiError::missing(&self.path("Values")))?;
+        Ok(Filter { name, values })
+    }
+
+    /// The array `name`, each element converted by `item` (given the array's path and the
+    /// element's index); `None` when absent. Anything but an array is `InvalidParameter`.
+    fn list_opt<T>(
+        &self,
+        name: &str,
+        expected: &str,
+        item: impl Fn(&str, usize, &Value) -> ApiResult<T>,
+    ) -> ApiResult<Option<Vec<T>>> {
+        let path = self.path(name);
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| item(&path, i, v))
+                .collect::<ApiResult<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(ApiError::invalid_type(&path, expected)),
+        }
+    }
+
+    /// An object inside these parameters, named `prefix` in messages.
+    fn nested(&self, map: &Map<String, Value>, prefix: String) -> Params {
+        Params {
+            map: map.clone(),
+            from_query: self.from_query,
+            prefix,
+        }
     }
 }
 

@@ -1,47 +1,29 @@
-//! The HTTP(S) server: accept loop, routing, and the API request pipeline
-//! (size limits → common parameters → authentication → region/version/action → parameters →
-//! rate limit → faults → action handler → envelope), every step answering the real error codes.
+//! The HTTP(S) server: binding, the accept loop with graceful shutdown, TLS, and routing (the
+//! API at `/`, handled by [`crate::pipeline`]; metadata; the control API), with the `Date`
+//! header from the simulated clock on every response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::actions::{self, Ctx};
-use crate::auth::{self, AuthRequest};
-use crate::error::ApiError;
-use crate::faults::Effect;
-use crate::params::Params;
-use crate::reqlog::LogEntry;
-use crate::{Sim, SimOptions};
+use crate::{stopped, Sim, SimOptions};
 
-/// POST bodies above this are `RequestSizeLimitExceeded` (the documented API limit is 10 MB).
-pub const MAX_BODY: usize = 10 * 1024 * 1024;
-/// GET requests above this are `RequestSizeLimitExceeded` (documented: 32 KB).
-pub const MAX_QUERY: usize = 32 * 1024;
-/// Bytes read and discarded after an oversized body, so the client sees the answer rather
-/// than a reset connection.
-const MAX_DRAIN: usize = 64 * 1024 * 1024;
-/// The longest a `hang` fault holds a request.
-pub const HANG_CAP: Duration = Duration::from_secs(600);
 /// How long connections get to finish when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
-/// The API versions this simulator serves.
-pub const VERSIONS: &[&str] = &["2017-03-12"];
+pub use crate::pipeline::{HANG_CAP, MAX_BODY, MAX_QUERY, VERSIONS};
 
 /// A started server.
 pub struct RunningServer {
@@ -167,12 +149,6 @@ async fn accept_loop(
     }
 }
 
-/// Resolves once the server is stopping, including when it already was (unlike `changed`, which
-/// would miss a stop requested before the receiver was first polled).
-async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -218,7 +194,7 @@ async fn serve_connection(
 /// All routes: the API at `/`, metadata, control.
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
-        .route("/", any(api))
+        .route("/", any(crate::pipeline::api))
         .merge(crate::metadata::routes())
         .merge(crate::control::routes())
         .fallback(not_found)
@@ -248,291 +224,4 @@ async fn date_header(State(sim): State<Arc<Sim>>, mut resp: Response) -> Respons
         resp.headers_mut().insert(header::DATE, v);
     }
     resp
-}
-
-/// The answer to an API request, before rendering.
-enum Outcome {
-    Ok(Map<String, Value>),
-    Err(ApiError),
-    Http(u16),
-}
-
-fn envelope(request_id: &str, outcome: Outcome) -> Response {
-    let body = match outcome {
-        Outcome::Ok(mut map) => {
-            map.insert("RequestId".into(), Value::String(request_id.into()));
-            json!({ "Response": map })
-        }
-        Outcome::Err(e) => json!({"Response": {
-            "Error": {"Code": e.code, "Message": e.message},
-            "RequestId": request_id,
-        }}),
-        Outcome::Http(status) => {
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            return (
-                code,
-                [(header::CONTENT_TYPE, "text/html")],
-                format!(
-                    "<html><head><title>{code}</title></head><body><center><h1>{code}</h1></center><hr><center>tcsim injected fault</center></body></html>\n"
-                ),
-            )
-                .into_response();
-        }
-    };
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        bytes,
-    )
-        .into_response()
-}
-
-/// Reads at most `limit` bytes; beyond that, drains (up to a cap) and returns `None`.
-async fn read_body(body: Body, limit: usize) -> Result<Option<Bytes>, ()> {
-    let mut body = body;
-    let mut buf = Vec::new();
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ())?;
-        if let Ok(data) = frame.into_data() {
-            total += data.len();
-            if total <= limit {
-                buf.extend_from_slice(&data);
-            } else if total > MAX_DRAIN {
-                return Ok(None);
-            }
-        }
-    }
-    Ok(if total <= limit {
-        Some(Bytes::from(buf))
-    } else {
-        None
-    })
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-async fn api(
-    State(sim): State<Arc<Sim>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let arrival = sim.clock.unix();
-    let mut entry = LogEntry {
-        action: None,
-        params: Value::Null,
-        code: None,
-        request_id: request_id.clone(),
-        region: None,
-        time: arrival,
-    };
-    let outcome = pipeline(&sim, &method, &uri, &headers, body, &request_id, &mut entry).await;
-    entry.code = match &outcome {
-        Outcome::Ok(_) => None,
-        Outcome::Err(e) => Some(e.code.clone()),
-        Outcome::Http(s) => Some(format!("HTTP {s}")),
-    };
-    if let Some(code) = &entry.code {
-        tracing::debug!(request_id, action = ?entry.action, code, "API error");
-    }
-    sim.log().push(entry);
-    envelope(&request_id, outcome)
-}
-
-async fn pipeline(
-    sim: &Sim,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Body,
-    request_id: &str,
-    entry: &mut LogEntry,
-) -> Outcome {
-    macro_rules! fail {
-        ($e:expr) => {
-            return Outcome::Err($e)
-        };
-    }
-    if method != Method::POST && method != Method::GET {
-        fail!(ApiError::new(
-            "UnsupportedProtocol",
-            format!("The HTTP method {method} is not supported; use GET or POST."),
-        ));
-    }
-    let query = uri.query().unwrap_or("");
-    if method == Method::GET && query.len() > MAX_QUERY {
-        fail!(ApiError::new(
-            "RequestSizeLimitExceeded",
-            "GET requests are limited to 32 KB.",
-        ));
-    }
-    let body = match read_body(body, MAX_BODY).await {
-        Ok(Some(b)) => b,
-        Ok(None) => fail!(ApiError::new(
-            "RequestSizeLimitExceeded",
-            "The request body exceeds 10 MB.",
-        )),
-        Err(()) => fail!(ApiError::new(
-            "InvalidRequest",
-            "The request body could not be read.",
-        )),
-    };
-    let content_type = header_str(headers, "content-type").unwrap_or("");
-    let form_body = method == Method::POST
-        && content_type
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded");
-
-    // Parameters are parsed up front so that even rejected requests are logged with them;
-    // a parse error is reported only once the request is authenticated.
-    let parsed = if method == Method::GET {
-        Params::from_query(query)
-    } else if form_body {
-        match std::str::from_utf8(&body) {
-            Ok(text) => Params::from_query(text),
-            Err(_) => Err(ApiError::new(
-                "InvalidParameterValue.NotUtf8EncodingError",
-                "The form body is not UTF-8.",
-            )),
-        }
-    } else {
-        let ct = content_type.to_ascii_lowercase();
-        if ct.starts_with("application/json") || ct.is_empty() {
-            Params::from_json(&body).map(|p| (p, Default::default()))
-        } else {
-            Err(ApiError::new(
-                "InvalidParameter",
-                format!("Content-Type {content_type:?} is not supported; use application/json."),
-            ))
-        }
-    };
-    let (params, common) = match parsed {
-        Ok((p, c)) => {
-            entry.params = p.to_value();
-            (Ok(p), c)
-        }
-        Err(e) => (Err(e), Default::default()),
-    };
-    let common_or = |header: &str, key: &str| -> Option<String> {
-        header_str(headers, header)
-            .map(str::to_string)
-            .or_else(|| common.get(key).cloned())
-    };
-    let action = common_or("x-tc-action", "Action").filter(|a| !a.is_empty());
-    entry.action = action.clone();
-    let region = common_or("x-tc-region", "Region").filter(|r| !r.is_empty());
-    entry.region = region.clone();
-    let Some(action) = action else {
-        fail!(ApiError::missing("Action"));
-    };
-    let Some(version) = common_or("x-tc-version", "Version") else {
-        fail!(ApiError::missing("Version"));
-    };
-    let Some(timestamp) = common_or("x-tc-timestamp", "Timestamp") else {
-        fail!(ApiError::missing("Timestamp"));
-    };
-
-    // Authentication.
-    let mut header_pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
-    // HTTP/2 carries the host as `:authority`, which hyper puts in the URI, not in a header;
-    // the signature still covers it as `host`.
-    if !headers.contains_key(header::HOST) {
-        if let Some(authority) = uri.authority() {
-            header_pairs.push(("host", authority.as_str()));
-        }
-    }
-    let unsigned = header_str(headers, "x-tc-content-sha256")
-        .is_some_and(|v| v.eq_ignore_ascii_case(tc3_sign::UNSIGNED_PAYLOAD));
-    let auth_req = AuthRequest {
-        method: method.as_str(),
-        query: if method == Method::GET { query } else { "" },
-        headers: header_pairs,
-        body: &body,
-        unsigned_payload: unsigned,
-        timestamp: &timestamp,
-        authorization: header_str(headers, "authorization"),
-        token: header_str(headers, "x-tc-token"),
-    };
-    if let Err(e) = auth::authenticate(sim, &auth_req) {
-        fail!(e);
-    }
-
-    if !VERSIONS.contains(&version.as_str()) {
-        fail!(ApiError::new(
-            "NoSuchVersion",
-            format!("The API version `{version}` does not exist for service `vpc`."),
-        ));
-    }
-    if !actions::ACTIONS.contains(&action.as_str()) {
-        fail!(ApiError::new(
-            "InvalidAction",
-            format!("The action `{action}` is not found for version `{version}`."),
-        ));
-    }
-    let Some(region) = region else {
-        fail!(ApiError::missing("Region"));
-    };
-    if !actions::region_supported(sim, &region) {
-        fail!(ApiError::new(
-            "UnsupportedRegion",
-            format!("The service `vpc` does not support the region `{region}`."),
-        ));
-    }
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => fail!(e),
-    };
-
-    let rate = sim.world().settings.rate_limit_for(&action);
-    if !sim.limiter().allow(&action, rate, Instant::now()) {
-        fail!(ApiError::new(
-            "RequestLimitExceeded",
-            format!("Your current request times equals to `{rate}` in a second, which exceeds the frequency limit `{rate}` for a second. Please reduce the frequency of calls."),
-        ));
-    }
-
-    let effect = {
-        let mut f = sim.faults();
-        if f.is_empty() {
-            None
-        } else {
-            f.take(&action)
-        }
-    };
-    match effect {
-        None | Some(Effect::TaskFailed) => {}
-        Some(Effect::Error(code)) => {
-            fail!(ApiError::new(code, "Injected fault (tcsim /_sim/faults).",))
-        }
-        Some(Effect::HttpStatus(status)) => return Outcome::Http(status),
-        Some(Effect::DelayMs(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
-        Some(Effect::Hang) => {
-            let mut stop = sim.stopping.subscribe();
-            tokio::select! {
-                _ = tokio::time::sleep(HANG_CAP) => {}
-                _ = stopped(&mut stop) => {}
-            }
-            return Outcome::Http(504);
-        }
-    }
-
-    let ctx = Ctx {
-        sim,
-        action: &action,
-        region: &region,
-        request_id,
-    };
-    match actions::dispatch(&ctx, &params) {
-        Ok(map) => Outcome::Ok(map),
-        Err(e) => Outcome::Err(e),
-    }
 }

@@ -10,10 +10,14 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
 
-use super::{check_filters, matches, obj, page, valid_id, Ctx, FilterRules};
+use super::{check_filters, check_id_list, matches, mutex_free, obj, page, Ctx, FilterRules};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::valid_id;
 use crate::params::Params;
 use crate::state::{Address, Binding, TaskOp, World};
+
+/// The mutex code of the EIP actions.
+const MUTEX_TASK_RUNNING: &str = "OperationDenied.MutexTaskRunning";
 
 /// (InstanceId, InstanceType, NetworkInterfaceId, PrivateAddressIp) of an EIP.
 fn binding_fields(
@@ -151,15 +155,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             "The parameters `AddressIds` and `Filters.address-id` cannot be specified at the same time.",
         ));
     }
-    if ids.len() > 100 {
-        return Err(ApiError::new(
-            "InvalidParameterValue.LimitExceeded",
-            "At most 100 AddressIds are allowed.",
-        ));
-    }
-    for id in &ids {
-        check_address_id("AddressIds", id)?;
-    }
+    check_id_list(&ids, "AddressIds", |id| check_address_id("AddressIds", id))?;
     check_filters(&filters, &FILTERS)?;
     // Without an address-type filter the API leaves out WanIP; every simulated address is an
     // EIP, so that default changes nothing here.
@@ -173,16 +169,8 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         .filter(|a| ids.is_empty() || ids.contains(&a.id))
         .filter(|a| matches(&filters, |n| attr(&vips, a, n)))
         .collect();
-    let total = found.len();
-    let set: Vec<Value> = page
-        .apply(found)
-        .into_iter()
-        .map(|a| render(&vips, a))
-        .collect();
-    Ok(obj([
-        ("TotalCount", json!(total)),
-        ("AddressSet", Value::Array(set)),
-    ]))
+    let (total, set) = page.render(found, |a| render(&vips, a));
+    Ok(obj([("TotalCount", json!(total)), ("AddressSet", set)]))
 }
 
 fn find_address<'w>(ctx: &Ctx<'_>, w: &'w World, id: &str) -> ApiResult<&'w Address> {
@@ -197,20 +185,15 @@ fn find_address<'w>(ctx: &Ctx<'_>, w: &'w World, id: &str) -> ApiResult<&'w Addr
         })
 }
 
-fn mutex_check(w: &World, resource: &str) -> ApiResult<()> {
-    if let Some(t) = w.running_task_on(resource) {
-        return Err(ApiError::new(
-            "OperationDenied.MutexTaskRunning",
-            format!(
-                "A mutually exclusive task ({}, {}) is running on {resource}.",
-                t.action, t.request_id
-            ),
-        ));
-    }
-    Ok(())
+/// AssociateAddress's parameters, checked before the world is locked.
+struct AssociateRequest {
+    address_id: String,
+    instance_id: Option<String>,
+    eni_id: Option<String>,
+    private_ip: Option<String>,
 }
 
-pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
+fn parse_associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<AssociateRequest> {
     p.check_known(&[
         "AddressId",
         "InstanceId",
@@ -252,95 +235,21 @@ pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             ));
         }
     }
+    Ok(AssociateRequest {
+        address_id,
+        instance_id,
+        eni_id,
+        private_ip,
+    })
+}
 
+pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
+    let req = parse_associate(ctx, p)?;
     let mut w = ctx.sim.world();
-    let address = find_address(ctx, &w, &address_id)?.clone();
-    let binding = match (&instance_id, &eni_id) {
-        (Some(iid), None) => {
-            if !valid_id(iid, "ins") {
-                return Err(ApiError::new(
-                    "InvalidParameterValue.InstanceIdMalformed",
-                    format!("`InstanceId` {iid} is malformed."),
-                ));
-            }
-            if w.instance(iid).filter(|i| i.region == ctx.region).is_none() {
-                return Err(ApiError::new(
-                    "InvalidInstanceId.NotFound",
-                    format!("The instance `{iid}` does not exist."),
-                ));
-            }
-            if private_ip.is_some() {
-                return Err(ApiError::new(
-                    "InvalidParameterValue.Combination",
-                    "`PrivateIpAddress` needs `NetworkInterfaceId`.",
-                ));
-            }
-            // A CVM binding is the primary IP of the primary ENI.
-            let eni = w
-                .instance_enis(iid)
-                .first()
-                .map(|e| (*e).clone())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        "FailedOperation.MasterEniNotFound",
-                        format!("Instance {iid} has no primary ENI."),
-                    )
-                })?;
-            let ip = eni
-                .private_ips
-                .first()
-                .map(|p| p.ip.clone())
-                .unwrap_or_default();
-            if w.ip_address(&eni.id, &ip).is_some() {
-                return Err(ApiError::new(
-                    "InvalidInstanceId.AlreadyBindEip",
-                    format!("Instance {iid} already has an EIP."),
-                ));
-            }
-            Binding::Eni {
-                eni_id: eni.id.clone(),
-                private_ip: ip,
-                instance_id: Some(iid.clone()),
-            }
-        }
-        (None, Some(eid)) => {
-            if !valid_id(eid, "eni") {
-                return Err(ApiError::new(
-                    "InvalidParameterValue.Malformed",
-                    format!("`NetworkInterfaceId` {eid} is malformed."),
-                ));
-            }
-            let Some(ip) = private_ip.clone() else {
-                return Err(ApiError::missing("PrivateIpAddress"));
-            };
-            let eni = w
-                .eni(eid)
-                .filter(|e| e.region == ctx.region)
-                .ok_or_else(|| {
-                    ApiError::new(
-                        "InvalidNetworkInterfaceId.NotFound",
-                        format!("The network interface `{eid}` does not exist."),
-                    )
-                })?
-                .clone();
-            if !eni.private_ips.iter().any(|p| p.ip == ip) {
-                return Err(ApiError::new(
-                    "InvalidParameterValue.PrivateIpAddressNotMatch",
-                    format!("{ip} is not a private IP of {eid}."),
-                ));
-            }
-            if w.ip_address(eid, &ip).is_some() {
-                return Err(ApiError::new(
-                    "InvalidPrivateIpAddress.AlreadyBindEip",
-                    format!("{ip} on {eid} already has an EIP."),
-                ));
-            }
-            Binding::Eni {
-                eni_id: eid.clone(),
-                private_ip: ip,
-                instance_id: eni.instance_id.clone(),
-            }
-        }
+    let address = find_address(ctx, &w, &req.address_id)?.clone();
+    let binding = match (&req.instance_id, &req.eni_id) {
+        (Some(iid), None) => cvm_binding(ctx, &w, iid, req.private_ip.is_some())?,
+        (None, Some(eid)) => eni_binding(ctx, &w, eid, req.private_ip.clone())?,
         _ => {
             return Err(ApiError::new(
                 "InvalidParameterValue.MissingAssociateEntity",
@@ -348,7 +257,7 @@ pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             ))
         }
     };
-    mutex_check(&w, &address.id)?;
+    mutex_free(&w, &address.id, MUTEX_TASK_RUNNING)?;
     if address.status != "UNBIND" {
         return Err(ApiError::new(
             "InvalidAddressIdStatus.NotPermit",
@@ -362,20 +271,92 @@ pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         Binding::Eni { eni_id, .. } => eni_id.clone(),
         Binding::Havip { havip_id } => havip_id.clone(),
     };
-    let fail = ctx.sim.faults().take_task_failure(ctx.action);
-    let task_id = w.start_task(
-        ctx.action,
-        ctx.region,
-        ctx.request_id,
-        TaskOp::BindAddress {
-            address_id: address.id.clone(),
-            binding,
-        },
-        vec![address.id.clone(), eni_resource],
-        fail,
-        std::time::Instant::now(),
-    );
+    let op = TaskOp::BindAddress {
+        address_id: address.id.clone(),
+        binding,
+    };
+    let task_id = ctx.start_task(&mut w, op, vec![address.id.clone(), eni_resource]);
     Ok(obj([("TaskId", json!(task_id.to_string()))]))
+}
+
+/// `InstanceId`: the primary IP of the instance's primary ENI, which must have no EIP yet.
+fn cvm_binding(ctx: &Ctx<'_>, w: &World, iid: &str, with_ip: bool) -> ApiResult<Binding> {
+    if !valid_id(iid, "ins") {
+        return Err(ApiError::new(
+            "InvalidParameterValue.InstanceIdMalformed",
+            format!("`InstanceId` {iid} is malformed."),
+        ));
+    }
+    if ctx.instance(w, iid).is_err() {
+        return Err(ApiError::new(
+            "InvalidInstanceId.NotFound",
+            format!("The instance `{iid}` does not exist."),
+        ));
+    }
+    if with_ip {
+        return Err(ApiError::new(
+            "InvalidParameterValue.Combination",
+            "`PrivateIpAddress` needs `NetworkInterfaceId`.",
+        ));
+    }
+    let eni = w.instance_enis(iid).first().copied().ok_or_else(|| {
+        ApiError::new(
+            "FailedOperation.MasterEniNotFound",
+            format!("Instance {iid} has no primary ENI."),
+        )
+    })?;
+    let ip = eni
+        .private_ips
+        .first()
+        .map(|p| p.ip.clone())
+        .unwrap_or_default();
+    if w.ip_address(&eni.id, &ip).is_some() {
+        return Err(ApiError::new(
+            "InvalidInstanceId.AlreadyBindEip",
+            format!("Instance {iid} already has an EIP."),
+        ));
+    }
+    Ok(Binding::Eni {
+        eni_id: eni.id.clone(),
+        private_ip: ip,
+        instance_id: Some(iid.to_string()),
+    })
+}
+
+/// `NetworkInterfaceId` + `PrivateIpAddress`: an IP of that ENI that has no EIP yet.
+fn eni_binding(ctx: &Ctx<'_>, w: &World, eid: &str, ip: Option<String>) -> ApiResult<Binding> {
+    if !valid_id(eid, "eni") {
+        return Err(ApiError::new(
+            "InvalidParameterValue.Malformed",
+            format!("`NetworkInterfaceId` {eid} is malformed."),
+        ));
+    }
+    let Some(ip) = ip else {
+        return Err(ApiError::missing("PrivateIpAddress"));
+    };
+    let eni = ctx.eni(w, eid).map_err(|_| {
+        ApiError::new(
+            "InvalidNetworkInterfaceId.NotFound",
+            format!("The network interface `{eid}` does not exist."),
+        )
+    })?;
+    if !eni.private_ips.iter().any(|p| p.ip == ip) {
+        return Err(ApiError::new(
+            "InvalidParameterValue.PrivateIpAddressNotMatch",
+            format!("{ip} is not a private IP of {eid}."),
+        ));
+    }
+    if w.ip_address(eid, &ip).is_some() {
+        return Err(ApiError::new(
+            "InvalidPrivateIpAddress.AlreadyBindEip",
+            format!("{ip} on {eid} already has an EIP."),
+        ));
+    }
+    Ok(Binding::Eni {
+        eni_id: eid.to_string(),
+        private_ip: ip,
+        instance_id: eni.instance_id.clone(),
+    })
 }
 
 pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
@@ -384,7 +365,7 @@ pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> 
     let reallocate = p.bool_opt("ReallocateNormalPublicIp")?.unwrap_or(false);
     let mut w = ctx.sim.world();
     let address = find_address(ctx, &w, &address_id)?.clone();
-    mutex_check(&w, &address.id)?;
+    mutex_free(&w, &address.id, MUTEX_TASK_RUNNING)?;
     if address.status != "BIND" && address.status != "BIND_ENI" {
         return Err(ApiError::new(
             "InvalidAddressIdStatus.NotPermit",
@@ -394,38 +375,31 @@ pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> 
             ),
         ));
     }
-    if reallocate {
-        // Only for the primary IP of a primary ENI.
-        let on_primary = match &address.binding {
-            Some(Binding::Eni {
-                eni_id, private_ip, ..
-            }) => w.eni(eni_id).is_some_and(|e| {
-                e.primary && e.private_ips.first().is_some_and(|p| &p.ip == private_ip)
-            }),
-            _ => false,
-        };
-        if !on_primary {
-            return Err(ApiError::new(
-                "InvalidParameterValue.OnlySupportedForMasterNetworkCard",
-                "`ReallocateNormalPublicIp` is only for an EIP on the primary IP of a primary ENI.",
-            ));
-        }
+    if reallocate && !on_primary_ip(&w, &address) {
+        return Err(ApiError::new(
+            "InvalidParameterValue.OnlySupportedForMasterNetworkCard",
+            "`ReallocateNormalPublicIp` is only for an EIP on the primary IP of a primary ENI.",
+        ));
     }
     let mut resources = vec![address.id.clone()];
     if let Some(Binding::Havip { havip_id }) = &address.binding {
         resources.push(havip_id.clone());
     }
-    let fail = ctx.sim.faults().take_task_failure(ctx.action);
-    let task_id = w.start_task(
-        ctx.action,
-        ctx.region,
-        ctx.request_id,
-        TaskOp::UnbindAddress {
-            address_id: address.id.clone(),
-        },
-        resources,
-        fail,
-        std::time::Instant::now(),
-    );
+    let op = TaskOp::UnbindAddress {
+        address_id: address.id.clone(),
+    };
+    let task_id = ctx.start_task(&mut w, op, resources);
     Ok(obj([("TaskId", json!(task_id.to_string()))]))
+}
+
+/// Whether the EIP is on the primary IP of a primary ENI (`ReallocateNormalPublicIp` needs it).
+fn on_primary_ip(w: &World, address: &Address) -> bool {
+    match &address.binding {
+        Some(Binding::Eni {
+            eni_id, private_ip, ..
+        }) => w.eni(eni_id).is_some_and(|e| {
+            e.primary && e.private_ips.first().is_some_and(|p| &p.ip == private_ip)
+        }),
+        _ => false,
+    }
 }

@@ -5,7 +5,10 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
 
-use super::{check_filters, matches, no_coexist, obj, page, valid_id, Ctx, FilterRules};
+use super::{
+    check_filters, check_id_list, matches, mutex_free, no_coexist, obj, page, well_formed, Ctx,
+    FilterRules, MUTEX_TASK_RUNNING,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::state::{Eni, TaskOp, World};
@@ -120,15 +123,9 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
     let filters = p.filters()?;
     no_coexist(&ids, &filters, "NetworkInterfaceIds")?;
     let ids = ids.unwrap_or_default();
-    if ids.len() > 100 {
-        return Err(ApiError::new(
-            "InvalidParameterValue.LimitExceeded",
-            "At most 100 NetworkInterfaceIds are allowed.",
-        ));
-    }
-    if let Some(bad) = ids.iter().find(|id| !valid_id(id, "eni")) {
-        return Err(ApiError::malformed("NetworkInterfaceIds", bad));
-    }
+    check_id_list(&ids, "NetworkInterfaceIds", |id| {
+        well_formed("NetworkInterfaceIds", id, "eni")
+    })?;
     // `ip-exact-match` only changes how `address-ip` matches; both are exact here.
     let filters: Vec<_> = filters.unwrap_or_default().into_iter().collect();
     check_filters(&filters, &FILTERS)?;
@@ -151,14 +148,9 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         .filter(|e| ids.is_empty() || ids.contains(&e.id))
         .filter(|e| matches(&filters, |n| attr(&w, e, n)))
         .collect();
-    let total = found.len();
-    let set: Vec<Value> = page
-        .apply(found)
-        .into_iter()
-        .map(|e| render(&w, e))
-        .collect();
+    let (total, set) = page.render(found, |e| render(&w, e));
     Ok(obj([
-        ("NetworkInterfaceSet", Value::Array(set)),
+        ("NetworkInterfaceSet", set),
         ("TotalCount", json!(total)),
     ]))
 }
@@ -172,28 +164,14 @@ pub fn migrate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
     let src_id = p.str_req("SourceNetworkInterfaceId")?;
     let dst_id = p.str_req("DestinationNetworkInterfaceId")?;
     let ip = p.str_req("PrivateIpAddress")?;
-    for (param, id) in [
-        ("SourceNetworkInterfaceId", &src_id),
-        ("DestinationNetworkInterfaceId", &dst_id),
-    ] {
-        if !valid_id(id, "eni") {
-            return Err(ApiError::malformed(param, id));
-        }
-    }
+    well_formed("SourceNetworkInterfaceId", &src_id, "eni")?;
+    well_formed("DestinationNetworkInterfaceId", &dst_id, "eni")?;
     if ip.parse::<Ipv4Addr>().is_err() {
         return Err(ApiError::malformed("PrivateIpAddress", &ip));
     }
     let mut w = ctx.sim.world();
-    let src = w
-        .eni(&src_id)
-        .filter(|e| e.region == ctx.region)
-        .ok_or_else(|| ApiError::not_found("network interface", &src_id))?
-        .clone();
-    let dst = w
-        .eni(&dst_id)
-        .filter(|e| e.region == ctx.region)
-        .ok_or_else(|| ApiError::not_found("network interface", &dst_id))?
-        .clone();
+    let src = ctx.eni(&w, &src_id)?;
+    let dst = ctx.eni(&w, &dst_id)?;
     let Some(pip) = src.private_ips.iter().find(|p| p.ip == ip) else {
         return Err(ApiError::new(
             "ResourceNotFound",
@@ -218,30 +196,13 @@ pub fn migrate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
             format!("{src_id} and {dst_id} are in different subnets; migration needs one subnet."),
         ));
     }
-    for id in [&src_id, &dst_id] {
-        if let Some(t) = w.running_task_on(id) {
-            return Err(ApiError::new(
-                "UnsupportedOperation.MutexOperationTaskRunning",
-                format!(
-                    "A mutually exclusive task ({}, {}) is running on {id}.",
-                    t.action, t.request_id
-                ),
-            ));
-        }
-    }
-    let fail = ctx.sim.faults().take_task_failure(ctx.action);
-    w.start_task(
-        ctx.action,
-        ctx.region,
-        ctx.request_id,
-        TaskOp::MigrateIp {
-            source: src_id.clone(),
-            destination: dst_id.clone(),
-            ip,
-        },
-        vec![src_id, dst_id],
-        fail,
-        std::time::Instant::now(),
-    );
+    mutex_free(&w, &src_id, MUTEX_TASK_RUNNING)?;
+    mutex_free(&w, &dst_id, MUTEX_TASK_RUNNING)?;
+    let op = TaskOp::MigrateIp {
+        source: src_id.clone(),
+        destination: dst_id.clone(),
+        ip,
+    };
+    ctx.start_task(&mut w, op, vec![src_id, dst_id]);
     Ok(Map::new())
 }

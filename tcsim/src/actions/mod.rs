@@ -1,4 +1,5 @@
-//! The VPC actions: dispatch, and what they share (ID formats, filters, pagination, regions).
+//! The VPC actions: dispatch, and what they share (ID checks, region-scoped lookups, filters,
+//! pagination, regions, async task start and the mutex between tasks).
 
 pub mod address;
 pub mod eni;
@@ -8,8 +9,11 @@ pub mod task;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::ids::valid_id;
 use crate::params::{Filter, Params};
+use crate::state::{Eni, Instance, TaskOp, World};
 use crate::Sim;
+use havip::RangeEdit;
 
 /// What a handler knows about its request.
 pub struct Ctx<'a> {
@@ -17,6 +21,77 @@ pub struct Ctx<'a> {
     pub action: &'a str,
     pub region: &'a str,
     pub request_id: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Starts the async task for this request; a `task_result` fault makes it fail.
+    pub fn start_task(&self, w: &mut World, op: TaskOp, resources: Vec<String>) -> u64 {
+        let fail = self.sim.faults().take_task_failure(self.action);
+        w.start_task(
+            self.action,
+            self.region,
+            self.request_id,
+            op,
+            resources,
+            fail,
+            std::time::Instant::now(),
+        )
+    }
+
+    /// The ENI `id` in the request's region (`ResourceNotFound` otherwise).
+    pub fn eni<'w>(&self, w: &'w World, id: &str) -> ApiResult<&'w Eni> {
+        w.eni(id)
+            .filter(|e| e.region == self.region)
+            .ok_or_else(|| ApiError::not_found("network interface", id))
+    }
+
+    /// The instance `id` in the request's region (`ResourceNotFound` otherwise).
+    pub fn instance<'w>(&self, w: &'w World, id: &str) -> ApiResult<&'w Instance> {
+        w.instance(id)
+            .filter(|i| i.region == self.region)
+            .ok_or_else(|| ApiError::not_found("instance", id))
+    }
+}
+
+/// The mutex code of the HAVIP and ENI actions (the EIP actions have their own).
+pub const MUTEX_TASK_RUNNING: &str = "UnsupportedOperation.MutexOperationTaskRunning";
+
+/// `code` when a running task holds `resource`.
+pub fn mutex_free(w: &World, resource: &str, code: &str) -> ApiResult<()> {
+    if let Some(t) = w.running_task_on(resource) {
+        return Err(ApiError::new(
+            code,
+            format!(
+                "A mutually exclusive task ({}, {}) is running on {resource}.",
+                t.action, t.request_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `InvalidParameterValue.Malformed` unless `id` is a well-formed `<prefix>-` ID.
+pub fn well_formed(param: &str, id: &str, prefix: &str) -> ApiResult<()> {
+    if valid_id(id, prefix) {
+        Ok(())
+    } else {
+        Err(ApiError::malformed(param, id))
+    }
+}
+
+/// At most 100 IDs in the list parameter `param`, each passing `check`.
+pub fn check_id_list(
+    ids: &[String],
+    param: &str,
+    check: impl Fn(&str) -> ApiResult<()>,
+) -> ApiResult<()> {
+    if ids.len() > 100 {
+        return Err(ApiError::new(
+            "InvalidParameterValue.LimitExceeded",
+            format!("At most 100 {param} are allowed."),
+        ));
+    }
+    ids.iter().try_for_each(|id| check(id))
 }
 
 /// Every action tcsim implements (anything else is `InvalidAction`).
@@ -45,8 +120,8 @@ pub fn dispatch(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         "CreateHaVip" => havip::create(ctx, p),
         "DeleteHaVip" => havip::delete(ctx, p),
         "ModifyHaVipAttribute" => havip::modify(ctx, p),
-        "AssociateHaVipInstance" => havip::associate_instance(ctx, p, true),
-        "DisassociateHaVipInstance" => havip::associate_instance(ctx, p, false),
+        "AssociateHaVipInstance" => havip::associate_instance(ctx, p, RangeEdit::Add),
+        "DisassociateHaVipInstance" => havip::associate_instance(ctx, p, RangeEdit::Remove),
         "HaVipAssociateAddressIp" => havip::associate_address(ctx, p),
         "HaVipDisassociateAddressIp" => havip::disassociate_address(ctx, p),
         "DescribeAddresses" => address::describe(ctx, p),
@@ -94,29 +169,6 @@ pub fn region_supported(sim: &Sim, region: &str) -> bool {
     KNOWN_REGIONS.contains(&region) || sim.world().has_region(region)
 }
 
-/// `<prefix>-` followed by exactly 8 lowercase ASCII letters or digits.
-pub fn valid_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|tail| {
-            tail.len() == 8
-                && tail
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-}
-
-/// A random ID as the real API makes them.
-pub fn new_id(prefix: &str) -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    let tail: String = (0..8)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect();
-    format!("{prefix}-{tail}")
-}
-
 /// Offset/Limit: Limit defaults to 20 (also for 0), at most 100.
 pub struct Page {
     pub offset: usize,
@@ -142,13 +194,16 @@ pub fn page(p: &Params) -> ApiResult<Page> {
 }
 
 impl Page {
-    /// The requested window of `items`.
-    pub fn apply<T>(&self, items: Vec<T>) -> Vec<T> {
-        items
+    /// `TotalCount` and the requested window of `found`, rendered as a JSON array.
+    pub fn render<T>(&self, found: Vec<T>, render: impl Fn(T) -> Value) -> (usize, Value) {
+        let total = found.len();
+        let set = found
             .into_iter()
             .skip(self.offset)
             .take(self.limit)
-            .collect()
+            .map(render)
+            .collect();
+        (total, Value::Array(set))
     }
 }
 
@@ -238,16 +293,6 @@ pub fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_format() {
-        assert!(valid_id("havip-iam00099", "havip"));
-        assert!(!valid_id("havip-IAM00099", "havip"));
-        assert!(!valid_id("havip-iam0009", "havip"));
-        assert!(!valid_id("havipiam000999", "havip"));
-        assert!(!valid_id("eip-iam00139", "havip"));
-        assert!(valid_id(&new_id("eni"), "eni"));
-    }
 
     #[test]
     fn filter_logic() {
