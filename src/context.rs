@@ -117,6 +117,13 @@ impl Context {
         Ok(self.config.get_or_init(|| cfg).clone())
     }
 
+    /// The configuration of a command that manages VIPs: it must have at least one `[[vip]]`.
+    pub fn managed_config(&self) -> Result<Arc<Config>, Error> {
+        let cfg = self.config()?;
+        cfg.require_vips()?;
+        Ok(cfg)
+    }
+
     /// The configuration when there is one to read (named, or at the default path).
     pub fn config_if_present(&self) -> Result<Option<Arc<Config>>, Error> {
         if self.source.present() {
@@ -154,7 +161,7 @@ impl Context {
     /// Everything the failover engine needs: the configuration, the client, the metadata
     /// service, the alerter, and this node's identity (resolved once).
     pub async fn engine(&self) -> Result<Arc<Engine>, Error> {
-        let cfg = self.config()?;
+        let cfg = self.managed_config()?;
         let setup = |source| Error::Setup {
             path: cfg.path.clone(),
             source,

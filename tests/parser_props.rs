@@ -34,7 +34,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 fn check_config(text: &str, r: &Result<Config, ConfigError>) -> Result<(), TestCaseError> {
     match r {
         Ok(c) => {
-            prop_assert!(!c.vips.is_empty());
+            prop_assert_eq!(c.require_vips().is_ok(), !c.vips.is_empty());
             let mut names = std::collections::HashSet::new();
             for v in &c.vips {
                 prop_assert!(names.insert(v.name.clone()), "duplicate VIP {}", v.name);
@@ -557,7 +557,7 @@ proptest! {
         let path = dir.path().join("havip.toml");
         std::fs::write(&path, &bytes).unwrap();
         match Config::load(&path, None) {
-            Ok(c) => prop_assert!(!c.vips.is_empty()),
+            Ok(c) => prop_assert_eq!(c.require_vips().is_ok(), !c.vips.is_empty()),
             Err(e) => {
                 prop_assert_eq!(&e.path, &path);
                 match std::str::from_utf8(&bytes) {

@@ -17,6 +17,7 @@ pub mod region;
 pub mod retry;
 pub mod setup;
 pub mod task;
+pub mod wire;
 
 use serde::{Deserialize, Deserializer, Serialize};
 

@@ -133,7 +133,7 @@ pub fn describe(cfg: &Config) -> String {
 /// Runs `havip config check`.
 pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let Action::Check = args.action;
-    let cfg = ctx.config()?;
+    let cfg = ctx.managed_config()?;
     print!("{}", describe(&cfg));
     let engine = ctx.engine().await?;
     let env = &*engine;

@@ -34,7 +34,7 @@ pub struct Args {
 
 /// Runs `havip failover` (`--timeout`, the global flag, bounds the wait; default 60 s).
 pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
-    let cfg = ctx.config()?;
+    let cfg = ctx.managed_config()?;
     let vip = match (&args.vip, cfg.vips.as_slice()) {
         (None, [only]) => only.clone(),
         (None, _) => {

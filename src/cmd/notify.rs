@@ -144,7 +144,7 @@ pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, Usa
 /// Runs `havip notify`.
 pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let ev = parse_event(args)?;
-    let cfg = ctx.config()?;
+    let cfg = ctx.managed_config()?;
     let vips: Vec<VipConfig> = select(&cfg, &ev)?.into_iter().cloned().collect();
     if vips.is_empty() {
         println!("no VIP follows this group; nothing to do");

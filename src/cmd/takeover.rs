@@ -27,7 +27,7 @@ pub struct Args {
 
 /// Runs `havip takeover`.
 pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
-    let cfg = ctx.config()?;
+    let cfg = ctx.managed_config()?;
     let vips: Vec<_> = cfg
         .select(args.vip.as_deref())
         .map_err(UsageError)?

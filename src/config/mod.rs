@@ -276,6 +276,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// This configuration, when it has at least one `[[vip]]` (what every command that manages
+    /// VIPs needs); else the error naming the file.
+    pub fn require_vips(&self) -> Result<(), ConfigError> {
+        if self.vips.is_empty() {
+            return Err(ConfigError {
+                path: self.path.clone(),
+                line: None,
+                message: "no `[[vip]]` entry: havip needs at least one VIP to manage".into(),
+            });
+        }
+        Ok(())
+    }
     /// The drain flags that make `havip check` fail for `vip`: one for all VIPs, one for this
     /// VIP. `havip failover` sets the second; an operator may touch the first by hand.
     pub fn drain_flags(&self, vip: &str) -> [PathBuf; 2] {

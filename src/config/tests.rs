@@ -202,9 +202,11 @@ proptest::proptest! {
 }
 
 #[test]
-fn no_vip_is_an_error() {
-    let e = parse("region = \"ap-guangzhou\"\n").unwrap_err();
+fn no_vip_is_an_error_only_where_vips_are_managed() {
+    let c = parse("region = \"ap-guangzhou\"\n").unwrap();
+    let e = c.require_vips().unwrap_err();
     assert!(e.message.contains("[[vip]]"), "{e}");
+    assert!(parse(&minimal()).unwrap().require_vips().is_ok());
 }
 
 #[test]

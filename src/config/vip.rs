@@ -34,14 +34,10 @@ pub(super) struct RawVip {
     deadline: Option<Duration>,
 }
 
-/// Every `[[vip]]` entry, in file order; there must be at least one.
+/// Every `[[vip]]` entry, in file order. A file may have none (a raw API call needs only the
+/// endpoint, region and credentials); the commands that manage VIPs ask for at least one with
+/// [`Config::require_vips`](super::Config::require_vips).
 pub(super) fn vips(src: &Source, raw: Vec<Spanned<RawVip>>) -> Result<Vec<VipConfig>, ConfigError> {
-    if raw.is_empty() {
-        return Err(src.err(
-            None,
-            "no `[[vip]]` entry: havip needs at least one VIP to manage".into(),
-        ));
-    }
     let mut names = HashSet::new();
     raw.into_iter().map(|v| vip(src, v, &mut names)).collect()
 }
