@@ -361,7 +361,7 @@ async fn eip_task_waiter_sees_the_binding_done() {
         .call(&DescribeAddresses::by_ids(["eip-idle0001"]))
         .await
         .unwrap();
-    assert_eq!(a.address_set[0].address_status, "BIND");
+    assert_eq!(a.address_set[0].address_status.as_str(), "BIND");
     assert_eq!(a.address_set[0].instance_id, "ins-iam00021");
 }
 

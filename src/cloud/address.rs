@@ -69,7 +69,7 @@ pub struct Address {
     pub address_name: String,
     /// `CREATING`, `BINDING`, `BIND`, `UNBINDING`, `UNBIND`, `OFFLINING`, `BIND_ENI`.
     #[serde(default, deserialize_with = "nullable")]
-    pub address_status: String,
+    pub address_status: AddressStatus,
     #[serde(default, deserialize_with = "nullable")]
     pub address_ip: String,
     /// The bound resource (CVM, NAT, HAVIP, …); empty when unbound.
@@ -113,7 +113,91 @@ pub struct Address {
 impl Address {
     /// Unbound (`UNBIND`) or bound to an ENI that is attached to nothing (`BIND_ENI`): billed idle.
     pub fn is_idle_status(&self) -> bool {
-        matches!(self.address_status.as_str(), "UNBIND" | "BIND_ENI")
+        matches!(
+            self.address_status,
+            AddressStatus::Unbind | AddressStatus::BindEni
+        )
+    }
+}
+
+/// An EIP's `AddressStatus` (API.md §2.2). The transitional states mean a task is in flight:
+/// nothing about the binding is settled until it ends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum AddressStatus {
+    /// `CREATING`
+    Creating,
+    /// `BINDING` (transitional)
+    Binding,
+    /// `BIND`: bound to an instance, an ENI's IP, or a HAVIP.
+    Bind,
+    /// `UNBINDING` (transitional)
+    Unbinding,
+    /// `UNBIND`: bound to nothing (billed idle).
+    Unbind,
+    /// `OFFLINING` (transitional)
+    Offlining,
+    /// `BIND_ENI`: bound to an ENI that is attached to no instance (billed idle).
+    BindEni,
+    /// Anything else, kept verbatim (a state the API may add).
+    Other(String),
+    /// Absent from the answer.
+    #[default]
+    Unknown,
+}
+
+impl AddressStatus {
+    /// The API's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AddressStatus::Creating => "CREATING",
+            AddressStatus::Binding => "BINDING",
+            AddressStatus::Bind => "BIND",
+            AddressStatus::Unbinding => "UNBINDING",
+            AddressStatus::Unbind => "UNBIND",
+            AddressStatus::Offlining => "OFFLINING",
+            AddressStatus::BindEni => "BIND_ENI",
+            AddressStatus::Other(s) => s,
+            AddressStatus::Unknown => "",
+        }
+    }
+
+    /// Reads the API's spelling.
+    pub fn parse(s: &str) -> AddressStatus {
+        match s {
+            "CREATING" => AddressStatus::Creating,
+            "BINDING" => AddressStatus::Binding,
+            "BIND" => AddressStatus::Bind,
+            "UNBINDING" => AddressStatus::Unbinding,
+            "UNBIND" => AddressStatus::Unbind,
+            "OFFLINING" => AddressStatus::Offlining,
+            "BIND_ENI" => AddressStatus::BindEni,
+            "" => AddressStatus::Unknown,
+            other => AddressStatus::Other(other.to_string()),
+        }
+    }
+
+    /// Bound to something (`BIND`, `BIND_ENI`).
+    pub fn is_bound(&self) -> bool {
+        matches!(self, AddressStatus::Bind | AddressStatus::BindEni)
+    }
+}
+
+impl std::fmt::Display for AddressStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AddressStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+        Ok(AddressStatus::parse(&s))
+    }
+}
+
+impl Serialize for AddressStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

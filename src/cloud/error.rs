@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::codes;
 use crate::bounds::{clip, clip_to, MAX_MESSAGE_BYTES};
 
 /// What kind of failure an error is, for retry decisions and for reports.
@@ -73,14 +74,14 @@ impl ErrorClass {
 pub fn classify_code(code: &str) -> ErrorClass {
     // Exact codes first: some of them share prefixes with codes of another class.
     match code {
-        "AuthFailure.SignatureExpire" => return ErrorClass::ClockSkew,
-        "AuthFailure.TokenFailure" => return ErrorClass::TokenExpired,
+        codes::SIGNATURE_EXPIRE => return ErrorClass::ClockSkew,
+        codes::TOKEN_FAILURE => return ErrorClass::TokenExpired,
         "InternalServerError" | "ServiceUnavailable" => return ErrorClass::Server,
         "ResourceUnavailable" | "ResourceInUse" => return ErrorClass::Busy,
         "FailedOperation.NetDetectTimeOut" | "UnsupportedOperation.IdempotentProcessing" => {
             return ErrorClass::Busy
         }
-        "ResourceNotFound" => return ErrorClass::NotFound,
+        codes::RESOURCE_NOT_FOUND => return ErrorClass::NotFound,
         _ => {}
     }
     if code.starts_with("RequestLimitExceeded") {

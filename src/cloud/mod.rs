@@ -8,6 +8,7 @@
 pub mod address;
 pub mod client;
 pub mod clock;
+pub mod codes;
 pub mod credentials;
 pub mod eni;
 pub mod error;

@@ -7,7 +7,9 @@ use std::net::Ipv4Addr;
 
 use super::havip::describe_eip;
 use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
+use crate::cloud::address::AddressStatus;
 use crate::cloud::address::{AssociateAddress, DisassociateAddress};
+use crate::cloud::codes;
 use crate::cloud::{self, task};
 use crate::config::EipRef;
 
@@ -30,7 +32,7 @@ pub struct Observed {
     /// The public address.
     pub address_ip: String,
     /// `BIND`, `UNBIND`, …
-    pub status: String,
+    pub status: AddressStatus,
     /// Bound instance (`ins-…`, `havip-…`), empty when none.
     pub instance_id: String,
     /// Bound ENI, empty when none.
@@ -40,7 +42,7 @@ pub struct Observed {
 }
 
 /// One step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     /// DisassociateAddress.
     Disassociate {
@@ -91,8 +93,8 @@ pub fn plan(d: &Desired, o: &Option<Observed>) -> Plan<Step> {
         eni_id: d.eni_id.clone(),
         private_ip: d.private_ip,
     };
-    match o.status.as_str() {
-        "BIND" | "BIND_ENI" => {
+    match &o.status {
+        AddressStatus::Bind | AddressStatus::BindEni => {
             if o.eni_id == d.eni_id && o.private_ip == d.private_ip.to_string() {
                 return p;
             }
@@ -112,7 +114,7 @@ pub fn plan(d: &Desired, o: &Option<Observed>) -> Plan<Step> {
             });
             p.steps.push(associate);
         }
-        "UNBIND" => p.steps.push(associate),
+        AddressStatus::Unbind => p.steps.push(associate),
         other => p
             .waits
             .push(format!("{} to settle (status {other})", o.address_id)),
@@ -153,7 +155,7 @@ impl Strategy for EipStrategy {
                 let r = match cx.client.call(&DisassociateAddress::new(address_id)).await {
                     Ok(r) => r,
                     // Already unbound (someone else moved it): the next read decides.
-                    Err(e) if e.code() == Some("InvalidAddressIdStatus.NotPermit") => return Ok(()),
+                    Err(e) if e.code() == Some(codes::ADDRESS_STATUS_NOT_PERMIT) => return Ok(()),
                     Err(e) => return Err(write_error("DisassociateAddress", &e)),
                 };
                 task::wait_eip_task(&cx.client, &r.task_id)
@@ -225,7 +227,7 @@ mod tests {
         Some(Observed {
             address_id: "eip-1".into(),
             address_ip: "1.1.1.1".into(),
-            status: status.into(),
+            status: AddressStatus::parse(status),
             instance_id: String::new(),
             eni_id: eni.into(),
             private_ip: ip.into(),

@@ -155,7 +155,7 @@ pub trait Strategy {
     /// The cloud state the plan needs.
     type Observed;
     /// One planned action.
-    type Step: fmt::Display + Clone;
+    type Step: fmt::Display + Clone + Eq + std::hash::Hash;
 
     /// Reads the cloud. An error here means UNKNOWN.
     async fn observe(&mut self, cx: &Cx) -> Result<Self::Observed, cloud::Error>;
@@ -209,7 +209,7 @@ const PAUSE: Backoff = Backoff {
 pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcome {
     let mut plan_text: Option<Vec<String>> = None;
     let mut changed = false;
-    let mut tries: HashMap<String, u32> = HashMap::new();
+    let mut tries: HashMap<S::Step, u32> = HashMap::new();
     let mut round = 0u32;
     let mut pause = PAUSE.pauses();
     // The last retryable failure, reported if the deadline ends the retries.
@@ -270,11 +270,10 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
         if !plan.steps.is_empty() {
             let mut retry = None;
             for step in &plan.steps {
-                let key = step.to_string();
-                if tries.get(&key).copied().unwrap_or(0) >= MAX_APPLY_PER_STEP {
+                if tries.get(step).copied().unwrap_or(0) >= MAX_APPLY_PER_STEP {
                     return outcome(
                         Verdict::Failed,
-                        format!("{key} was applied {MAX_APPLY_PER_STEP} times without effect"),
+                        format!("{step} was applied {MAX_APPLY_PER_STEP} times without effect"),
                         &plan_text,
                         changed,
                     );
@@ -285,7 +284,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                 match s.apply(cx, step).await {
                     Ok(()) => {
                         changed = true;
-                        *tries.entry(key).or_default() += 1;
+                        *tries.entry(step.clone()).or_default() += 1;
                     }
                     Err(StepError::Retryable(m)) => {
                         // The write may have partly happened: read again before anything else.
@@ -549,7 +548,7 @@ mod tests {
         fail_apply: bool,
     }
 
-    #[derive(Clone)]
+    #[derive(Clone, PartialEq, Eq, Hash)]
     struct Step(&'static str);
     impl fmt::Display for Step {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -33,7 +33,7 @@ pub struct IpOnEni {
 pub type Observed = Vec<IpOnEni>;
 
 /// One step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     /// MigratePrivateIpAddress.
     Migrate {

@@ -19,7 +19,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 pub use plan::{eip_bound, holder, plan};
 pub use strategy::{describe_eip, describe_havip, HavipStrategy};
 
-use crate::cloud::address::Address;
+use crate::cloud::address::{Address, AddressStatus};
 
 /// How much older than the transition a `FlushedTime` may be and still count as fresh:
 /// keepalived announces at the moment it runs the notify hook, so the ARP can reach the cloud a
@@ -104,7 +104,7 @@ pub enum EipState {
         /// `eip-…`.
         address_id: String,
         /// `BIND`, `UNBIND`, `BINDING`, …
-        status: String,
+        status: AddressStatus,
         /// What it is bound to (`havip-…`, `ins-…`, …; empty when unbound).
         instance_id: String,
         /// `HAVIP`, `CVM`, … when bound.
@@ -127,7 +127,7 @@ impl From<Address> for EipState {
 }
 
 /// One step of the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     /// AssociateHaVipInstance for this node.
     AddToRange {
@@ -249,7 +249,7 @@ mod tests {
     fn found(status: &str, instance: &str, kind: &str) -> Option<EipState> {
         Some(EipState::Found {
             address_id: "eip-1".into(),
-            status: status.into(),
+            status: AddressStatus::parse(status),
             instance_id: instance.into(),
             instance_type: kind.into(),
             eni_id: String::new(),

@@ -2,6 +2,7 @@
 //! table-tested in `mod.rs`) and the one answer to "who holds the HAVIP?".
 
 use super::{Desired, EipState, Observed, Step, FRESH_SLACK, STALE_HOLD_CONFIRM};
+use crate::cloud::address::AddressStatus;
 use crate::failover::{Holder, Plan, Seat};
 
 /// Who holds the HAVIP: its `InstanceId`/`NetworkInterfaceId`, this node when either is ours.
@@ -115,7 +116,7 @@ pub fn eip_bound(
 ) -> bool {
     havip_address_ip == want
         && matches!(eip, Some(EipState::Found { status, instance_id, .. })
-            if status == "BIND" && instance_id == havip_id)
+            if *status == AddressStatus::Bind && instance_id == havip_id)
 }
 
 fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
@@ -148,15 +149,15 @@ fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
             instance_id,
             instance_type,
             eni_id,
-        } => match status.as_str() {
-            "BIND" if instance_id == &d.havip_id => {
+        } => match status {
+            AddressStatus::Bind if instance_id == &d.havip_id => {
                 if o.address_ip != want {
                     // DescribeHaVips has not caught up with DescribeAddresses yet.
                     p.waits
                         .push(format!("{} to show EIP {want} bound", d.havip_id));
                 }
             }
-            "UNBIND" => {
+            AddressStatus::Unbind => {
                 // The HAVIP may still show this address while its view lags the EIP's: binding
                 // is still the step (the API answers "already bound" if it is, and the next
                 // read decides).
@@ -166,7 +167,7 @@ fn plan_eip(d: &Desired, o: &Observed, want: &str, p: &mut Plan<Step>) {
                     address_ip: want.to_string(),
                 });
             }
-            "BIND" | "BIND_ENI" => {
+            AddressStatus::Bind | AddressStatus::BindEni => {
                 let to = if !instance_id.is_empty() {
                     instance_id.clone()
                 } else if !eni_id.is_empty() {

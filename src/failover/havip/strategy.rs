@@ -14,7 +14,7 @@ use crate::cloud::havip::{
     AssociateHaVipInstance, DescribeHaVips, DisassociateHaVipInstance, HaVip,
     HaVipAssociateAddressIp, HaVipAssociation, HaVipDisassociateAddressIp,
 };
-use crate::cloud::{self, task, Filter};
+use crate::cloud::{self, codes, task, Filter};
 use crate::config::EipRef;
 use crate::failover::{write_error, Cx, Holder, Plan, StepError, Strategy};
 
@@ -58,7 +58,7 @@ pub async fn describe_havip(client: &cloud::Client, id: &str) -> Result<HaVip, c
         .into_iter()
         .find(|h| h.ha_vip_id == id)
         .ok_or_else(|| cloud::Error::Api {
-            code: "ResourceNotFound".into(),
+            code: codes::RESOURCE_NOT_FOUND.into(),
             message: format!("DescribeHaVips did not return {id}"),
             request_id: Some(resp.request_id),
         })
@@ -140,12 +140,7 @@ impl Strategy for HavipStrategy {
                 match cx.client.call(&req).await {
                     Ok(_) => Ok(()),
                     // Already in the range: what we wanted (API.md §3.3).
-                    Err(e)
-                        if e.code()
-                            == Some("InvalidParameterValue.DuplicatedHaVipAssociations") =>
-                    {
-                        Ok(())
-                    }
+                    Err(e) if e.code() == Some(codes::DUPLICATED_HAVIP_ASSOCIATIONS) => Ok(()),
                     Err(e) => Err(write_error("AssociateHaVipInstance", &e)),
                 }
             }
@@ -160,7 +155,7 @@ impl Strategy for HavipStrategy {
                 };
                 match cx.client.call(&req).await {
                     Ok(_) => Ok(()),
-                    Err(e) if e.code() == Some("ResourceNotFound") => Ok(()),
+                    Err(e) if e.code() == Some(codes::RESOURCE_NOT_FOUND) => Ok(()),
                     Err(e) => Err(write_error("DisassociateHaVipInstance", &e)),
                 }
             }
@@ -179,7 +174,7 @@ impl Strategy for HavipStrategy {
                             write_error(&format!("unbinding EIP {address_ip} from {havip_id}"), &e)
                         }),
                     // Nothing bound any more: the next read shows the real state.
-                    Err(e) if e.code() == Some("UnsupportedOperation.UnbindEIP") => Ok(()),
+                    Err(e) if e.code() == Some(codes::HAVIP_NOT_BOUND) => Ok(()),
                     Err(e) => Err(write_error("HaVipDisassociateAddressIp", &e)),
                 }
             }
@@ -210,7 +205,7 @@ impl Strategy for HavipStrategy {
                             write_error(&format!("binding EIP {address_ip} to {havip_id}"), &e)
                         }),
                     // Something is bound already; the next read tells what, and the plan decides.
-                    Err(e) if e.code() == Some("UnsupportedOperation.BindEIP") => Ok(()),
+                    Err(e) if e.code() == Some(codes::HAVIP_ALREADY_BOUND) => Ok(()),
                     Err(e) => Err(write_error("HaVipAssociateAddressIp", &e)),
                 }
             }
