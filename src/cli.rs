@@ -33,7 +33,8 @@ pub struct GlobalArgs {
     /// from the metadata service]. An empty value omits X-TC-Region (global APIs).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
-    /// The whole command's deadline, retries included, e.g. 30s or 1m [default: 30s].
+    /// The whole command's deadline, retries included, e.g. 30s or 1m [default: the VIP's
+    /// `deadline` for notify and takeover, 60s for failover, 30s for api, 2s for check].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// How long one HTTP request may take before it is abandoned and retried [default: 5s].

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::alert::Alerter;
 use crate::cloud::{self, Client, ClientOptions, Credentials, EnvVars};
-use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH, STATE_DIR_ENV};
 use crate::failover::Engine;
 
 /// Why a context could not give a command what it asked for. Every kind is a problem with how
@@ -108,12 +108,17 @@ impl Context {
         &self.env
     }
 
+    /// `HAVIP_STATE_DIR`, when set: wins over the file's `state_dir`.
+    pub fn state_dir_env(&self) -> Option<PathBuf> {
+        self.env.get(STATE_DIR_ENV).map(PathBuf::from)
+    }
+
     /// The configuration, read once. A missing or invalid file is an error naming it.
     pub fn config(&self) -> Result<Arc<Config>, Error> {
         if let Some(c) = self.config.get() {
             return Ok(c.clone());
         }
-        let cfg = Arc::new(Config::load(&self.source.path, self.env.state_dir())?);
+        let cfg = Arc::new(Config::load(&self.source.path, self.state_dir_env())?);
         Ok(self.config.get_or_init(|| cfg).clone())
     }
 

@@ -161,11 +161,16 @@ impl fmt::Debug for EnvVars {
 }
 
 impl EnvVars {
-    /// `HAVIP_STATE_DIR`, when set and not empty: wins over the file's `state_dir`.
-    pub fn state_dir(&self) -> Option<std::path::PathBuf> {
-        self.get(crate::config::STATE_DIR_ENV)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
+    /// [`EnvVars::from_process`], plus the variables `extra` names (the layers above the
+    /// client read theirs through the same capture).
+    pub fn from_process_with(extra: &[&str]) -> Self {
+        let mut env = EnvVars::from_process();
+        for n in extra {
+            if let Ok(v) = std::env::var(n) {
+                env.0.insert(n.to_string(), v);
+            }
+        }
+        env
     }
 
     /// The variables that matter here, read from the process environment (the only place
@@ -179,7 +184,6 @@ impl EnvVars {
             ENV_REGION,
             "HOME",
             super::metadata::ENDPOINT_ENV,
-            crate::config::STATE_DIR_ENV,
         ];
         EnvVars(
             NAMES

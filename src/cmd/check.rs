@@ -26,8 +26,8 @@ use std::process::ExitCode;
 use crate::context::Context;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Deserializer};
-
+use crate::config::check::{parse_http_url, parse_status, parse_tcp};
+use crate::config::CheckConfig;
 use crate::error_chain::{http_failure_kind, with_sources, Repeats};
 
 /// The whole probe's bound when neither the flag nor the file sets one. keepalived's
@@ -35,106 +35,6 @@ use crate::error_chain::{http_failure_kind, with_sources, Repeats};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The status an HTTP probe expects unless told otherwise.
 pub const DEFAULT_EXPECT: u16 = 200;
-
-/// The `[check]` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckConfig {
-    /// URL to GET (`http://` or `https://`).
-    #[serde(default, deserialize_with = "deserialize_http")]
-    pub http: Option<String>,
-    /// The HTTP status that means healthy (default 200).
-    #[serde(default, deserialize_with = "deserialize_status")]
-    pub expect: Option<u16>,
-    /// `HOST:PORT` to connect to.
-    #[serde(default, deserialize_with = "deserialize_tcp")]
-    pub tcp: Option<String>,
-    /// The whole probe's bound (default 2 s).
-    #[serde(default, deserialize_with = "crate::alert::deserialize_timeout")]
-    pub timeout: Option<Duration>,
-}
-
-impl CheckConfig {
-    /// Checks the combination: at least one probe, and `expect` only with `http`.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.http.is_none() && self.tcp.is_none() {
-            return Err("[check] needs `http` or `tcp` (or both)".to_owned());
-        }
-        if self.expect.is_some() && self.http.is_none() {
-            return Err("[check] `expect` applies to `http`, which is not set".to_owned());
-        }
-        if let Some(u) = &self.http {
-            parse_http_url(u)?;
-        }
-        if let Some(t) = &self.tcp {
-            parse_tcp(t)?;
-        }
-        if self.timeout.is_some_and(|t| t.is_zero()) {
-            return Err("[check] `timeout` must be more than 0s".to_owned());
-        }
-        Ok(())
-    }
-}
-
-fn deserialize_http<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_http_url(&s).map_err(serde::de::Error::custom)?;
-    Ok(Some(s))
-}
-
-fn deserialize_tcp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_tcp(&s).map_err(serde::de::Error::custom)?;
-    Ok(Some(s))
-}
-
-fn deserialize_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    let n = i64::deserialize(d)?;
-    parse_status(n).map(Some).map_err(serde::de::Error::custom)
-}
-
-fn parse_status(n: i64) -> Result<u16, String> {
-    match u16::try_from(n) {
-        Ok(s) if (100..=599).contains(&s) => Ok(s),
-        _ => Err(format!(
-            "expected status {n} is not an HTTP status (100-599)"
-        )),
-    }
-}
-
-fn parse_http_url(s: &str) -> Result<reqwest::Url, String> {
-    let u = reqwest::Url::parse(s).map_err(|e| format!("invalid check URL {s:?}: {e}"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "invalid check URL {s:?}: expected http:// or https:// with a host"
-        ));
-    }
-    Ok(u)
-}
-
-/// `HOST:PORT` (a name, an IPv4 address, or a bracketed IPv6 address) with a port 1–65535.
-fn parse_tcp(s: &str) -> Result<(String, u16), String> {
-    let bad = |why: &str| format!("invalid check address {s:?}: {why} (expected HOST:PORT)");
-    let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-    let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
-    if port == 0 {
-        return Err(bad("port 0"));
-    }
-    // IPv6 must be bracketed ([::1]:80), or the port would be ambiguous.
-    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => {
-            v6.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| bad("bad IPv6 address"))?;
-            v6
-        }
-        None if host.contains(':') => return Err(bad("IPv6 addresses need brackets")),
-        None => host,
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(bad("bad host"));
-    }
-    Ok((host.to_owned(), port))
-}
 
 /// Probe the service for keepalived's `vrrp_script`.
 ///
@@ -449,7 +349,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut args = args.clone();
     args.probe_timeout = ctx.flags().deadline;
     args.ca_file = ctx.flags().ca_file.clone();
-    let env_state_dir = ctx.env().state_dir();
+    let env_state_dir = ctx.state_dir_env();
     // Flags alone are enough when the default file is absent; when a file is named or
     // present, it must load (fail closed).
     let outcome = match load_config(ctx, args.vip.as_deref()) {
@@ -478,6 +378,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

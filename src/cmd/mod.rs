@@ -51,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(
         cli.global.client_options(),
         ConfigSource::new(cli.global.config.as_deref()),
-        EnvVars::from_process(),
+        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV]),
     );
     match &cli.command {
         Command::Api(args) => api::run(args, &ctx).await,

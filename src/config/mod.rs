@@ -39,13 +39,14 @@
 //! deadline = "60s"              # the whole run, lock wait and retries included
 //!
 //! [[alert]]                     # see `alert::AlertTarget`: webhook, wecom, exec
-//! [check]                       # see `cmd::check::CheckConfig`
+//! [check]                       # see `config::check::CheckConfig`
 //! ```
 //!
 //! The module by concern: this file holds the types; `load` reads the file, `parse` turns it
 //! into a [`Config`] section by section (`vip` for each `[[vip]]`), `locate` names the file,
 //! line and key of every error, and `validate` holds the checks of names and resource IDs.
 
+pub mod check;
 mod load;
 mod locate;
 mod parse;
@@ -246,7 +247,7 @@ pub struct NodeConfig {
 /// The alert targets of the `[[alert]]` entries (defined by the alert module).
 pub use crate::alert::AlertTarget;
 /// The optional `[check]` section (defined by `havip check`).
-pub use crate::cmd::check::CheckConfig;
+pub use check::CheckConfig;
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! One answer to "who holds this VIP?": each strategy reads its own resources and returns a
-//! [`Holder`], used by notify, takeover and failover (and by status and watch).
+//! [`Holder`], used by notify, takeover and failover, and meant for every command to come that
+//! asks where a VIP lives.
 
 use std::fmt;
 
