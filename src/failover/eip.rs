@@ -156,12 +156,12 @@ impl Strategy for EipStrategy {
                     Ok(r) => r,
                     // Already unbound (someone else moved it): the next read decides.
                     Err(e) if e.code() == Some(codes::ADDRESS_STATUS_NOT_PERMIT) => return Ok(()),
-                    Err(e) => return Err(write_error("DisassociateAddress", &e)),
+                    Err(e) => return Err(write_error("DisassociateAddress", e)),
                 };
                 task::wait_eip_task(&cx.client, &r.task_id)
                     .await
                     .map(|_| ())
-                    .map_err(|e| write_error(&format!("unbinding {address_id} from {from}"), &e))
+                    .map_err(|e| write_error(format!("unbinding {address_id} from {from}"), e))
             }
             Step::Associate {
                 address_id,
@@ -173,15 +173,12 @@ impl Strategy for EipStrategy {
                     .client
                     .call(&req)
                     .await
-                    .map_err(|e| write_error("AssociateAddress", &e))?;
+                    .map_err(|e| write_error("AssociateAddress", e))?;
                 task::wait_eip_task(&cx.client, &r.task_id)
                     .await
                     .map(|_| ())
                     .map_err(|e| {
-                        write_error(
-                            &format!("binding {address_id} to {eni_id} {private_ip}"),
-                            &e,
-                        )
+                        write_error(format!("binding {address_id} to {eni_id} {private_ip}"), e)
                     })
             }
         }

@@ -82,25 +82,39 @@ impl<S: fmt::Display> Plan<S> {
 #[derive(Debug)]
 pub enum StepError {
     /// The cloud refused for good (a bad parameter, a missing permission or resource): the
-    /// run fails with this message.
-    Failed(String),
+    /// run fails with this error.
+    Failed(WriteError),
     /// Time may fix it: an async task ended FAILED, or throttling, a 5xx or a busy resource
     /// outlasted the client's retries. The loop reads the cloud again and, while the deadline
     /// allows, plans and retries.
-    Retryable(String),
+    Retryable(WriteError),
     /// A newer event was recorded: stop without further writes.
     Superseded,
+}
+
+/// A write that failed: what it was doing, and the client's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct WriteError {
+    /// The action, or what the step was doing ("binding EIP … to havip-…").
+    pub what: String,
+    /// The client's error (its code, RequestId and class).
+    pub source: cloud::Error,
 }
 
 /// Turns a client error of a write into a step error naming action, code and RequestId:
 /// retryable when the client's taxonomy says so or when the write's task ended FAILED (a
 /// task failure is the cloud's answer for this attempt, not a verdict on the request).
-pub fn write_error(action: &str, e: &cloud::Error) -> StepError {
-    let message = format!("{action}: {e}");
-    if e.is_retryable() || matches!(e, cloud::Error::TaskFailed { .. }) {
-        StepError::Retryable(message)
+pub fn write_error(what: impl Into<String>, source: cloud::Error) -> StepError {
+    let retry = source.is_retryable() || matches!(source, cloud::Error::TaskFailed { .. });
+    let e = WriteError {
+        what: what.into(),
+        source,
+    };
+    if retry {
+        StepError::Retryable(e)
     } else {
-        StepError::Failed(message)
+        StepError::Failed(e)
     }
 }
 
@@ -286,13 +300,15 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                         changed = true;
                         *tries.entry(step.clone()).or_default() += 1;
                     }
-                    Err(StepError::Retryable(m)) => {
+                    Err(StepError::Retryable(e)) => {
+                        let m = e.to_string();
                         // The write may have partly happened: read again before anything else.
                         changed = true;
                         retry = Some(m);
                         break;
                     }
-                    Err(StepError::Failed(m)) => {
+                    Err(StepError::Failed(e)) => {
+                        let m = e.to_string();
                         // A write whose answer was lost (a timeout, then a retry refused as
                         // "already done") may still have taken effect: one read decides. Only
                         // that read can turn the failure into a confirmation, never the error.
@@ -309,7 +325,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
                                 );
                             }
                         }
-                        return stopped(StepError::Failed(m), &plan_text, changed);
+                        return outcome(Verdict::Failed, m, &plan_text, changed);
                     }
                     Err(e) => return stopped(e, &plan_text, changed),
                 }
@@ -358,7 +374,7 @@ pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcom
 
 fn stopped(e: StepError, plan: &Option<Vec<String>>, changed: bool) -> Outcome {
     let (verdict, message) = match e {
-        StepError::Failed(m) | StepError::Retryable(m) => (Verdict::Failed, m),
+        StepError::Failed(e) | StepError::Retryable(e) => (Verdict::Failed, e.to_string()),
         StepError::Superseded => (
             Verdict::Superseded,
             "a newer keepalived event arrived; this run stopped before its next write".into(),
@@ -588,7 +604,14 @@ mod tests {
         async fn apply(&mut self, _cx: &Cx, step: &Step) -> Result<(), StepError> {
             self.applied.push(step.to_string());
             if self.fail_apply {
-                Err(StepError::Failed("refused".into()))
+                Err(write_error(
+                    "AssociateHaVipInstance",
+                    cloud::Error::Api {
+                        code: "InvalidParameter".into(),
+                        message: "refused".into(),
+                        request_id: None,
+                    },
+                ))
             } else {
                 Ok(())
             }

@@ -150,11 +150,11 @@ impl Strategy for PrivateIpStrategy {
             .client
             .call(&req)
             .await
-            .map_err(|e| write_error("MigratePrivateIpAddress", &e))?;
+            .map_err(|e| write_error("MigratePrivateIpAddress", e))?;
         task::wait_vpc_task(&cx.client, &r.request_id)
             .await
             .map(|_| ())
-            .map_err(|e| write_error(&format!("migrating {ip} from {from} to {to}"), &e))
+            .map_err(|e| write_error(format!("migrating {ip} from {from} to {to}"), e))
     }
 
     fn confirmed(&self, _obs: &Observed) -> String {

@@ -141,7 +141,7 @@ impl Strategy for HavipStrategy {
                     Ok(_) => Ok(()),
                     // Already in the range: what we wanted (API.md §3.3).
                     Err(e) if e.code() == Some(codes::DUPLICATED_HAVIP_ASSOCIATIONS) => Ok(()),
-                    Err(e) => Err(write_error("AssociateHaVipInstance", &e)),
+                    Err(e) => Err(write_error("AssociateHaVipInstance", e)),
                 }
             }
             Step::RemoveFromRange { havip_id, id, kind } => {
@@ -156,7 +156,7 @@ impl Strategy for HavipStrategy {
                 match cx.client.call(&req).await {
                     Ok(_) => Ok(()),
                     Err(e) if e.code() == Some(codes::RESOURCE_NOT_FOUND) => Ok(()),
-                    Err(e) => Err(write_error("DisassociateHaVipInstance", &e)),
+                    Err(e) => Err(write_error("DisassociateHaVipInstance", e)),
                 }
             }
             Step::UnbindFromHavip {
@@ -171,11 +171,11 @@ impl Strategy for HavipStrategy {
                         .await
                         .map(|_| ())
                         .map_err(|e| {
-                            write_error(&format!("unbinding EIP {address_ip} from {havip_id}"), &e)
+                            write_error(format!("unbinding EIP {address_ip} from {havip_id}"), e)
                         }),
                     // Nothing bound any more: the next read shows the real state.
                     Err(e) if e.code() == Some(codes::HAVIP_NOT_BOUND) => Ok(()),
-                    Err(e) => Err(write_error("HaVipDisassociateAddressIp", &e)),
+                    Err(e) => Err(write_error("HaVipDisassociateAddressIp", e)),
                 }
             }
             Step::Disassociate { address_id, from } => {
@@ -184,9 +184,9 @@ impl Strategy for HavipStrategy {
                         .await
                         .map(|_| ())
                         .map_err(|e| {
-                            write_error(&format!("unbinding EIP {address_id} from {from}"), &e)
+                            write_error(format!("unbinding EIP {address_id} from {from}"), e)
                         }),
-                    Err(e) => Err(write_error("DisassociateAddress", &e)),
+                    Err(e) => Err(write_error("DisassociateAddress", e)),
                 }
             }
             Step::BindEip {
@@ -202,11 +202,11 @@ impl Strategy for HavipStrategy {
                         .await
                         .map(|_| ())
                         .map_err(|e| {
-                            write_error(&format!("binding EIP {address_ip} to {havip_id}"), &e)
+                            write_error(format!("binding EIP {address_ip} to {havip_id}"), e)
                         }),
                     // Something is bound already; the next read tells what, and the plan decides.
                     Err(e) if e.code() == Some(codes::HAVIP_ALREADY_BOUND) => Ok(()),
-                    Err(e) => Err(write_error("HaVipAssociateAddressIp", &e)),
+                    Err(e) => Err(write_error("HaVipAssociateAddressIp", e)),
                 }
             }
         }
