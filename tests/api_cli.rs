@@ -43,7 +43,7 @@ impl Sim {
     fn describe(&self) -> Havip {
         Havip::new()
             .with_keys()
-            .args(["--endpoint", &self.url(), "--region", "ap-guangzhou"])
+            .endpoint(&self.url())
             .args(describe_the_havip())
     }
 }
@@ -168,7 +168,7 @@ fn api_errors_print_code_message_and_request_id() {
     let sim = Sim::start();
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args([
             "api",
             "vpc",
@@ -187,7 +187,7 @@ fn api_errors_print_code_message_and_request_id() {
     }
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args([
             "api",
             "vpc",
@@ -210,7 +210,7 @@ fn a_world_readable_profile_file_is_refused_by_name() {
     );
     let path = h.write_file(".tencentcloud/credentials", &profile, 0o644);
     let run = h
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     run.assert_code(2);
@@ -233,10 +233,7 @@ fn a_private_profile_file_is_used() {
         EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY
     );
     h.write_file(".tencentcloud/credentials", &profile, 0o600);
-    let run = h
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
-        .args(describe_the_havip())
-        .run();
+    let run = h.endpoint(&sim.url()).args(describe_the_havip()).run();
     assert_describes_the_havip(&run);
 }
 
@@ -325,7 +322,7 @@ fn invalid_json_is_a_usage_error_and_nothing_is_sent() {
     for params in ["{not json", "[1, 2]", "42"] {
         let run = Havip::new()
             .with_keys()
-            .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+            .endpoint(&sim.url())
             .args(["api", "vpc", "DescribeHaVips", params])
             .run();
         run.assert_code(2);
@@ -341,7 +338,7 @@ fn parameters_from_stdin_and_flags_after_the_subcommand() {
     let run = Havip::new()
         .with_keys()
         .args(["api", "vpc", "DescribeHaVips", "-"])
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .stdin(&json!({"HaVipIds": [HAVIP]}).to_string())
         .run();
     assert_describes_the_havip(&run);
@@ -367,7 +364,7 @@ fn plain_http_to_a_non_loopback_endpoint_is_refused() {
 fn missing_credentials_is_a_configuration_error() {
     let sim = Sim::start();
     let run = Havip::new()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     run.assert_code(2);
@@ -448,7 +445,7 @@ fn credentials_file_from_the_environment() {
     let path = h.write_file("elsewhere/creds.ini", &profile, 0o400);
     let run = h
         .env("TENCENTCLOUD_CREDENTIALS_FILE", &path)
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(describe_the_havip())
         .run();
     assert_describes_the_havip(&run);
@@ -456,7 +453,7 @@ fn credentials_file_from_the_environment() {
     // Named but missing: a configuration error naming it, not a silent fall-through.
     let missing = Havip::new()
         .env("TENCENTCLOUD_CREDENTIALS_FILE", "/nonexistent/creds")
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     missing.assert_code(2);

@@ -112,7 +112,7 @@ fn api_parameters_larger_than_the_cap_are_refused_and_nothing_sent() {
     let ctl = Ctl(&sim);
     let mut havip = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips", "-"])
         .stdin_pipe();
     let mut child = havip.spawn();
@@ -155,7 +155,7 @@ fn a_long_502_body_is_truncated_in_the_error() {
     let canned = Receiver::start(Behaviour::respond(502, &page));
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &canned.base_url(), "--region", "ap-guangzhou"])
+        .endpoint(&canned.base_url())
         .args(["--timeout", "2s", "api", "vpc", "DescribeHaVips"])
         .run();
     run.assert_code(1);
@@ -176,7 +176,7 @@ fn a_long_id_echoed_by_the_api_is_truncated_in_the_error() {
     let params = serde_json::json!({ "AddressIds": [id] }).to_string();
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeAddresses", &params])
         .run();
     run.assert_code(1);
@@ -287,7 +287,7 @@ fn a_group_readable_config_with_a_secret_is_refused_like_a_profile() {
     chmod(&profile, 0o644);
     let from_profile = Havip::new()
         .env("TENCENTCLOUD_CREDENTIALS_FILE", &profile)
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     from_profile.assert_code(2);

@@ -17,7 +17,7 @@ use tcsim::testing::SimHandle;
 fn holder(sim: &SimHandle) -> String {
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args([
             "api",
             "vpc",

@@ -138,6 +138,11 @@ impl Havip {
         self
     }
 
+    /// `--endpoint URL --region ap-guangzhou` (tcsim's seed region).
+    pub fn endpoint(self, url: &str) -> Self {
+        self.args(["--endpoint", url, "--region", "ap-guangzhou"])
+    }
+
     /// Feeds `text` on stdin (otherwise stdin is /dev/null).
     pub fn stdin(mut self, text: &str) -> Self {
         self.stdin = Input::Text(text.to_owned());
