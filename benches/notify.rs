@@ -19,11 +19,9 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 use std::time::{Duration, Instant};
 
-use tcsim::testing::SimHandle;
+use tcsim::testing::{SimHandle, EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 use tcsim::SimOptions;
 
-const SECRET_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
-const SECRET_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
 const MAC20: &str = "52:54:00:00:04:20";
 const MAC21: &str = "52:54:00:00:04:21";
 const TARGET_MEDIAN: Duration = Duration::from_millis(10);
@@ -120,8 +118,8 @@ impl Node<'_> {
             .args(["notify", "INSTANCE", "VI_1", "MASTER", "100"])
             .env("HAVIP_STATE_DIR", self.state)
             .env("HAVIP_METADATA_ENDPOINT", &self.metadata)
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .env("TENCENTCLOUD_SECRET_ID", EXAMPLE_SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", EXAMPLE_SECRET_KEY)
             .env_remove("HAVIP_ENDPOINT")
             .env_remove("HAVIP_CONFIG")
             .env_remove("HAVIP_LOG");
@@ -276,8 +274,8 @@ fn run() -> Result<bool, String> {
                 "HaVipDisassociateAddressIp",
                 r#"{"HaVipId":"havip-iam00099"}"#,
             ])
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .env("TENCENTCLOUD_SECRET_ID", EXAMPLE_SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", EXAMPLE_SECRET_KEY)
             .output()
             .map_err(|e| e.to_string())?;
         check_ok("unbinding the EIP", &o)?;

@@ -2,12 +2,12 @@
 //! per target, a hanging receiver bounded by its timeout without holding up the others, and
 //! exec hooks (stdin, environment, exit status, killed on timeout with their children).
 
-mod alert_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use alert_support::{refused_port, Behaviour, Receiver};
 use havip::alert::{AlertEvent, AlertKind, AlertTarget, Alerter, Outcome, Severity};
+use support::server::{refused_port, Behaviour, Receiver};
 
 fn targets(toml_text: &str) -> Vec<AlertTarget> {
     #[derive(serde::Deserialize)]

@@ -5,22 +5,20 @@
 //! One test in its own binary, because it sets the credential variables in the process
 //! environment (where `Alerter::new` picks them up, as in production).
 
-mod alert_support;
+mod support;
 
 use std::time::Duration;
 
-use alert_support::{refused_port, Behaviour, Receiver};
 use havip::alert::{AlertEvent, AlertKind, AlertTarget, Alerter, Outcome};
-
-const SECRET_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
-const SECRET_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
+use support::server::{refused_port, Behaviour, Receiver};
+use support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 const ROLE_TOKEN: &str = "role-session-token-0123456789";
 const ROBOT_KEY: &str = "robot-key-0b5e7c";
 
 #[tokio::test]
 async fn no_secret_leaves_through_any_target() {
-    std::env::set_var("TENCENTCLOUD_SECRET_ID", SECRET_ID);
-    std::env::set_var("TENCENTCLOUD_SECRET_KEY", SECRET_KEY);
+    std::env::set_var("TENCENTCLOUD_SECRET_ID", EXAMPLE_SECRET_ID);
+    std::env::set_var("TENCENTCLOUD_SECRET_KEY", EXAMPLE_SECRET_KEY);
 
     let hook = Receiver::start(Behaviour::ok("{}"));
     let robot = Receiver::start(Behaviour::ok(r#"{"errcode":0,"errmsg":"ok"}"#));
@@ -58,12 +56,12 @@ async fn no_secret_leaves_through_any_target() {
     let ev = AlertEvent::new(
         "iam",
         AlertKind::Failure,
-        format!("AssociateHaVipInstance failed with SecretId {SECRET_ID} and key {SECRET_KEY}"),
+        format!("AssociateHaVipInstance failed with SecretId {EXAMPLE_SECRET_ID} and key {EXAMPLE_SECRET_KEY}"),
     )
     .with_details(serde_json::json!({
         "request": {
             "headers": {
-                "Authorization": format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-11-25/vpc/tc3_request, SignedHeaders=content-type;host, Signature=5da7a33f6993f0614b047e5df4582db9e9bf4672ba50567dba16c6ccf174c474"),
+                "Authorization": format!("TC3-HMAC-SHA256 Credential={EXAMPLE_SECRET_ID}/2026-11-25/vpc/tc3_request, SignedHeaders=content-type;host, Signature=5da7a33f6993f0614b047e5df4582db9e9bf4672ba50567dba16c6ccf174c474"),
                 "X-TC-Token": ROLE_TOKEN,
             },
         },
@@ -81,10 +79,10 @@ async fn no_secret_leaves_through_any_target() {
 
     let mut seen = Vec::new();
     seen.push(
-        String::from_utf8_lossy(&hook.wait_for(1, Duration::from_secs(2))[0].body).into_owned(),
+        String::from_utf8_lossy(hook.wait_for(1, Duration::from_secs(2))[0].body()).into_owned(),
     );
     seen.push(
-        String::from_utf8_lossy(&robot.wait_for(1, Duration::from_secs(2))[0].body).into_owned(),
+        String::from_utf8_lossy(robot.wait_for(1, Duration::from_secs(2))[0].body()).into_owned(),
     );
     seen.push(std::fs::read_to_string(dump.with_extension("stdin")).expect("hook stdin"));
     let env = std::fs::read_to_string(dump.with_extension("env")).expect("hook env");
@@ -93,8 +91,8 @@ async fn no_secret_leaves_through_any_target() {
     seen.push(format!("{alerter:?}"));
     for s in &seen {
         for secret in [
-            SECRET_KEY,
-            SECRET_ID,
+            EXAMPLE_SECRET_KEY,
+            EXAMPLE_SECRET_ID,
             ROLE_TOKEN,
             "5da7a33f6993f061",
             ROBOT_KEY,

@@ -3,55 +3,47 @@
 //! Every run sets `--endpoint` to the simulator and `HAVIP_METADATA_ENDPOINT` to loopback, so
 //! no test can reach the real API or metadata service.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{get_json, post_json, signatures_redacted, Havip, Run, SECRET_KEY};
 use serde_json::{json, Value};
+use support::bin::{signatures_redacted, Havip, Run};
+use support::http::get_json;
+use support::sim::{Ctl, HAVIP, NODE20};
+use support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
+use tcsim::testing::SimHandle;
 
-const HAVIP: &str = "havip-iam00099";
-const NODE: &str = "ins-iam00020";
-
+/// The seed simulator, with the shortcuts these tests use.
 struct Sim {
-    handle: tcsim::testing::SimHandle,
+    handle: SimHandle,
 }
 
 impl Sim {
     fn start() -> Sim {
         Sim {
-            handle: tcsim::testing::SimHandle::start("seed"),
+            handle: SimHandle::start("seed"),
         }
     }
 
     fn url(&self) -> String {
-        self.handle.url().trim_end_matches('/').to_string()
+        self.handle.url()
     }
 
     fn fault(&self, spec: Value) {
-        post_json(&format!("{}/_sim/faults", self.url()), &spec);
+        Ctl(&self.handle).fault(spec);
     }
 
     /// The logged API requests for `action`, oldest first.
     fn requests(&self, action: &str) -> Vec<Value> {
-        let all = get_json(&format!("{}/_sim/requests", self.url()));
-        all.as_array()
-            .unwrap_or_else(|| panic!("/_sim/requests is not an array: {all}"))
-            .iter()
-            .filter(|r| r["action"] == action)
-            .cloned()
-            .collect()
-    }
-
-    fn metadata_base(&self, instance: &str) -> String {
-        format!("{}/_sim/node/{instance}", self.url())
+        Ctl(&self.handle).requests_for(action)
     }
 
     /// A `havip api vpc DescribeHaVips` invocation against this simulator, keys in the env.
     fn describe(&self) -> Havip {
         Havip::new()
             .with_keys()
-            .args(["--endpoint", &self.url(), "--region", "ap-guangzhou"])
+            .endpoint(&self.url())
             .args(describe_the_havip())
     }
 }
@@ -137,10 +129,7 @@ fn a_permanent_hang_keeps_the_overall_deadline() {
 #[test]
 fn server_clock_ten_minutes_ahead_is_corrected_once() {
     let sim = Sim::start();
-    post_json(
-        &format!("{}/_sim/clock", sim.url()),
-        &json!({"offset_s": 600}),
-    );
+    sim.handle.set_clock_offset_s(600);
     let run = sim.describe().run();
     assert_describes_the_havip(&run);
     let reqs = sim.requests("DescribeHaVips");
@@ -179,7 +168,7 @@ fn api_errors_print_code_message_and_request_id() {
     let sim = Sim::start();
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args([
             "api",
             "vpc",
@@ -198,7 +187,7 @@ fn api_errors_print_code_message_and_request_id() {
     }
     let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args([
             "api",
             "vpc",
@@ -217,12 +206,11 @@ fn a_world_readable_profile_file_is_refused_by_name() {
     let h = Havip::new();
     let profile = format!(
         "[default]\nsecret_id = {}\nsecret_key = {}\n",
-        common::SECRET_ID,
-        SECRET_KEY
+        EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY
     );
     let path = h.write_file(".tencentcloud/credentials", &profile, 0o644);
     let run = h
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     run.assert_code(2);
@@ -232,7 +220,7 @@ fn a_world_readable_profile_file_is_refused_by_name() {
         run.stderr
     );
     assert!(run.stderr.contains("too open"), "{}", run.stderr);
-    assert!(!run.all_output().contains(SECRET_KEY));
+    assert!(!run.all_output().contains(EXAMPLE_SECRET_KEY));
     assert!(sim.requests("DescribeHaVips").is_empty());
 }
 
@@ -242,14 +230,10 @@ fn a_private_profile_file_is_used() {
     let h = Havip::new();
     let profile = format!(
         "[default]\nsecret_id = {}\nsecret_key = {}\n",
-        common::SECRET_ID,
-        SECRET_KEY
+        EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY
     );
     h.write_file(".tencentcloud/credentials", &profile, 0o600);
-    let run = h
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
-        .args(describe_the_havip())
-        .run();
+    let run = h.endpoint(&sim.url()).args(describe_the_havip()).run();
     assert_describes_the_havip(&run);
 }
 
@@ -257,7 +241,7 @@ fn a_private_profile_file_is_used() {
 fn cvm_role_credentials_and_region_come_from_metadata() {
     let sim = Sim::start();
     let run = Havip::new()
-        .env("HAVIP_METADATA_ENDPOINT", sim.metadata_base(NODE))
+        .env("HAVIP_METADATA_ENDPOINT", sim.handle.metadata_url(NODE20))
         .args(["--endpoint", &sim.url()])
         .args(describe_the_havip())
         .run();
@@ -271,7 +255,7 @@ fn no_secret_appears_in_any_output_even_verbose() {
     let role = "havip-role";
     let creds = get_json(&format!(
         "{}/latest/meta-data/cam/security-credentials/{role}",
-        sim.metadata_base(NODE)
+        sim.handle.metadata_url(NODE20)
     ));
     let tmp_key = creds["TmpSecretKey"]
         .as_str()
@@ -282,7 +266,7 @@ fn no_secret_appears_in_any_output_even_verbose() {
 
     let role_run = |extra: &[&str]| {
         Havip::new()
-            .env("HAVIP_METADATA_ENDPOINT", sim.metadata_base(NODE))
+            .env("HAVIP_METADATA_ENDPOINT", sim.handle.metadata_url(NODE20))
             .args(["--endpoint", &sim.url(), "--verbose"])
             .args(extra)
             .args(describe_the_havip())
@@ -322,7 +306,7 @@ fn no_secret_appears_in_any_output_even_verbose() {
         for secret in [
             tmp_key.as_str(),
             token.as_str(),
-            SECRET_KEY,
+            EXAMPLE_SECRET_KEY,
             wrong_key,
             "tok-EXAMPLE-should-never-print",
         ] {
@@ -338,14 +322,14 @@ fn invalid_json_is_a_usage_error_and_nothing_is_sent() {
     for params in ["{not json", "[1, 2]", "42"] {
         let run = Havip::new()
             .with_keys()
-            .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+            .endpoint(&sim.url())
             .args(["api", "vpc", "DescribeHaVips", params])
             .run();
         run.assert_code(2);
         assert!(run.stdout.is_empty());
     }
-    let all = get_json(&format!("{}/_sim/requests", sim.url()));
-    assert_eq!(all.as_array().map(Vec::len), Some(0), "{all}");
+    let all = Ctl(&sim.handle).requests();
+    assert_eq!(all.len(), 0, "{all:?}");
 }
 
 #[test]
@@ -354,7 +338,7 @@ fn parameters_from_stdin_and_flags_after_the_subcommand() {
     let run = Havip::new()
         .with_keys()
         .args(["api", "vpc", "DescribeHaVips", "-"])
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .stdin(&json!({"HaVipIds": [HAVIP]}).to_string())
         .run();
     assert_describes_the_havip(&run);
@@ -380,7 +364,7 @@ fn plain_http_to_a_non_loopback_endpoint_is_refused() {
 fn missing_credentials_is_a_configuration_error() {
     let sim = Sim::start();
     let run = Havip::new()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     run.assert_code(2);
@@ -456,13 +440,12 @@ fn credentials_file_from_the_environment() {
     let h = Havip::new();
     let profile = format!(
         "[default]\nsecret_id = {}\nsecret_key = {}\n",
-        common::SECRET_ID,
-        SECRET_KEY
+        EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY
     );
     let path = h.write_file("elsewhere/creds.ini", &profile, 0o400);
     let run = h
         .env("TENCENTCLOUD_CREDENTIALS_FILE", &path)
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(describe_the_havip())
         .run();
     assert_describes_the_havip(&run);
@@ -470,7 +453,7 @@ fn credentials_file_from_the_environment() {
     // Named but missing: a configuration error naming it, not a silent fall-through.
     let missing = Havip::new()
         .env("TENCENTCLOUD_CREDENTIALS_FILE", "/nonexistent/creds")
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     missing.assert_code(2);
@@ -525,7 +508,7 @@ fn the_configuration_file_supplies_endpoint_region_and_keys() {
     let config = havip.write_file(
         "havip.toml",
         &format!(
-            "endpoint = \"{}\"\nregion = \"ap-guangzhou\"\n\n[credentials]\nsecret_id = \"AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\"\nsecret_key = \"{SECRET_KEY}\"\n\n[node]\ninstance_id = \"{NODE}\"\n\n[[vip]]\nname = \"iam\"\nvrrp_instance = \"VI_1\"\nhavip_id = \"{HAVIP}\"\n",
+            "endpoint = \"{}\"\nregion = \"ap-guangzhou\"\n\n[credentials]\nsecret_id = \"{EXAMPLE_SECRET_ID}\"\nsecret_key = \"{EXAMPLE_SECRET_KEY}\"\n\n[node]\ninstance_id = \"{NODE20}\"\n\n[[vip]]\nname = \"iam\"\nvrrp_instance = \"VI_1\"\nhavip_id = \"{HAVIP}\"\n",
             sim.url()
         ),
         0o600,
@@ -537,7 +520,7 @@ fn the_configuration_file_supplies_endpoint_region_and_keys() {
         .run();
     assert_describes_the_havip(&run);
     assert!(
-        !run.all_output().contains(SECRET_KEY),
+        !run.all_output().contains(EXAMPLE_SECRET_KEY),
         "{}",
         run.all_output()
     );
@@ -573,7 +556,7 @@ fn metadata_over_https_trusts_the_ca_file() {
     });
     let describe = |with_ca: bool| {
         let mut h = Havip::new()
-            .env("HAVIP_METADATA_ENDPOINT", sim.metadata_url(NODE))
+            .env("HAVIP_METADATA_ENDPOINT", sim.metadata_url(NODE20))
             .args(["--endpoint", &sim.url(), "--timeout", "10s"]);
         if with_ca {
             h = h.arg("--ca-file").arg(&ca);

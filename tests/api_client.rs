@@ -2,12 +2,11 @@
 //! waiters, the call observer, clock-skew memory, token refresh, deadlines and TLS with an
 //! extra CA. (`api_cli.rs` covers the same client through the real binary.)
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{get_json, post_json, Canned, SECRET_ID, SECRET_KEY};
 use havip::cloud::address::{AssociateAddress, DescribeAddresses};
 use havip::cloud::credentials::CvmRoleProvider;
 use havip::cloud::eni::{DescribeNetworkInterfaces, MigratePrivateIpAddress};
@@ -18,12 +17,15 @@ use havip::cloud::{
     Error, ErrorClass, Metadata, RetryPolicy, StaticProvider, SystemClock,
 };
 use serde_json::{json, Value};
+use support::server::{Behaviour, Receiver};
+use support::sim::Ctl;
+use support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 use tcsim::testing::SimHandle;
 use tokio::time::Instant;
 
 fn keys() -> Arc<dyn CredentialProvider> {
     Arc::new(StaticProvider::new(
-        Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
+        Credentials::new(EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY).unwrap(),
         "test",
     ))
 }
@@ -41,17 +43,11 @@ fn client(sim: &SimHandle) -> Client {
 }
 
 fn requests(sim: &SimHandle, action: &str) -> Vec<Value> {
-    let all = get_json(&format!("{}/_sim/requests", sim.url()));
-    all.as_array()
-        .expect("array")
-        .iter()
-        .filter(|r| r["action"] == action)
-        .cloned()
-        .collect()
+    Ctl(sim).requests_for(action)
 }
 
 fn fault(sim: &SimHandle, spec: Value) {
-    post_json(&format!("{}/_sim/faults", sim.url()), &spec);
+    Ctl(sim).fault(spec);
 }
 
 #[derive(Default)]
@@ -143,10 +139,7 @@ async fn observer_sees_attempts_outcome_and_request_id() {
 #[tokio::test]
 async fn measured_clock_skew_is_kept_for_later_calls() {
     let sim = SimHandle::start("seed");
-    post_json(
-        &format!("{}/_sim/clock", sim.url()),
-        &json!({"offset_s": 600}),
-    );
+    Ctl(&sim).clock(600);
     let c = client(&sim);
     let req = DescribeHaVips::by_ids(["havip-iam00099"]);
     c.call(&req).await.unwrap();
@@ -166,12 +159,13 @@ async fn measured_clock_skew_is_kept_for_later_calls() {
 #[tokio::test]
 async fn persistent_skew_is_reported_with_the_measured_offset() {
     // A server that always says SignatureExpire and whose Date is far in the future.
-    let server = Canned::start(
-        200,
-        &[("Date", "Tue, 01 Jan 2030 00:00:00 GMT")],
-        r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureExpire","Message":"expired"},"RequestId":"r-skew"}}"#,
+    let server = Receiver::start(
+        Behaviour::ok(
+            r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureExpire","Message":"expired"},"RequestId":"r-skew"}}"#,
+        )
+        .header("Date", "Tue, 01 Jan 2030 00:00:00 GMT"),
     );
-    let c = Client::new(config(&server.url()), keys()).unwrap();
+    let c = Client::new(config(&server.base_url()), keys()).unwrap();
     let err = c
         .call(&DescribeHaVips::by_ids(["havip-iam00099"]))
         .await
@@ -187,8 +181,8 @@ async fn persistent_skew_is_reported_with_the_measured_offset() {
 
 #[tokio::test]
 async fn headers_sent_match_the_contract() {
-    let server = Canned::start(200, &[], r#"{"Response":{"RequestId":"r-1"}}"#);
-    let c = Client::new(config(&server.url()), keys()).unwrap();
+    let server = Receiver::start(Behaviour::ok(r#"{"Response":{"RequestId":"r-1"}}"#));
+    let c = Client::new(config(&server.base_url()), keys()).unwrap();
     let v = c
         .call_raw("vpc", "2017-03-12", "DescribeHaVips", &json!({}))
         .await
@@ -198,6 +192,7 @@ async fn headers_sent_match_the_contract() {
         .requests()
         .pop()
         .expect("one request")
+        .head()
         .to_ascii_lowercase();
     for expected in [
         "post / http/1.1",
@@ -209,37 +204,37 @@ async fn headers_sent_match_the_contract() {
         "x-tc-requestclient: havip_",
         "authorization: tc3-hmac-sha256 credential=akidz8krbsj5ykbzqpn74wfkmlpx3example/",
         "signedheaders=content-type;host",
-        &format!("host: {}", server.url().trim_start_matches("http://")),
+        &format!("host: {}", server.base_url().trim_start_matches("http://")),
     ] {
         assert!(head.contains(expected), "missing {expected:?} in\n{head}");
     }
     assert!(!head.contains("x-tc-token"), "{head}");
 
     // No region: the header is omitted.
-    let mut cfg = config(&server.url());
+    let mut cfg = config(&server.base_url());
     cfg.region = String::new();
     Client::new(cfg, keys())
         .unwrap()
         .call_raw("cam", "2019-01-16", "GetUserAppId", &json!({}))
         .await
         .unwrap();
-    let head = server.requests().pop().unwrap().to_ascii_lowercase();
+    let head = server.requests().pop().unwrap().head().to_ascii_lowercase();
     assert!(!head.contains("x-tc-region"), "{head}");
     assert!(head.contains("/cam/tc3_request"), "{head}");
 
     // Temporary credentials: the token goes out as X-TC-Token.
     let temp = Arc::new(StaticProvider::new(
-        Credentials::new(SECRET_ID, SECRET_KEY)
+        Credentials::new(EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY)
             .unwrap()
             .with_token("tok-123"),
         "test",
     ));
-    Client::new(config(&server.url()), temp)
+    Client::new(config(&server.base_url()), temp)
         .unwrap()
         .call_raw("vpc", "2017-03-12", "DescribeHaVips", &json!({}))
         .await
         .unwrap();
-    let head = server.requests().pop().unwrap();
+    let head = server.requests().pop().unwrap().head().to_owned();
     assert!(
         head.contains("x-tc-token: tok-123") || head.contains("X-TC-Token: tok-123"),
         "{head}"
@@ -283,7 +278,7 @@ async fn the_overall_deadline_bounds_retries_of_a_hang() {
 async fn non_retryable_errors_are_sent_once() {
     let sim = SimHandle::start("seed");
     let bad = Arc::new(StaticProvider::new(
-        Credentials::new(SECRET_ID, "WrongKeyWrongKeyWrongKeyEXAMPLE0").unwrap(),
+        Credentials::new(EXAMPLE_SECRET_ID, "WrongKeyWrongKeyWrongKeyEXAMPLE0").unwrap(),
         "test",
     ));
     let err = Client::new(config(&sim.url()), bad)
@@ -411,10 +406,7 @@ async fn a_failed_task_is_an_error() {
 #[tokio::test]
 async fn a_task_that_outlives_the_deadline_ends_the_wait() {
     let sim = SimHandle::start("seed");
-    post_json(
-        &format!("{}/_sim/settings", sim.url()),
-        &json!({"task_duration_ms": 60_000}),
-    );
+    Ctl(&sim).settings(json!({"task_duration_ms": 60_000}));
     let c = client(&sim);
     let r = c
         .call(&HaVipDisassociateAddressIp {
@@ -510,10 +502,7 @@ async fn cvm_role_credentials_are_cached_until_300s_before_expiry() {
 
     // The simulator would now hand out new credentials (it rotates past half their life), so
     // getting the old ones back proves they came from the cache.
-    post_json(
-        &format!("{}/_sim/clock", sim.url()),
-        &json!({"offset_s": expires - now - 200}),
-    );
+    Ctl(&sim).clock(expires - now - 200);
     assert_eq!(role.credentials().await.unwrap(), first);
 
     // 299 s before expiry on our clock: refreshed.

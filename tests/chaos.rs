@@ -8,8 +8,7 @@
 //! `CHAOS_LIST=1` (print the scenarios without running them).
 //! The README's "Chaos campaign" section explains the table and the invariants.
 
-mod alert_support;
-mod failover_support;
+mod support;
 
 #[path = "chaos/harness.rs"]
 mod harness;
@@ -23,10 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use alert_support::{Behaviour, Receiver};
 use harness::Observation;
 use oracle::{Violation, INVARIANTS};
 use scenario::{Kind, Scenario};
+use support::server::{Behaviour, Receiver};
 
 /// The campaign's knobs, from the environment.
 struct Knobs {
@@ -348,10 +347,10 @@ mod oracle_checks {
     use serde_json::{json, Value};
     use tcsim::testing::SimHandle;
 
-    use super::failover_support::{Ctl, HAVIP, MAC21, VIP};
-    use super::harness::{install_faults, settings, signed_call, HarnessCalls, Observation};
+    use super::harness::{install_faults, signed_call, HarnessCalls, Observation};
     use super::oracle::{judge, Violation, DEFAULT_GRACE};
     use super::scenario::{Event, Kind, Scenario};
+    use super::support::sim::{Ctl, HAVIP, MAC21, VIP};
 
     /// A scenario with nothing special: deadline 4 s, not recoverable unless a test says so.
     fn scenario() -> Scenario {
@@ -400,7 +399,7 @@ mod oracle_checks {
         let sim = SimHandle::start("seed");
         let ctl = Ctl(&sim);
         ctl.arp(VIP, MAC21);
-        settings(&ctl, json!({"task_duration_ms": 60_000}));
+        ctl.settings(json!({"task_duration_ms": 60_000}));
         let r = signed_call(
             &sim,
             "HaVipDisassociateAddressIp",
@@ -628,12 +627,7 @@ mod oracle_checks {
             let r = signed_call(&sim, "DescribeHaVips", &json!({})).expect("answer");
             assert_eq!(r["Error"]["Code"], "InternalError", "{r}");
         }
-        let (status, _) = super::failover_support::http(
-            "DELETE",
-            &format!("{}/_sim/faults/{gate}", sim.url()),
-            None,
-        );
-        assert_eq!(status, 200);
+        Ctl(&sim).remove_fault(gate);
         let r = signed_call(&sim, "DescribeHaVips", &json!({})).expect("answer");
         assert!(r.get("Error").is_none(), "{r}");
     }

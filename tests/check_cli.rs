@@ -1,34 +1,30 @@
 //! `havip check` as keepalived runs it: the real binary, exit statuses and messages, flags or
 //! the configuration's `[check]`, drain flags, and failing closed on every configuration error.
 
-mod alert_support;
+mod support;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use alert_support::{refused_port, Behaviour, Receiver};
+use support::bin::{Havip, Run};
+use support::server::{refused_port, Behaviour, Receiver};
 
-/// Runs `havip check ARGS` with a clean environment for the variables havip reads.
-fn check(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_havip"));
-    c.arg("check")
-        .args(args)
-        .env_remove("HAVIP_CONFIG")
-        .env_remove("HAVIP_STATE_DIR");
+/// Runs `havip check ARGS` in a clean environment plus `env`.
+fn check(args: &[&str], env: &[(&str, &Path)]) -> Run {
+    let mut h = Havip::new().arg("check").args(args);
     for (k, v) in env {
-        c.env(k, v);
+        h = h.env(k, v);
     }
-    c.output().expect("run havip")
+    h.run()
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited, not killed")
+fn code(o: &Run) -> i32 {
+    o.code.expect("exited, not killed")
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stderr(o: &Run) -> String {
+    o.stderr.clone()
 }
 
 /// The minimal configuration (`deploy/havip.minimal.toml`); the checks never reach its endpoint.
@@ -43,7 +39,7 @@ fn http_flags_healthy_unhealthy_refused() {
     let ok = Receiver::start(Behaviour::ok("ok"));
     let o = check(&["--http", &ok.url, "--state-dir", sd], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("healthy"));
+    assert!(o.stdout.contains("healthy"));
     let o = check(&["--quiet", "--http", &ok.url, "--state-dir", sd], &[]);
     assert_eq!(code(&o), 0);
     assert!(o.stdout.is_empty(), "--quiet prints nothing");

@@ -1,14 +1,14 @@
 //! `havip check` probes against loopback services: HTTP ok / wrong status / hang / refused,
 //! TCP ok / refused, and drain flags, through the library (`plan` + `execute`).
 
-mod alert_support;
+mod support;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alert_support::{refused_port, Behaviour, Receiver};
 use havip::cmd::check::{execute, plan, CheckArgs, CheckError};
+use support::server::{refused_port, Behaviour, Receiver};
 
 fn args(http: Option<String>, tcp: Option<String>, state_dir: &Path) -> CheckArgs {
     CheckArgs {

@@ -2,9 +2,10 @@
 //! problem (the key and its line), and nothing sent to the cloud. Plus `havip config check` on
 //! the issue's minimal file, with secrets redacted.
 
-mod failover_support;
+mod support;
 
-use failover_support::*;
+use support::sim::*;
+use support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 use tcsim::testing::SimHandle;
 
 #[test]
@@ -117,7 +118,7 @@ fn malformed_configs_exit_2_naming_key_and_line() {
             &["config", "check"][..],
         ] {
             let r = node.run(args);
-            assert_eq!(r.code, Some(2), "{what} ({args:?}): {}", r.all());
+            assert_eq!(r.code, Some(2), "{what} ({args:?}): {}", r.all_output());
             let want = format!("havip.toml:{line}: ");
             assert!(
                 r.stderr.contains(&want),
@@ -141,7 +142,7 @@ fn a_missing_config_file_is_named() {
     let node = Node::minimal(&sim, NODE21, "");
     std::fs::remove_file(node.config_path()).unwrap();
     let r = node.run(&["notify", "--state", "MASTER"]);
-    r.code(2);
+    r.assert_code(2);
     assert!(
         r.stderr.contains("havip.toml") && r.stderr.contains("cannot read"),
         "{}",
@@ -183,7 +184,7 @@ fn malformed_keepalived_arguments_exit_2() {
     ];
     for (args, needle) in cases {
         let r = node.run(args);
-        assert_eq!(r.code, Some(2), "{args:?}: {}", r.all());
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.all_output());
         assert!(
             r.stderr.contains(needle),
             "{args:?}: wanted {needle:?} in {}",
@@ -203,7 +204,7 @@ fn a_group_nothing_follows_is_ignored() {
     let ctl = Ctl(&sim);
     let node = Node::minimal(&sim, NODE21, "");
     let r = node.run(&["notify", "GROUP", "G1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("nothing to do"), "{}", r.stdout);
     assert!(ctl.requests().is_empty());
 }
@@ -213,7 +214,7 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
     let sim = SimHandle::start("seed");
     let node = Node::minimal(&sim, NODE21, "");
     let r = node.run(&["config", "check"]);
-    r.code(0);
+    r.assert_code(0);
     for want in [
         "(valid)",
         "region         ap-guangzhou",
@@ -224,14 +225,14 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
     ] {
         assert!(r.stdout.contains(want), "wanted {want:?} in\n{}", r.stdout);
     }
-    assert!(!r.all().contains(SECRET_KEY));
+    assert!(!r.all_output().contains(EXAMPLE_SECRET_KEY));
 
     // Credentials in the file, instance from the metadata service.
     let text = minimal_config(&sim.url(), NODE21, "")
         .replace("instance_id = \"ins-iam00021\"\n", "")
         .replace(
             "[node]\n",
-            &format!("[credentials]\nsecret_id = \"{SECRET_ID}\"\nsecret_key = \"{SECRET_KEY}\"\n\n[node]\n"),
+            &format!("[credentials]\nsecret_id = \"{EXAMPLE_SECRET_ID}\"\nsecret_key = \"{EXAMPLE_SECRET_KEY}\"\n\n[node]\n"),
         );
     let n2 = Node::new(&sim, NODE21, &text);
     // A file holding a secret must be private, as the profile file must (issue 7).
@@ -240,7 +241,7 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
         std::fs::set_permissions(n2.config_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let r = n2.run(&["config", "check"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(
         r.stdout
             .contains("node           ins-iam00021 (from the metadata service)"),
@@ -257,6 +258,14 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
         "{}",
         r.stdout
     );
-    assert!(!r.all().contains(SECRET_KEY), "{}", r.all());
-    assert!(!r.all().contains(SECRET_ID), "{}", r.all());
+    assert!(
+        !r.all_output().contains(EXAMPLE_SECRET_KEY),
+        "{}",
+        r.all_output()
+    );
+    assert!(
+        !r.all_output().contains(EXAMPLE_SECRET_ID),
+        "{}",
+        r.all_output()
+    );
 }

@@ -2,12 +2,13 @@
 //! with the cloud confirming this node; a second run makes no writes; `--dry-run` writes
 //! nothing; a FAILED task is a clear failure with an alert.
 
-mod failover_support;
+mod support;
 
 use std::time::Duration;
 
-use failover_support::*;
 use serde_json::{json, Value};
+use support::bin::*;
+use support::sim::*;
 use tcsim::testing::SimHandle;
 
 /// The seed's secondary private IP (on node .20's ENI).
@@ -79,7 +80,7 @@ fn private_ip_promotion_second_run_and_dry_run() {
     ctl.clear_requests();
 
     let d = node.run(&["notify", "--dry-run", "INSTANCE", "VI_2", "MASTER", "100"]);
-    d.code(0);
+    d.assert_code(0);
     assert!(
         d.stdout
             .contains("migrate 10.0.4.98 from eni-iam00020 to eni-iam00021"),
@@ -90,7 +91,7 @@ fn private_ip_promotion_second_run_and_dry_run() {
     assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
 
     let r = node.run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("app: CONFIRMED"), "{}", r.stdout);
     assert!(
         r.stdout.contains("10.0.4.98 is on eni-iam00021"),
@@ -124,7 +125,7 @@ fn private_ip_promotion_second_run_and_dry_run() {
     ctl.clear_requests();
     pinned
         .run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"])
-        .code(0);
+        .assert_code(0);
     assert_eq!(ctl.requests().len(), 1, "{:?}", ctl.requests());
     assert!(ctl.writes().is_empty());
 }
@@ -140,7 +141,7 @@ fn regression_one_failed_migrate_task_is_retried_within_the_deadline() {
     node.write_config(&text);
     ctl.fault(json!({"action": "MigratePrivateIpAddress", "count": 1, "task_result": "FAILED"}));
     let r = node.run(&["notify", "--state", "MASTER", "--vip", "app"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     assert!(r.stdout.contains("retried failure"), "{}", r.stdout);
     assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00021"]);
@@ -169,7 +170,7 @@ fn private_ip_task_that_keeps_failing_is_a_clear_failure() {
         "--vip",
         "app",
     ]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("migrating 10.0.4.98"), "{}", r.stderr);
     assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
     assert_eq!(node.alerts().last().unwrap()["kind"], "failure");
@@ -185,7 +186,7 @@ fn private_ip_that_exists_nowhere_is_a_clear_failure() {
             .replace(SECONDARY, "10.0.4.77"),
     );
     let r = node.run(&["notify", "--state", "MASTER"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("no ENI has 10.0.4.77"), "{}", r.stderr);
 }
 
@@ -195,12 +196,12 @@ fn eip_moves_to_this_node_and_back() {
     let ctl = Ctl(&sim);
     let n21 = Node::new(&sim, NODE21, &eip_config(&sim.url(), NODE21, "10.0.4.21"));
     let n20 = Node::new(&sim, NODE20, &eip_config(&sim.url(), NODE20, "10.0.4.20"));
-    let eip = || find_by(&ctl.state(), "addresses", "eip-idle0001");
+    let eip = || ctl.address("eip-idle0001");
     assert_eq!(eip()["status"], "UNBIND");
     ctl.clear_requests();
 
     let d = n21.run(&["notify", "--dry-run", "INSTANCE", "VI_3", "MASTER", "100"]);
-    d.code(0);
+    d.assert_code(0);
     assert!(
         d.stdout
             .contains("bind eip-idle0001 to eni-iam00021 10.0.4.21"),
@@ -210,7 +211,7 @@ fn eip_moves_to_this_node_and_back() {
     assert!(ctl.writes().is_empty());
 
     let r = n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(
         r.stdout
             .contains("EIP 106.52.252.140 is bound to eni-iam00021 10.0.4.21"),
@@ -224,7 +225,7 @@ fn eip_moves_to_this_node_and_back() {
     // Second run: one read (ENI discovery aside), no writes.
     ctl.clear_requests();
     n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
-        .code(0);
+        .assert_code(0);
     assert!(ctl.writes().is_empty());
     let reads: Vec<Value> = ctl
         .requests()
@@ -236,7 +237,7 @@ fn eip_moves_to_this_node_and_back() {
     // Node .20 takes it: unbind from .21, bind to .20, each task awaited.
     ctl.clear_requests();
     let r = n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"]);
-    r.code(0);
+    r.assert_code(0);
     assert_eq!(
         ctl.writes(),
         vec!["DisassociateAddress", "AssociateAddress"]
@@ -262,12 +263,9 @@ fn eip_failed_task_is_retried_then_confirmed() {
     let node = Node::new(&sim, NODE21, &eip_config(&sim.url(), NODE21, "10.0.4.21"));
     ctl.fault(json!({"action": "AssociateAddress", "count": 1, "task_result": "FAILED"}));
     let r = node.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("retried failure"), "{}", r.stdout);
-    assert_eq!(
-        find_by(&ctl.state(), "addresses", "eip-idle0001")["status"],
-        "BIND"
-    );
+    assert_eq!(ctl.address("eip-idle0001")["status"], "BIND");
 }
 
 #[test]
@@ -285,11 +283,11 @@ fn eip_failed_task_is_never_a_success() {
         "MASTER",
         "100",
     ]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("FAILED"), "{}", r.stderr);
     // The deadline may end the run while a retried task is still in flight (BINDING, bound
     // to end FAILED); it is never BIND.
-    let status = find_by(&ctl.state(), "addresses", "eip-idle0001")["status"].clone();
+    let status = ctl.address("eip-idle0001")["status"].clone();
     assert!(status == "UNBIND" || status == "BINDING", "{status}");
     assert_eq!(node.journal()[0]["verdict"], "failed");
 }
@@ -302,10 +300,10 @@ fn planned_failover_of_an_eip_waits_for_the_peer_to_take_it() {
     let n20 = Node::new(&sim, NODE20, &eip_config(&sim.url(), NODE20, "10.0.4.20"));
     // .20 does not hold it: refused.
     let r = n20.run(&["failover", "--yes"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("does not hold"), "{}", r.stderr);
     n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
-        .code(0);
+        .assert_code(0);
 
     let child = n21.spawn(&["failover", "--yes", "--timeout", "20s"]);
     let flag = n21.state_dir().join("pub.drain");
@@ -315,9 +313,9 @@ fn planned_failover_of_an_eip_waits_for_the_peer_to_take_it() {
     );
     // keepalived on .20 becomes MASTER because .21's check now fails.
     n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
-        .code(0);
+        .assert_code(0);
     let r = wait_child(child, Duration::from_secs(30));
-    r.code(0);
+    r.assert_code(0);
     assert!(
         r.stdout
             .contains("moved from eni-iam00021 10.0.4.21 to eni-iam00020 10.0.4.20"),

@@ -4,13 +4,14 @@
 //! the real binary against tcsim (or a canned server) on loopback and checks that nothing was
 //! sent.
 
-mod common;
-mod failover_support;
+mod support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 
-use failover_support::{minimal_config, Ctl, Node, NODE21, SECRET_ID, SECRET_KEY};
+use support::bin::{Havip, Run};
+use support::server::{Behaviour, Receiver};
+use support::sim::{minimal_config, Ctl, Node, NODE21};
+use support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 use tcsim::testing::SimHandle;
 
 /// No line a failing run prints may be longer than this (a 100 KB value must not make a 100 KB
@@ -30,19 +31,8 @@ fn assert_lines_bounded(text: &str) {
 }
 
 /// `havip --config CONFIG ARGS…` in `node`'s environment (instead of the node's own file).
-fn with_config(node: &Node, config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let base = node.command(&[]);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_havip"));
-    c.env_clear()
-        .envs(
-            base.get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null());
-    c.output().expect("run havip")
+fn with_config(node: &Node, config: &std::path::Path, args: &[&str]) -> Run {
+    node.havip().arg("--config").arg(config).args(args).run()
 }
 
 /// Issue 7: `--config /dev/zero` read until out of memory. /dev/zero, a FIFO fed without end and
@@ -94,8 +84,8 @@ fn config_from_dev_zero_a_fifo_or_a_huge_file_is_refused_with_the_cap() {
                 continue; // one reader for the one writer
             }
             let out = with_config(&node, &path, args);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{path:?} {args:?}: {stderr}");
+            let stderr = &out.stderr;
+            assert_eq!(out.code, Some(2), "{path:?} {args:?}: {stderr}");
             assert!(
                 stderr.contains(&path.display().to_string()) && stderr.contains("1 MiB"),
                 "{path:?} {args:?}: {stderr}"
@@ -120,20 +110,12 @@ fn config_from_dev_zero_a_fifo_or_a_huge_file_is_refused_with_the_cap() {
 fn api_parameters_larger_than_the_cap_are_refused_and_nothing_sent() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_havip"))
-        .env_clear()
-        .env("HOME", home.path())
-        .env("HAVIP_METADATA_ENDPOINT", common::NO_METADATA)
-        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+    let mut havip = Havip::new()
+        .with_keys()
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn havip");
+        .stdin_pipe();
+    let mut child = havip.spawn();
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         // 50 MB of one valid JSON object: {"Filters": "xxxx…"}.
@@ -158,7 +140,7 @@ fn api_parameters_larger_than_the_cap_are_refused_and_nothing_sent() {
     assert!(!all_written, "havip read all 50 MB before refusing them");
     assert!(ctl.requests().is_empty(), "the parameters were sent");
 
-    let help = common::Havip::new().args(["api", "--help"]).run();
+    let help = Havip::new().args(["api", "--help"]).run();
     help.assert_code(0);
     assert!(help.stdout.contains("1 MiB"), "{}", help.stdout);
 }
@@ -170,10 +152,10 @@ fn a_long_502_body_is_truncated_in_the_error() {
         "<html><body>{}</body></html>",
         "Bad Gateway ".repeat(10_000)
     );
-    let canned = common::Canned::start(502, &[], &page);
-    let run = common::Havip::new()
+    let canned = Receiver::start(Behaviour::respond(502, &page));
+    let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &canned.url(), "--region", "ap-guangzhou"])
+        .endpoint(&canned.base_url())
         .args(["--timeout", "2s", "api", "vpc", "DescribeHaVips"])
         .run();
     run.assert_code(1);
@@ -192,9 +174,9 @@ fn a_long_id_echoed_by_the_api_is_truncated_in_the_error() {
     let sim = SimHandle::start("seed");
     let id = format!("eip-{}", "a".repeat(100_000));
     let params = serde_json::json!({ "AddressIds": [id] }).to_string();
-    let run = common::Havip::new()
+    let run = Havip::new()
         .with_keys()
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeAddresses", &params])
         .run();
     run.assert_code(1);
@@ -214,7 +196,7 @@ fn an_empty_secret_key_is_exit_2_for_notify_and_takeover_too() {
     let profile = node.dir.path().join("credentials");
     std::fs::write(
         &profile,
-        format!("[default]\nsecret_id = {SECRET_ID}\nsecret_key = {SECRET_KEY}\n"),
+        format!("[default]\nsecret_id = {EXAMPLE_SECRET_ID}\nsecret_key = {EXAMPLE_SECRET_KEY}\n"),
     )
     .unwrap();
     {
@@ -252,18 +234,18 @@ fn an_empty_secret_key_is_exit_2_for_notify_and_takeover_too() {
         ] {
             let mut cmd = node.command(args);
             for (k, v) in *vars {
-                cmd.env(k, v);
+                cmd = cmd.env(k, v);
             }
-            let out = cmd.output().expect("run havip");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{vars:?} {args:?}: {stderr}");
+            let out = cmd.run();
+            let stderr = &out.stderr;
+            assert_eq!(out.code, Some(2), "{vars:?} {args:?}: {stderr}");
             for w in *words {
                 assert!(
                     stderr.contains(w),
                     "{vars:?} {args:?}: wanted {w:?} in {stderr}"
                 );
             }
-            assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+            assert!(!stderr.contains(EXAMPLE_SECRET_KEY), "{stderr}");
         }
     }
     assert!(ctl.requests().is_empty(), "a call was attempted");
@@ -292,20 +274,20 @@ fn a_group_readable_config_with_a_secret_is_refused_like_a_profile() {
     let ctl = Ctl(&sim);
     let text = with_credentials(
         &sim,
-        &format!("secret_id = \"{SECRET_ID}\"\nsecret_key = \"{SECRET_KEY}\"\n"),
+        &format!("secret_id = \"{EXAMPLE_SECRET_ID}\"\nsecret_key = \"{EXAMPLE_SECRET_KEY}\"\n"),
     );
     let node = Node::new(&sim, NODE21, &text);
     chmod(&node.config_path(), 0o644);
     let profile = node.dir.path().join("credentials");
     std::fs::write(
         &profile,
-        format!("[default]\nsecret_id = {SECRET_ID}\nsecret_key = {SECRET_KEY}\n"),
+        format!("[default]\nsecret_id = {EXAMPLE_SECRET_ID}\nsecret_key = {EXAMPLE_SECRET_KEY}\n"),
     )
     .unwrap();
     chmod(&profile, 0o644);
-    let from_profile = common::Havip::new()
+    let from_profile = Havip::new()
         .env("TENCENTCLOUD_CREDENTIALS_FILE", &profile)
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+        .endpoint(&sim.url())
         .args(["api", "vpc", "DescribeHaVips"])
         .run();
     from_profile.assert_code(2);
@@ -322,19 +304,23 @@ fn a_group_readable_config_with_a_secret_is_refused_like_a_profile() {
         &["api", "vpc", "DescribeHaVips"][..],
     ] {
         let r = node.run(args);
-        r.code(2);
+        r.assert_code(2);
         let path = node.config_path().display().to_string();
         assert!(r.stderr.contains(wording), "{args:?}: {}", r.stderr);
         assert_eq!(r.stderr.matches(&path).count(), 1, "{args:?}: {}", r.stderr);
-        assert!(!r.all().contains(SECRET_KEY), "{}", r.all());
+        assert!(
+            !r.all_output().contains(EXAMPLE_SECRET_KEY),
+            "{}",
+            r.all_output()
+        );
     }
     // keepalived's health probe needs no credentials: a file mode must not fail it (and with
     // it the VIP) on upgrade.
     let addr = sim.url().trim_start_matches("http://").to_string();
-    node.run(&["check", "--tcp", &addr]).code(0);
+    node.run(&["check", "--tcp", &addr]).assert_code(0);
     assert!(ctl.requests().is_empty());
     chmod(&node.config_path(), 0o600);
-    node.run(&["config", "check"]).code(0);
+    node.run(&["config", "check"]).assert_code(0);
 }
 
 /// Issue 7: a malformed `[credentials]` entry printed the config path twice
@@ -346,7 +332,7 @@ fn malformed_config_credentials_name_the_file_once() {
     let ctl = Ctl(&sim);
     let text = with_credentials(
         &sim,
-        &format!("secret_id = \"{SECRET_ID}\"\nsecret_key = \" {SECRET_KEY}\"\n"),
+        &format!("secret_id = \"{EXAMPLE_SECRET_ID}\"\nsecret_key = \" {EXAMPLE_SECRET_KEY}\"\n"),
     );
     let node = Node::new(&sim, NODE21, &text);
     chmod(&node.config_path(), 0o600);
@@ -357,7 +343,7 @@ fn malformed_config_credentials_name_the_file_once() {
         &["api", "vpc", "DescribeHaVips"][..],
     ] {
         let r = node.run(args);
-        r.code(2);
+        r.assert_code(2);
         assert!(
             r.stderr
                 .contains(&format!("{path}:4: section `[credentials]`"))
@@ -366,7 +352,11 @@ fn malformed_config_credentials_name_the_file_once() {
             r.stderr
         );
         assert_eq!(r.stderr.matches(&path).count(), 1, "{args:?}: {}", r.stderr);
-        assert!(!r.all().contains(SECRET_KEY), "{}", r.all());
+        assert!(
+            !r.all_output().contains(EXAMPLE_SECRET_KEY),
+            "{}",
+            r.all_output()
+        );
     }
     // A profile file the configuration names must exist (no silent fall-through).
     let missing = node.dir.path().join("nope");
@@ -374,12 +364,13 @@ fn malformed_config_credentials_name_the_file_once() {
         &sim,
         &format!("profile_file = \"{}\"\n", missing.display()),
     ));
-    let mut cmd = node.command(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    cmd.env_remove("TENCENTCLOUD_SECRET_ID")
-        .env_remove("TENCENTCLOUD_SECRET_KEY");
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let out = node
+        .command(&["notify", "INSTANCE", "VI_1", "MASTER", "50"])
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY")
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, Some(2), "{stderr}");
     assert_eq!(
         stderr.matches(&missing.display().to_string()).count(),
         1,
@@ -399,12 +390,10 @@ fn a_bad_ca_file_is_reported_as_the_ca_files_problem() {
     let missing = node.dir.path().join("missing.pem");
     for ca in [&junk, &missing] {
         for how in ["env", "flag"] {
-            let mut cmd = match how {
-                "env" => {
-                    let mut c = node.command(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-                    c.env("HAVIP_CA_FILE", ca);
-                    c
-                }
+            let cmd = match how {
+                "env" => node
+                    .command(&["notify", "INSTANCE", "VI_1", "MASTER", "50"])
+                    .env("HAVIP_CA_FILE", ca),
                 _ => node.command(&[
                     "--ca-file",
                     ca.to_str().unwrap(),
@@ -415,9 +404,9 @@ fn a_bad_ca_file_is_reported_as_the_ca_files_problem() {
                     "50",
                 ]),
             };
-            let out = cmd.output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
+            let out = cmd.run();
+            let stderr = &out.stderr;
+            assert_eq!(out.code, Some(2), "{how}: {stderr}");
             assert!(
                 stderr.contains(&format!("CA file {}", ca.display())),
                 "{how}: {stderr}"
@@ -436,7 +425,7 @@ fn journal_on_a_directory_names_it() {
     let dir = node.state_dir().join("journal.jsonl");
     std::fs::create_dir_all(&dir).unwrap();
     let r = node.run(&["journal"]);
-    assert_ne!(r.code, Some(0), "{}", r.all());
+    assert_ne!(r.code, Some(0), "{}", r.all_output());
     assert!(
         r.stderr.contains(&dir.display().to_string()),
         "the journal path is not named: {}",
@@ -455,13 +444,13 @@ fn a_state_file_larger_than_the_cap_is_refused() {
     let state = node.state_dir().join("iam.event.json");
     std::fs::write(&state, vec![b' '; 2 * 1024 * 1024]).unwrap();
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(
         r.stderr.contains(&state.display().to_string()) && r.stderr.contains("1 MiB"),
         "{}",
         r.stderr
     );
-    assert_lines_bounded(&r.all());
+    assert_lines_bounded(&r.all_output());
     assert!(
         ctl.writes().is_empty(),
         "wrote to the cloud: {:?}",

@@ -7,126 +7,59 @@
 //! this test creates for one thread (loopback and the veth pair only, no route out). Needs root
 //! and `ip`; otherwise it says why and skips.
 
-use std::io;
-use std::process::Command;
+mod support;
 
-use tcsim::testing::{SimHandle, EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("running ip: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
-}
+use support::bin::Havip;
+use support::netns::run_or_skip;
+use support::sim::{minimal_config, HAVIP, MAC21, NODE20, NODE21};
+use tcsim::testing::SimHandle;
 
 fn holder(sim: &SimHandle) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_havip"))
-        .args(["--endpoint", &sim.url(), "--region", "ap-guangzhou"])
+    let run = Havip::new()
+        .with_keys()
+        .endpoint(&sim.url())
         .args([
             "api",
             "vpc",
             "DescribeHaVips",
-            r#"{"HaVipIds":["havip-iam00099"]}"#,
+            &serde_json::json!({"HaVipIds": [HAVIP]}).to_string(),
         ])
-        .env("TENCENTCLOUD_SECRET_ID", EXAMPLE_SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", EXAMPLE_SECRET_KEY)
-        .output()
-        .expect("run havip api");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["HaVipSet"][0]["InstanceId"]
+        .run();
+    run.assert_code(0);
+    run.json()["HaVipSet"][0]["InstanceId"]
         .as_str()
         .unwrap_or("")
         .to_owned()
 }
 
 fn promotion_by_our_own_announcement() -> Result<(), String> {
-    // SAFETY: unshare affects only this thread (and what it starts), which ends with the test.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(format!(
-            "skip: cannot create a network namespace: {}",
-            io::Error::last_os_error()
-        ));
-    }
-    ip(&["link", "set", "lo", "up"])
-        .and_then(|()| {
-            ip(&[
-                "link", "add", "node21", "type", "veth", "peer", "name", "cloud",
-            ])
-        })
-        .and_then(|()| ip(&["link", "set", "node21", "address", "52:54:00:00:04:21"]))
-        .and_then(|()| ip(&["link", "set", "node21", "up"]))
-        .and_then(|()| ip(&["link", "set", "cloud", "up"]))
-        .map_err(|e| format!("skip: {e}"))?;
-
     // tcsim's threads start from this one, so they live in this namespace too.
     let mut sim = SimHandle::start("seed");
     sim.listen_arp("cloud")
         .map_err(|e| format!("tcsim cannot listen for ARP on the veth: {e}"))?;
-    assert_eq!(
-        holder(&sim),
-        "ins-iam00020",
-        "the seed starts with .20 holding"
-    );
+    assert_eq!(holder(&sim), NODE20, "the seed starts with .20 holding");
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let config = dir.path().join("havip.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"endpoint = "{}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "ins-iam00021"
-
-[[vip]]
-name = "iam"
-vrrp_instance = "VI_1"
-strategy = "havip"
-havip_id = "havip-iam00099"
-eip = "106.52.252.139"
-interface = "node21"
-vip = "10.0.4.99"
-deadline = "20s"
-"#,
-            sim.url()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    let out = Command::new(env!("CARGO_BIN_EXE_havip"))
+    let text = minimal_config(
+        &sim.url(),
+        NODE21,
+        "interface = \"node21\"\nvip = \"10.0.4.99\"\n",
+    );
+    std::fs::write(&config, text).map_err(|e| e.to_string())?;
+    let run = Havip::at(dir.path())
+        .with_keys()
+        .env("HAVIP_STATE_DIR", dir.path().join("state"))
+        .env("HAVIP_METADATA_ENDPOINT", sim.metadata_url(NODE21))
         .arg("--config")
         .arg(&config)
         .args(["notify", "INSTANCE", "VI_1", "MASTER", "100"])
-        .env("HAVIP_STATE_DIR", dir.path().join("state"))
-        .env("HAVIP_METADATA_ENDPOINT", sim.metadata_url("ins-iam00021"))
-        .env("TENCENTCLOUD_SECRET_ID", EXAMPLE_SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", EXAMPLE_SECRET_KEY)
-        .env_remove("HAVIP_CONFIG")
-        .env_remove("HAVIP_ENDPOINT")
-        .output()
-        .map_err(|e| e.to_string())?;
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "notify failed:\n{report}");
+        .run();
+    let report = format!("{}{}", run.stdout, run.stderr);
+    assert!(run.code == Some(0), "notify failed:\n{report}");
     assert_eq!(
         holder(&sim),
-        "ins-iam00021",
+        NODE21,
         "the cloud did not follow our announcement:\n{report}"
     );
     Ok(())
@@ -134,17 +67,17 @@ deadline = "20s"
 
 #[test]
 fn notify_moves_the_havip_with_its_own_gratuitous_arp() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to create a network namespace and veth pair");
-        return;
-    }
-    let res = std::thread::spawn(promotion_by_our_own_announcement)
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p));
-    match res {
-        Ok(()) => {}
-        Err(e) if e.starts_with("skip: ") => eprintln!("skipped: {}", &e[6..]),
-        Err(e) => panic!("{e}"),
-    }
+    run_or_skip(
+        "notify_moves_the_havip_with_its_own_gratuitous_arp",
+        &[
+            &["link", "set", "lo", "up"],
+            &[
+                "link", "add", "node21", "type", "veth", "peer", "name", "cloud",
+            ],
+            &["link", "set", "node21", "address", MAC21],
+            &["link", "set", "node21", "up"],
+            &["link", "set", "cloud", "up"],
+        ],
+        promotion_by_our_own_announcement,
+    );
 }

@@ -5,31 +5,18 @@
 //! Needs root (CAP_SYS_ADMIN for the namespace, CAP_NET_RAW for the packet sockets) and `ip`
 //! from iproute2; otherwise it says why and skips. Nothing is sent outside the namespace.
 
+mod support;
+
 use std::io;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use havip::node::garp::{announce, announce_repeated, garp_frame, parse_garp, GarpError};
 use havip::node::{interface_mac, vip_present};
+use support::netns::ip;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 4, 99);
 const ETH_P_ARP: u16 = 0x0806;
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("running ip: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
-}
 
 /// A packet socket receiving ARP frames on one interface.
 struct Capture(libc::c_int);
@@ -107,37 +94,17 @@ impl Drop for Capture {
     }
 }
 
-/// Runs `body` on a thread in a fresh network namespace; `Err` means "cannot set up: skip".
-fn in_netns(body: fn() -> Result<(), String>) -> Result<(), String> {
-    std::thread::spawn(move || {
-        // SAFETY: unshare affects only this thread's network namespace, which dies with it.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            return Err(format!(
-                "skip: cannot create a network namespace: {}",
-                io::Error::last_os_error()
-            ));
-        }
-        ip(&["link", "add", "hv0", "type", "veth", "peer", "name", "hv1"])
-            .and_then(|()| ip(&["link", "set", "hv0", "up"]))
-            .and_then(|()| ip(&["link", "set", "hv1", "up"]))
-            .map_err(|e| format!("skip: {e}"))?;
-        body()
-    })
-    .join()
-    .unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
-
+/// Runs `body` in a namespace holding the veth pair hv0–hv1, both up; skips without root.
 fn run_or_skip(name: &str, body: fn() -> Result<(), String>) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("{name}: skipped: needs root to create a network namespace and veth pair");
-        return;
-    }
-    match in_netns(body) {
-        Ok(()) => {}
-        Err(e) if e.starts_with("skip: ") => eprintln!("{name}: skipped: {}", &e[6..]),
-        Err(e) => panic!("{name}: {e}"),
-    }
+    support::netns::run_or_skip(
+        name,
+        &[
+            &["link", "add", "hv0", "type", "veth", "peer", "name", "hv1"],
+            &["link", "set", "hv0", "up"],
+            &["link", "set", "hv1", "up"],
+        ],
+        body,
+    );
 }
 
 #[test]

@@ -2,12 +2,13 @@
 //! events within about two seconds must leave the cloud matching the last event, with no two
 //! mutations in flight at once (latest wins, per-VIP lock).
 
-mod failover_support;
+mod support;
 
 use std::time::Duration;
 
-use failover_support::*;
 use serde_json::{json, Value};
+use support::bin::*;
+use support::sim::*;
 use tcsim::testing::SimHandle;
 
 #[test]
@@ -19,7 +20,7 @@ fn two_hundred_interleaved_events_latest_wins_and_writes_never_overlap() {
     // 1 s task) to make: the window in which a second writer could interfere.
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
     assert!(wait_until(Duration::from_secs(5), || {
-        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"] == "UNBIND"
+        ctl.address("eip-iam00139")["status"] == "UNBIND"
     }));
     ctl.arp(VIP, MAC21);
     ctl.clear_requests();
@@ -52,7 +53,7 @@ fn two_hundred_interleaved_events_latest_wins_and_writes_never_overlap() {
         results.push(wait_child(c, Duration::from_secs(60)));
     }
     for (i, r) in results.iter().enumerate() {
-        assert_eq!(r.code, Some(0), "event {i}: {}", r.all());
+        assert_eq!(r.code, Some(0), "event {i}: {}", r.all_output());
     }
     assert!(
         spawned_in < Duration::from_secs(10),

@@ -1,12 +1,13 @@
 //! `havip notify MASTER` when the cloud misbehaves (tcsim's fault injection): every case ends
 //! in success or in a clear failure with an alert within the deadline — never a false success.
 
-mod failover_support;
+mod support;
 
 use std::time::Duration;
 
-use failover_support::*;
 use serde_json::{json, Value};
+use support::bin::*;
+use support::sim::*;
 use tcsim::testing::SimHandle;
 
 /// Node .21 with alerts, the given deadline, and keepalived's announcement already played.
@@ -19,9 +20,8 @@ fn promoted_node(sim: &SimHandle, deadline: &str) -> Node {
 }
 
 fn codes(ctl: &Ctl, action: &str) -> Vec<Value> {
-    ctl.requests()
+    ctl.requests_for(action)
         .into_iter()
-        .filter(|r| r["action"] == action)
         .map(|r| r["code"].clone())
         .collect()
 }
@@ -46,7 +46,7 @@ fn throttling_three_times_then_success() {
     ctl.clear_requests();
     ctl.fault(json!({"action": "DescribeHaVips", "count": 3, "error": "RequestLimitExceeded"}));
     let r = notify(&node);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     let c = codes(&ctl, "DescribeHaVips");
     assert_eq!(
@@ -83,7 +83,7 @@ fn a_5xx_is_retried() {
     let node = promoted_node(&sim, "20s");
     ctl.clear_requests();
     ctl.fault(json!({"action": "*", "count": 1, "http_status": 502}));
-    notify(&node).code(0);
+    notify(&node).assert_code(0);
     // The two reads of one observation go out together; whichever met the 502 was sent again.
     let reads = codes(&ctl, "DescribeHaVips").len() + codes(&ctl, "DescribeAddresses").len();
     assert_eq!(reads, 3, "{:?}", ctl.requests());
@@ -96,7 +96,7 @@ fn a_hang_is_cut_by_the_per_request_timeout_and_retried() {
     let node = promoted_node(&sim, "20s");
     ctl.fault(json!({"action": "DescribeHaVips", "count": 1, "hang": true}));
     let r = notify(&node);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.elapsed < Duration::from_secs(15), "{:?}", r.elapsed);
 }
 
@@ -107,7 +107,7 @@ fn a_cloud_that_never_answers_is_unknown_with_an_alert_within_the_deadline() {
     let node = promoted_node(&sim, "4s");
     ctl.fault(json!({"action": "DescribeHaVips", "hang": true}));
     let r = notify(&node);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("UNKNOWN"), "{}", r.stderr);
     assert!(!r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     // The deadline (4 s) plus process start and the alert hook.
@@ -125,7 +125,7 @@ fn persistent_5xx_is_unknown_never_success() {
     let node = promoted_node(&sim, "3s");
     ctl.fault(json!({"action": "DescribeHaVips", "http_status": 503}));
     let r = notify(&node);
-    r.code(1);
+    r.assert_code(1);
     assert!(
         r.stderr.contains("UNKNOWN") && r.stderr.contains("503"),
         "{}",
@@ -144,7 +144,7 @@ fn server_clock_ten_minutes_ahead_or_behind() {
         let node = promoted_node(&sim, "20s");
         ctl.clear_requests();
         let r = notify(&node);
-        r.code(0);
+        r.assert_code(0);
         assert!(
             r.stdout.contains("CONFIRMED"),
             "offset {offset}: {}",
@@ -168,32 +168,26 @@ fn a_task_that_keeps_failing_is_a_clear_failure_not_a_success() {
     ctl.settings(json!({"task_duration_ms": 100}));
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
     assert!(wait_until(Duration::from_secs(5), || {
-        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"] == "UNBIND"
+        ctl.address("eip-iam00139")["status"] == "UNBIND"
     }));
     ctl.fault(json!({"action": "HaVipAssociateAddressIp", "task_result": "FAILED"}));
     let r = notify(&node);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("FAILED"), "{}", r.stderr);
     assert!(
         r.stderr.contains("binding EIP 106.52.252.139"),
         "{}",
         r.stderr
     );
-    assert_ne!(
-        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"],
-        "BIND"
-    );
+    assert_ne!(ctl.address("eip-iam00139")["status"], "BIND");
     let a = node.alerts();
     assert_eq!(a.last().unwrap()["kind"], "failure", "{a:?}");
 
     // The next event (keepalived re-notifies, or an operator runs takeover) completes it.
     ctl.clear_faults();
     let r = node.run(&["takeover", "--yes"]);
-    r.code(0);
-    assert_eq!(
-        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"],
-        "BIND"
-    );
+    r.assert_code(0);
+    assert_eq!(ctl.address("eip-iam00139")["status"], "BIND");
 }
 
 #[test]
@@ -203,18 +197,15 @@ fn a_hang_on_a_write_is_retried_and_confirmed_by_reading_back() {
     let node = promoted_node(&sim, "20s");
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
     assert!(wait_until(Duration::from_secs(5), || {
-        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"] == "UNBIND"
+        ctl.address("eip-iam00139")["status"] == "UNBIND"
     }));
     ctl.fault(json!({"action": "HaVipAssociateAddressIp", "count": 1, "hang": true}));
     let r = notify(&node);
-    r.code(0);
+    r.assert_code(0);
     assert!(
         r.stdout.contains("EIP 106.52.252.139 (eip-iam00139) BIND"),
         "{}",
         r.stdout
     );
-    assert_eq!(
-        find_by(&ctl.state(), "addresses", "eip-iam00139")["status"],
-        "BIND"
-    );
+    assert_eq!(ctl.address("eip-iam00139")["status"], "BIND");
 }

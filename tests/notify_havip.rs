@@ -2,12 +2,14 @@
 //! node .21 (`ins-iam00021`) is promoted while .20 holds the HAVIP. keepalived's gratuitous
 //! ARP is played through tcsim's control API, since no interface is configured.
 
-mod failover_support;
+mod support;
 
 use std::time::Duration;
 
-use failover_support::*;
 use serde_json::{json, Value};
+use support::bin::*;
+use support::sim::*;
+use support::EXAMPLE_SECRET_KEY;
 use tcsim::testing::SimHandle;
 
 fn holder(ctl: &Ctl) -> String {
@@ -29,7 +31,7 @@ fn range(ctl: &Ctl) -> Vec<String> {
 }
 
 fn eip_binding(ctl: &Ctl, id: &str) -> Value {
-    find_by(&ctl.state(), "addresses", id)
+    ctl.address(id)
 }
 
 /// A signed call through `havip api` (to arrange the cloud the way a test needs it).
@@ -70,7 +72,7 @@ fn promotion_is_confirmed_and_a_second_run_costs_one_read() {
     ctl.clear_requests();
 
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("iam: CONFIRMED"), "{}", r.stdout);
     assert!(r.stdout.contains(EIP), "{}", r.stdout);
     assert_eq!(holder(&ctl), NODE21);
@@ -86,7 +88,7 @@ fn promotion_is_confirmed_and_a_second_run_costs_one_read() {
     // A repeated MASTER (keepalived re-notifies, or a restart) makes no write either.
     ctl.clear_requests();
     node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"])
-        .code(0);
+        .assert_code(0);
     assert_eq!(ctl.writes(), Vec::<String>::new());
     assert_eq!(ctl.requests().len(), 2);
 
@@ -110,15 +112,15 @@ fn promotion_is_confirmed_and_a_second_run_costs_one_read() {
     assert_eq!(alerts[0]["vip"], "iam");
     let all = format!(
         "{}{}{:?}",
-        r.all(),
+        r.all_output(),
         std::fs::read_to_string(node.state_dir().join("journal.jsonl")).unwrap(),
         alerts
     );
-    assert!(!all.contains(SECRET_KEY), "a secret leaked");
+    assert!(!all.contains(EXAMPLE_SECRET_KEY), "a secret leaked");
 
     // `havip journal` shows it readably.
     let jr = node.run(&["journal", "-n", "1"]);
-    jr.code(0);
+    jr.assert_code(0);
     assert!(
         jr.stdout.contains("notify#2 MASTER  CONFIRMED"),
         "{}",
@@ -137,7 +139,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     remove_from_range(&node, NODE21);
     ctl.clear_requests();
     let r = node.run(&["notify", "--dry-run", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("PLANNED"), "{}", r.stdout);
     assert!(
         r.stdout.contains("add ins-iam00021 to the drift range"),
@@ -171,7 +173,7 @@ fn a_node_outside_the_drift_range_is_added_then_confirmed() {
     // keepalived's next announcement (garp_master_refresh) now moves it.
     assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
     let r = wait_child(child, Duration::from_secs(30));
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     assert_eq!(holder(&ctl), NODE21);
     assert_eq!(
@@ -187,14 +189,14 @@ fn fencing_removes_the_peer_from_the_drift_range() {
     let node = Node::minimal(&sim, NODE21, "fencing = true");
     ctl.arp(VIP, MAC21);
     ctl.clear_requests();
-    node.run(&["notify", "--state", "MASTER"]).code(0);
+    node.run(&["notify", "--state", "MASTER"]).assert_code(0);
     assert_eq!(range(&ctl), vec![NODE21.to_string()]);
     assert_eq!(ctl.writes(), vec!["DisassociateHaVipInstance"]);
     // The fenced peer's announcement can no longer take the VIP.
     assert_eq!(ctl.arp(VIP, MAC20)["moved"], false);
     ctl.clear_requests();
     node.run(&["notify", "--state", "MASTER", "--vip", "iam"])
-        .code(0);
+        .assert_code(0);
     assert!(ctl.writes().is_empty());
 }
 
@@ -207,7 +209,7 @@ fn an_unbound_eip_is_bound_again() {
     ctl.arp(VIP, MAC21);
     ctl.clear_requests();
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert_eq!(ctl.writes(), vec!["HaVipAssociateAddressIp"]);
     let a = eip_binding(&ctl, "eip-iam00139");
     assert_eq!(a["status"], "BIND", "{a}");
@@ -234,7 +236,7 @@ fn an_eip_bound_elsewhere_is_reported_and_moved_only_when_allowed() {
     ctl.arp(VIP, MAC21);
     ctl.clear_requests();
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("is bound to"), "{}", r.stderr);
     assert!(r.stderr.contains("eip_takeover"), "{}", r.stderr);
     assert!(
@@ -252,7 +254,7 @@ fn an_eip_bound_elsewhere_is_reported_and_moved_only_when_allowed() {
     let allowed = Node::minimal(&sim, NODE21, "eip_takeover = true");
     ctl.clear_requests();
     let r = allowed.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert_eq!(
         ctl.writes(),
         vec!["DisassociateAddress", "HaVipAssociateAddressIp"]
@@ -270,10 +272,10 @@ fn backup_fault_stop_are_recorded_and_alerted_without_any_api_call() {
     let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
     ctl.clear_requests();
     node.run(&["notify", "INSTANCE", "VI_1", "BACKUP", "50"])
-        .code(0);
-    node.run(&["notify", "--state", "FAULT"]).code(0);
+        .assert_code(0);
+    node.run(&["notify", "--state", "FAULT"]).assert_code(0);
     node.run(&["notify", "INSTANCE", "VI_1", "STOP", "0"])
-        .code(0);
+        .assert_code(0);
     assert!(ctl.requests().is_empty(), "{:?}", ctl.requests());
     let kinds: Vec<Value> = node.alerts().iter().map(|a| a["kind"].clone()).collect();
     assert_eq!(kinds, vec![json!("backup"), json!("fault"), json!("stop")]);
@@ -300,7 +302,7 @@ fn no_announcement_fails_at_the_deadline_with_an_alert() {
         c.replace("deadline = \"20s\"", "deadline = \"3s\"")
     });
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
     assert!(r.stderr.contains("FAILED"), "{}", r.stderr);
     assert!(r.stderr.contains("held by ins-iam00020"), "{}", r.stderr);
@@ -318,14 +320,14 @@ fn takeover_needs_yes_without_a_terminal() {
     let ctl = Ctl(&sim);
     let node = Node::minimal(&sim, NODE21, "");
     let r = node.run(&["takeover"]);
-    r.code(2);
+    r.assert_code(2);
     assert!(r.stderr.contains("--yes"), "{}", r.stderr);
     let d = node.run(&["takeover", "--dry-run"]);
-    d.code(0);
+    d.assert_code(0);
     assert!(d.stdout.contains("PLANNED"), "{}", d.stdout);
     ctl.arp(VIP, MAC21);
     let t = node.run(&["takeover", "--yes", "--vip", "iam"]);
-    t.code(0);
+    t.assert_code(0);
     assert!(t.stdout.contains("CONFIRMED"), "{}", t.stdout);
     assert_eq!(node.journal().last().unwrap()["trigger"], "takeover");
 }
@@ -339,12 +341,12 @@ fn planned_failover_waits_for_the_peer_and_times_it() {
 
     // Not the holder: refused with the reason.
     let r = other.run(&["failover", "--yes"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("does not hold"), "{}", r.stderr);
 
     // Dry run: checks and plans only.
     let d = holder_node.run(&["failover", "--dry-run"]);
-    d.code(0);
+    d.assert_code(0);
     assert!(d.stdout.contains("drain flag"), "{}", d.stdout);
     let flag = holder_node.state_dir().join("iam.drain");
     assert!(!flag.exists());
@@ -357,7 +359,7 @@ fn planned_failover_waits_for_the_peer_and_times_it() {
     // `havip check` on .20 now fails, keepalived there steps down, .21 announces.
     ctl.arp(VIP, MAC21);
     let r = wait_child(child, Duration::from_secs(30));
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("moved from ins-iam00020"), "{}", r.stdout);
     assert!(r.stdout.contains("to ins-iam00021"), "{}", r.stdout);
     assert!(!flag.exists(), "the drain flag was not cleared");
@@ -368,7 +370,7 @@ fn planned_failover_waits_for_the_peer_and_times_it() {
     let flag21 = other.state_dir().join("iam.drain");
     assert!(wait_until(Duration::from_secs(10), || flag21.exists()));
     ctl.arp(VIP, MAC20);
-    wait_child(back, Duration::from_secs(30)).code(0);
+    wait_child(back, Duration::from_secs(30)).assert_code(0);
     assert!(flag21.exists(), "--keep-drained removed the flag");
 }
 
@@ -378,7 +380,7 @@ fn planned_failover_refuses_without_a_peer_in_the_drift_range() {
     let holder_node = Node::minimal(&sim, NODE20, "");
     remove_from_range(&holder_node, NODE21);
     let r = holder_node.run(&["failover", "--yes"]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("no peer"), "{}", r.stderr);
     assert!(!holder_node.state_dir().join("iam.drain").exists());
 }
@@ -397,7 +399,7 @@ fn a_failed_own_announcement_is_reported_but_keepalived_s_still_counts() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
     let r = wait_child(child, Duration::from_secs(30));
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     assert!(r.stdout.contains("gratuitous ARP failed"), "{}", r.stdout);
     assert!(r.stdout.contains("hvnone0"), "{}", r.stdout);
@@ -415,10 +417,10 @@ fn master_again_without_the_havip_ever_leaving_is_confirmed() {
     ctl.clock(-250);
     assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
     node.run(&["notify", "INSTANCE", "VI_1", "BACKUP", "50"])
-        .code(0);
+        .assert_code(0);
     ctl.clear_requests();
     let r = node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("did not leave this node"), "{}", r.stdout);
     assert!(r.elapsed < Duration::from_secs(8), "{:?}", r.elapsed);
     assert!(ctl.writes().is_empty());
@@ -435,7 +437,7 @@ fn group_notifications_reach_the_vips_that_follow_the_group() {
     let node = Node::minimal(&sim, NODE21, "vrrp_group = \"G1\"");
     ctl.arp(VIP, MAC21);
     let r = node.run(&["notify", "GROUP", "G1", "MASTER", "50"]);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("iam: CONFIRMED"), "{}", r.stdout);
     let j = node.journal();
     assert_eq!((j.len(), j[0]["event"].clone()), (1, json!("MASTER")));

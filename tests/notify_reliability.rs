@@ -3,25 +3,21 @@
 //! must never report; a cloud write must never vanish from the journal; local bookkeeping must
 //! never stop the cloud from following keepalived.
 
-mod failover_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use failover_support::*;
 use serde_json::{json, Value};
+use support::bin::*;
+use support::sim::*;
 use tcsim::testing::SimHandle;
 
-const EIP_ID: &str = "eip-iam00139";
-
 fn eip(ctl: &Ctl) -> Value {
-    find_by(&ctl.state(), "addresses", EIP_ID)
+    ctl.address(EIP_ID)
 }
 
 fn count(ctl: &Ctl, action: &str) -> usize {
-    ctl.requests()
-        .iter()
-        .filter(|r| r["action"] == action)
-        .count()
+    ctl.requests_for(action).len()
 }
 
 fn notify_master(node: &Node) -> Run {
@@ -40,10 +36,10 @@ fn regression_false_success_while_the_eip_is_being_unbound() {
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
     assert_eq!(eip(&ctl)["status"], "UNBINDING", "the unbind is in flight");
     let r = notify_master(&node);
-    r.code(0);
+    r.assert_code(0);
     // Exit 0 means the EIP's own record shows it bound to the HAVIP, right now.
     let a = eip(&ctl);
-    assert_eq!(a["status"], "BIND", "{a}\n{}", r.all());
+    assert_eq!(a["status"], "BIND", "{a}\n{}", r.all_output());
     assert_eq!(a["binding"]["havip_id"], HAVIP, "{a}");
     assert!(r.stdout.contains("BIND to it"), "{}", r.stdout);
     assert_eq!(count(&ctl, "HaVipAssociateAddressIp"), 1, "rebound once");
@@ -69,7 +65,7 @@ fn an_unbind_still_in_flight_at_the_deadline_is_a_failure_not_a_success() {
         "MASTER",
         "100",
     ]);
-    r.code(1);
+    r.assert_code(1);
     assert!(r.stderr.contains("UNBINDING"), "{}", r.stderr);
     assert_eq!(node.alerts().last().unwrap()["kind"], "failure");
     assert_eq!(
@@ -91,7 +87,7 @@ fn regression_one_failed_bind_task_is_retried_within_the_deadline() {
     assert!(wait_until(Duration::from_secs(5), || eip(&ctl)["status"] == "UNBIND"));
     ctl.fault(json!({"action": "HaVipAssociateAddressIp", "count": 1, "task_result": "FAILED"}));
     let r = notify_master(&node);
-    r.code(0);
+    r.assert_code(0);
     assert_eq!(eip(&ctl)["status"], "BIND");
     assert_eq!(
         count(&ctl, "HaVipAssociateAddressIp"),
@@ -114,16 +110,12 @@ fn regression_an_unwritable_state_dir_does_not_block_failover() {
     // A state directory under a regular file: every create fails (ENOTDIR), as for root too.
     let blocker = node.dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"").unwrap();
-    let out = node
+    let r = node
         .command(&["notify", "INSTANCE", "VI_1", "MASTER", "100"])
         .env("HAVIP_STATE_DIR", blocker.join("state"))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+        .run();
+    let (stdout, stderr) = (&r.stdout, &r.stderr);
+    assert_eq!(r.code, Some(3), "{stdout}\n{stderr}");
     assert!(stderr.contains("CONFIRMED"), "{stderr}");
     assert!(stderr.contains("local bookkeeping degraded"), "{stderr}");
     assert!(stderr.contains("cannot record the event"), "{stderr}");
@@ -145,7 +137,7 @@ fn a_full_journal_device_does_not_block_failover() {
     let node = Node::with_alerts(&sim, NODE21, |c| format!("journal = \"/dev/full\"\n{c}"));
     ctl.arp(VIP, MAC21);
     let r = notify_master(&node);
-    r.code(3);
+    r.assert_code(3);
     assert!(r.stderr.contains("journal not written"), "{}", r.stderr);
     assert!(r.stderr.contains("No space left"), "{}", r.stderr);
     assert_eq!(ctl.havip()["instance_id"], NODE21);
@@ -186,7 +178,7 @@ fn regression_a_killed_run_leaves_its_write_in_the_journal_and_the_next_run_repo
 
     ctl.settings(json!({"task_duration_ms": 100}));
     let r = notify_master(&node);
-    r.code(0);
+    r.assert_code(0);
     assert!(r.stdout.contains("was interrupted"), "{}", r.stdout);
     assert!(r.stdout.contains("HaVipAssociateAddressIp"), "{}", r.stdout);
     let local: Vec<Value> = node
@@ -208,7 +200,7 @@ fn regression_a_killed_run_leaves_its_write_in_the_journal_and_the_next_run_repo
 
     // Reported once: the next run is quiet about it.
     let r = notify_master(&node);
-    r.code(0);
+    r.assert_code(0);
     assert!(!r.stdout.contains("interrupted"), "{}", r.stdout);
 }
 
@@ -223,7 +215,7 @@ fn every_write_is_journaled_before_and_after() {
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
     assert!(wait_until(Duration::from_secs(5), || eip(&ctl)["status"] == "UNBIND"));
     ctl.clear_requests();
-    notify_master(&node).code(0);
+    notify_master(&node).assert_code(0);
     let lines = node.journal_lines();
     let writes: Vec<(String, String)> = lines
         .iter()
@@ -243,11 +235,7 @@ fn every_write_is_journaled_before_and_after() {
         ]
     );
     let outcome = lines.iter().find(|l| l["write"] == "outcome").unwrap();
-    let logged: Vec<Value> = ctl
-        .requests()
-        .into_iter()
-        .filter(|r| r["action"] == "HaVipAssociateAddressIp")
-        .collect();
+    let logged = ctl.requests_for("HaVipAssociateAddressIp");
     assert_eq!(outcome["outcome"], "ok");
     assert_eq!(outcome["request_id"], logged[0]["request_id"], "{logged:?}");
     // The run record comes last and still lists every call.
@@ -276,7 +264,7 @@ fn regression_a_slow_alert_target_is_capped_by_the_deadline() {
         "100",
     ]);
     let wall = t.elapsed();
-    r.code(0);
+    r.assert_code(0);
     assert!(wall < Duration::from_secs(60), "alive for {wall:?}");
     let rec = node.journal().pop().unwrap();
     let reported = Duration::from_millis(rec["elapsed_ms"].as_u64().unwrap());

@@ -18,11 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tc3_sign::{sign, SignableRequest, SigningParams};
+use tcsim::testing::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 use tcsim::SimOptions;
 
 const TARGET_PER_S: f64 = 5_000.0;
-const SECRET_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
-const SECRET_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
 /// What havip's lookup sends: the seed HAVIP by ID (the SDK's JSON style).
 const BODY: &str = r#"{"HaVipIds": ["havip-iam00099"], "Offset": 0, "Limit": 20}"#;
 
@@ -47,8 +46,8 @@ async fn one(client: &reqwest::Client, url: &str, host: &str) -> Result<(), Stri
         .as_secs() as i64;
     let signable = SignableRequest::post(host, "application/json", BODY.as_bytes());
     let params = SigningParams {
-        secret_id: SECRET_ID,
-        secret_key: SECRET_KEY,
+        secret_id: EXAMPLE_SECRET_ID,
+        secret_key: EXAMPLE_SECRET_KEY,
         service: "vpc",
         timestamp: ts,
     };

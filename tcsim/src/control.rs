@@ -191,16 +191,19 @@ async fn get_settings(State(sim): State<Arc<Sim>>) -> Json<Value> {
 
 /// Merges the posted fields into the settings (same names as the scenario's `[settings]`).
 async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let patch: Value = match parse(&body) {
-        Ok(v) => v,
-        Err(msg) => return bad_request(msg),
-    };
-    let Value::Object(patch) = patch else {
-        return bad_request("the body must be a JSON object of settings");
-    };
-    if let Err(msg) = check_numeric_settings(&patch) {
-        return bad_request(msg);
+    match parse(&body).and_then(|patch| merge_settings(&sim, patch)) {
+        Ok(v) => Json(v).into_response(),
+        Err(msg) => bad_request(msg),
     }
+}
+
+/// Merges `patch` into the settings and returns them (`POST /_sim/settings`, and
+/// [`crate::testing::SimHandle::set_settings`]); `Err` is the 400's message, and changes nothing.
+pub(crate) fn merge_settings(sim: &Sim, patch: Value) -> Result<Value, String> {
+    let Value::Object(patch) = patch else {
+        return Err("the body must be a JSON object of settings".into());
+    };
+    check_numeric_settings(&patch)?;
     let mut w = sim.world();
     let mut merged = json!(w.settings);
     if let Value::Object(m) = &mut merged {
@@ -208,26 +211,21 @@ async fn set_settings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
             m.insert(k, v);
         }
     }
-    match serde_json::from_value::<crate::state::Settings>(merged) {
-        Ok(s) => {
-            if let Err(msg) = s.validate() {
-                return bad_request(msg);
-            }
-            if let Some(id) = &s.metadata_default_instance {
-                if w.instance(id).is_none() {
-                    return bad_request(format!("no instance {id}"));
-                }
-            }
-            let capacity = s.request_log_capacity;
-            w.settings = s;
-            let out = json!(w.settings);
-            drop(w);
-            sim.limiter().reset();
-            sim.log().set_capacity(capacity);
-            Json(out).into_response()
+    let s = serde_json::from_value::<crate::state::Settings>(merged)
+        .map_err(|e| format!("invalid settings: {e}"))?;
+    s.validate()?;
+    if let Some(id) = &s.metadata_default_instance {
+        if w.instance(id).is_none() {
+            return Err(format!("no instance {id}"));
         }
-        Err(e) => bad_request(format!("invalid settings: {e}")),
     }
+    let capacity = s.request_log_capacity;
+    w.settings = s;
+    let out = json!(w.settings);
+    drop(w);
+    sim.limiter().reset();
+    sim.log().set_capacity(capacity);
+    Ok(out)
 }
 
 /// Checks each numeric field of a settings patch against its bound, before anything merges.
@@ -250,15 +248,21 @@ fn check_numeric_settings(patch: &serde_json::Map<String, Value>) -> Result<(), 
     Ok(())
 }
 
-async fn state(State(sim): State<Arc<Sim>>) -> Response {
+async fn state(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(state_json(&sim))
+}
+
+/// The world with the clock and the fault rules (`GET /_sim/state`, and
+/// [`crate::testing::SimHandle::state`]).
+pub(crate) fn state_json(sim: &Sim) -> Value {
     let w = sim.world();
     let mut v = json!(*w);
     drop(w);
     if let Value::Object(m) = &mut v {
-        m.insert("clock".into(), clock_json(&sim));
+        m.insert("clock".into(), clock_json(sim));
         m.insert("faults".into(), json!(sim.faults().rules()));
     }
-    Json(v).into_response()
+    v
 }
 
 async fn requests(State(sim): State<Arc<Sim>>) -> Response {

@@ -145,14 +145,36 @@ impl SimHandle {
         self.sim.faults().add(spec)
     }
 
+    /// Removes one fault rule (`DELETE /_sim/faults/<id>`); false if there is none with `id`.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.sim.faults().remove(id)
+    }
+
     /// Removes every fault rule (`DELETE /_sim/faults`).
     pub fn clear_faults(&self) {
         self.sim.faults().clear();
     }
 
+    /// Merges `patch` into the settings (`POST /_sim/settings`) and returns them; `Err` says
+    /// why the patch is invalid, and nothing changed.
+    pub fn set_settings(&self, patch: serde_json::Value) -> Result<serde_json::Value, String> {
+        crate::control::merge_settings(&self.sim, patch)
+    }
+
+    /// The whole simulated world with the clock and the fault rules, as `GET /_sim/state`
+    /// shows it.
+    pub fn state(&self) -> serde_json::Value {
+        crate::control::state_json(&self.sim)
+    }
+
     /// The request log (`GET /_sim/requests`).
     pub fn requests(&self) -> Vec<LogEntry> {
         self.sim.log().entries().cloned().collect()
+    }
+
+    /// Empties the request log (`DELETE /_sim/requests`); how many entries it held.
+    pub fn clear_requests(&self) -> usize {
+        self.sim.log().clear()
     }
 
     /// Learns ARP from `iface`, opened on the calling thread (and so in its network namespace).

@@ -802,3 +802,47 @@ fn immediate_drop_never_hangs() {
     rx.recv_timeout(Duration::from_secs(120))
         .expect("40 start/drop cycles finish (a hang means a lost stop signal)");
 }
+
+/// The handle's JSON shortcuts (settings, state, one fault, the log) answer what the control
+/// API answers: they share its code, so a test may use either.
+#[tokio::test]
+async fn handle_shortcuts_answer_like_the_control_api() {
+    let sim = start_seed();
+    let c = Client::new(&sim);
+
+    let merged = sim.set_settings(json!({"task_duration_ms": 1234})).unwrap();
+    assert_eq!(merged["task_duration_ms"], 1234);
+    assert_eq!(
+        c.control(Method::GET, "/_sim/settings", None).await,
+        (200, merged)
+    );
+    let bad = json!({"task_duration_ms": -1});
+    let err = sim.set_settings(bad.clone()).unwrap_err();
+    let (status, body) = c.control(Method::POST, "/_sim/settings", Some(bad)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some(err.as_str())));
+    assert!(sim.set_settings(json!([1])).is_err());
+
+    let rule = sim
+        .add_fault(json!({"action": "DescribeHaVips", "error": "InternalError"}))
+        .unwrap();
+    let (status, mut over_http) = c.control(Method::GET, "/_sim/state", None).await;
+    assert_eq!(status, 200);
+    let mut direct = sim.state();
+    // The clock's reading may tick between the two; its offset may not.
+    for v in [&mut direct, &mut over_http] {
+        v["clock"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| k == "offset_s");
+    }
+    assert_eq!(direct, over_http);
+    assert_eq!(direct["faults"][0]["id"], rule.id);
+    assert!(sim.remove_fault(rule.id));
+    assert!(!sim.remove_fault(rule.id));
+    assert_eq!(sim.state()["faults"], json!([]));
+
+    c.call("DescribeHaVips", json!({})).await;
+    assert_eq!(sim.requests().len(), 1);
+    assert_eq!(sim.clear_requests(), 1);
+    assert!(c.requests().await.is_empty());
+}

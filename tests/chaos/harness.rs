@@ -3,9 +3,8 @@
 //! timeline; afterwards it collects everything the oracle reads.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,14 +13,15 @@ use serde_json::{json, Value};
 use tc3_sign::{sign, SignableRequest, SigningParams};
 use tcsim::testing::SimHandle;
 
-use super::scenario::{Creds, Event, Kill, Scenario, NODE21};
-use crate::alert_support::{refused_port, Receiver};
-use crate::failover_support::{
-    find_by, http, minimal_config, Ctl, HAVIP, MAC20, MAC21, SECRET_ID, SECRET_KEY, VIP,
+use super::scenario::{Creds, Event, Kill, Scenario};
+use crate::support::bin::Havip;
+use crate::support::http;
+use crate::support::server::{refused_port, Receiver};
+use crate::support::sim::{
+    minimal_config, wait_until, Ctl, EIP_ID, HAVIP, MAC20, MAC21, NODE21, VIP,
 };
+use crate::support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 
-/// The seed's EIP on the HAVIP.
-pub const EIP_ID: &str = "eip-iam00139";
 pub const ENI21: &str = "eni-iam00021";
 
 /// A run's hard stop: far beyond any deadline, only to end a hung process (invariant 4 then
@@ -82,7 +82,7 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
     std::fs::write(&config_path, &config).expect("write config");
 
     // The starting cloud.
-    settings(&ctl, json!({"task_duration_ms": sc.task_ms}));
+    ctl.settings(json!({"task_duration_ms": sc.task_ms}));
     if sc.not_in_range {
         let r = signed_call(
             &sim,
@@ -99,7 +99,7 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
         );
         assert!(ok(&r), "setup: HaVipDisassociateAddressIp: {r:?}");
         let settled = wait_until(Duration::from_secs(20), || {
-            find_by(&ctl.state(), "addresses", EIP_ID)["status"] == "UNBIND"
+            ctl.address(EIP_ID)["status"] == "UNBIND"
         });
         assert!(settled, "setup: the EIP never reached UNBIND");
     }
@@ -107,7 +107,7 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
     for e in &sc.pre {
         play(&sim, &ctl, sc, e, None, &mut scratch);
     }
-    let holder = find_by(&ctl.state(), "havips", HAVIP)["instance_id"].clone();
+    let holder = ctl.havip()["instance_id"].clone();
     assert_eq!(
         holder == NODE21,
         sc.holds_at_spawn,
@@ -129,36 +129,27 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
             )
         }
     };
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_havip"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
+    let mut havip = Havip::at(dir.path())
         .env("HAVIP_STATE_DIR", &state_dir)
         .env("HAVIP_METADATA_ENDPOINT", &metadata);
     if sc.creds == Creds::Env {
-        cmd.env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY);
+        havip = havip.with_keys();
     }
-    cmd.arg("--config")
-        .arg(&config_path)
-        .args([
-            "--request-timeout",
-            "1s",
-            "notify",
-            "INSTANCE",
-            "VI_1",
-            "MASTER",
-            "100",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut havip = havip.arg("--config").arg(&config_path).args([
+        "--request-timeout",
+        "1s",
+        "notify",
+        "INSTANCE",
+        "VI_1",
+        "MASTER",
+        "100",
+    ]);
 
     let done = AtomicBool::new(false);
     let played = Mutex::new(Vec::new());
     let calls = Mutex::new(HarnessCalls::default());
     let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn havip");
+    let mut child = havip.spawn();
     let mut out_pipe = child.stdout.take().expect("stdout");
     let mut err_pipe = child.stderr.take().expect("stderr");
     // The child stays unreaped until the waiter, holding this lock, sees it exit: a kill sent
@@ -257,19 +248,16 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
     });
     drop(blackhole);
 
-    let mut secrets = vec![("SecretKey".to_string(), SECRET_KEY.to_string())];
+    let mut secrets = vec![("SecretKey".to_string(), EXAMPLE_SECRET_KEY.to_string())];
     if matches!(sc.creds, Creds::Role) {
         // tcsim hands out the same role credentials while more than half their life is left.
-        let (status, text) = http(
-            "GET",
-            &format!(
-                "{}/latest/meta-data/cam/security-credentials/havip-role",
-                sim.metadata_url(NODE21)
-            ),
-            None,
+        let url = format!(
+            "{}/latest/meta-data/cam/security-credentials/havip-role",
+            sim.metadata_url(NODE21)
         );
-        if status == 200 {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let r = http::request("GET", &url, &[], "").unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        if r.status == 200 {
+            let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
             for k in ["TmpSecretKey", "Token"] {
                 if let Some(s) = v[k].as_str() {
                     secrets.push((k.to_string(), s.to_string()));
@@ -281,7 +269,7 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
         .requests()
         .into_iter()
         .filter(|r| r.path == alert_path)
-        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .map(|r| serde_json::from_slice(r.body()).unwrap_or(Value::Null))
         .collect();
     Observation {
         code: status.code(),
@@ -305,18 +293,10 @@ pub fn execute(sc: &Scenario, hook: &Receiver) -> Observation {
 pub fn install_faults(sim: &SimHandle, sc: &Scenario) -> Option<u64> {
     // The gate goes first: tcsim applies the first rule that matches, and a delay rule ahead of
     // it would let a DescribeHaVips through (late, but successful) while the gate is shut.
-    let gate_id = sc.gate.as_ref().map(|g| {
-        let (status, text) = http(
-            "POST",
-            &format!("{}/_sim/faults", sim.url()),
-            Some(&g.to_string()),
-        );
-        assert_eq!(status, 200, "gate {g}: {text}");
-        let v: Value = serde_json::from_str(&text).expect("fault answer is JSON");
-        v["rule"]["id"].as_u64().expect("rule id")
-    });
+    let ctl = Ctl(sim);
+    let gate_id = sc.gate.as_ref().map(|g| ctl.fault(g.clone()));
     for f in &sc.faults {
-        Ctl(sim).fault(f.clone());
+        ctl.fault(f.clone());
     }
     gate_id
 }
@@ -333,23 +313,15 @@ fn play(
     match e {
         Event::Arp21 => arp_result(&ctl.arp(VIP, MAC21)),
         Event::ArpPeer => arp_result(&ctl.arp(VIP, MAC20)),
-        Event::Stop(id) => {
-            let (status, text) = http(
-                "POST",
-                &format!("{}/_sim/instances/{id}/stop", sim.url()),
-                Some("{}"),
-            );
-            assert_eq!(status, 200, "stop {id}: {text}");
-            text
-        }
+        Event::Stop(id) => ctl.stop_instance(id).to_string(),
         Event::Unbind { task_ms } => {
-            settings(ctl, json!({"task_duration_ms": task_ms}));
+            ctl.settings(json!({"task_duration_ms": task_ms}));
             let r = signed_call(
                 sim,
                 "HaVipDisassociateAddressIp",
                 &json!({"HaVipId": HAVIP}),
             );
-            settings(ctl, json!({"task_duration_ms": sc.task_ms}));
+            ctl.settings(json!({"task_duration_ms": sc.task_ms}));
             *calls
                 .per_action
                 .entry("HaVipDisassociateAddressIp".into())
@@ -372,9 +344,7 @@ fn play(
             "set".into()
         }
         Event::OpenGate => {
-            let id = gate_id.expect("a gate to open");
-            let (status, text) = http("DELETE", &format!("{}/_sim/faults/{id}", sim.url()), None);
-            assert_eq!(status, 200, "open gate {id}: {text}");
+            ctl.remove_fault(gate_id.expect("a gate to open"));
             "open".into()
         }
     }
@@ -402,78 +372,44 @@ fn arp_result(v: &Value) -> String {
     }
 }
 
-/// Merges `patch` into tcsim's settings.
-pub fn settings(ctl: &Ctl, patch: Value) {
-    let (status, text) = http(
-        "POST",
-        &format!("{}/_sim/settings", ctl.0.url()),
-        Some(&patch.to_string()),
-    );
-    assert_eq!(status, 200, "settings {patch}: {text}");
-}
-
 fn ok(r: &Result<Value, String>) -> bool {
     matches!(r, Ok(v) if v.get("Error").is_none())
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
 }
 
 /// One signed API call, exactly one HTTP request (no retry), signed with the simulated clock so
 /// a skewed server accepts it. Returns the `Response` object, or why there is none.
 pub fn signed_call(sim: &SimHandle, action: &str, params: &Value) -> Result<Value, String> {
-    let host = sim.url().trim_start_matches("http://").to_string();
+    let url = sim.url();
+    let host = url.trim_start_matches("http://");
     let body = params.to_string();
     let timestamp = sim.sim().clock.unix();
     let signed = sign(
-        &SignableRequest::post(&host, "application/json", body.as_bytes()),
+        &SignableRequest::post(host, "application/json", body.as_bytes()),
         &SigningParams {
-            secret_id: SECRET_ID,
-            secret_key: SECRET_KEY,
+            secret_id: EXAMPLE_SECRET_ID,
+            secret_key: EXAMPLE_SECRET_KEY,
             service: "vpc",
             timestamp,
         },
     )
     .map_err(|e| format!("sign: {e}"))?;
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAuthorization: {}\r\nX-TC-Action: {action}\r\nX-TC-Version: 2017-03-12\r\nX-TC-Timestamp: {timestamp}\r\nX-TC-Region: ap-guangzhou\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        signed.authorization,
-        body.len()
-    );
-    let mut s = TcpStream::connect(&host).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok();
-    s.write_all(req.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).map_err(|e| format!("read: {e}"))?;
-    let resp = String::from_utf8_lossy(&resp);
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(head.lines().next().unwrap_or("").to_string());
+    let (authorization, timestamp) = (signed.authorization.to_string(), timestamp.to_string());
+    let r = http::request(
+        "POST",
+        &url,
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &authorization),
+            ("X-TC-Action", action),
+            ("X-TC-Version", "2017-03-12"),
+            ("X-TC-Timestamp", &timestamp),
+            ("X-TC-Region", "ap-guangzhou"),
+        ],
+        &body,
+    )?;
+    if r.status != 200 {
+        return Err(r.status_line);
     }
-    let v: Value = serde_json::from_str(body.trim())
-        .or_else(|_| serde_json::from_str(&dechunk(body)))
-        .map_err(|e| format!("answer is not JSON: {e}"))?;
+    let v: Value = serde_json::from_str(&r.body).map_err(|e| format!("answer is not JSON: {e}"))?;
     Ok(v["Response"].clone())
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }

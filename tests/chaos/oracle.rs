@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::harness::{Observation, EIP_ID, ENI21};
-use super::scenario::{Scenario, NODE21};
-use crate::failover_support::{find_by, EIP, HAVIP};
+use super::harness::{Observation, ENI21};
+use super::scenario::Scenario;
+use crate::support::sim::{find_by, EIP, EIP_ID, HAVIP, NODE21};
 
 /// How much longer than its deadline a run may take: process start, the journal's fsync and
 /// the failure alert (invariant 4).

@@ -17,6 +17,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use crate::support::sim::{NODE20, NODE21};
+
 /// The fault catalogue: each run draws one or several; the report has one row per kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -181,9 +183,6 @@ impl fmt::Display for Event {
         }
     }
 }
-
-pub const NODE20: &str = "ins-iam00020";
-pub const NODE21: &str = "ins-iam00021";
 
 /// Where the node's credentials come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,20 +1,15 @@
-//! Helpers for the failover-engine integration tests: an in-process tcsim, a temp state dir and
-//! config, the real `havip` binary run as one node of the seed deployment, and tcsim's control
-//! API over plain HTTP/1.1 on loopback.
+//! tcsim in process: the seed deployment's names, a node of it (config, state dir and the real
+//! binary), and [`Ctl`], the control API's JSON answers straight from [`SimHandle`]'s methods.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tcsim::testing::SimHandle;
 
-pub const SECRET_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
-pub const SECRET_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
+use super::bin::{Havip, Run};
+
 /// The seed's nodes.
 pub const NODE20: &str = "ins-iam00020";
 pub const NODE21: &str = "ins-iam00021";
@@ -23,6 +18,8 @@ pub const MAC21: &str = "52:54:00:00:04:21";
 pub const HAVIP: &str = "havip-iam00099";
 pub const VIP: &str = "10.0.4.99";
 pub const EIP: &str = "106.52.252.139";
+/// The seed's EIP on the HAVIP.
+pub const EIP_ID: &str = "eip-iam00139";
 
 /// The minimal configuration of issue 4 (`deploy/havip.minimal.toml`, the file the README and
 /// `make demo` show) with `PORT` filled in, this node's instance, and `extra` lines appended to
@@ -39,42 +36,7 @@ pub struct Node {
     pub dir: tempfile::TempDir,
     pub url: String,
     pub instance: String,
-}
-
-/// The result of one run.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Run {
-    fn from(out: Output, elapsed: Duration) -> Run {
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            elapsed,
-        }
-    }
-
-    pub fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    #[track_caller]
-    pub fn code(&self, want: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(want),
-            "exit status\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
+    metadata: String,
 }
 
 impl Node {
@@ -86,6 +48,7 @@ impl Node {
             dir,
             url: sim.url(),
             instance: instance.to_string(),
+            metadata: sim.metadata_url(instance),
         }
     }
 
@@ -117,7 +80,7 @@ impl Node {
             action,
             &params.to_string(),
         ]);
-        r.code(0);
+        r.assert_code(0);
         serde_json::from_str(&r.stdout).expect("api prints JSON")
     }
 
@@ -134,38 +97,31 @@ impl Node {
         std::fs::write(self.config_path(), text).expect("write config");
     }
 
-    /// The command for `havip --config FILE ARGS…` as this node, in a clean environment.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_havip"));
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+    /// `havip` as this node, without arguments: HOME is the node's dir, the example keys, the
+    /// node's state dir and its instance's metadata service.
+    pub fn havip(&self) -> Havip {
+        Havip::at(self.dir.path())
+            .with_keys()
             .env("HAVIP_STATE_DIR", self.state_dir())
-            .env(
-                "HAVIP_METADATA_ENDPOINT",
-                format!("{}/_sim/node/{}", self.url, self.instance),
-            )
+            .env("HAVIP_METADATA_ENDPOINT", &self.metadata)
+    }
+
+    /// `havip --config FILE ARGS…` as this node.
+    pub fn command(&self, args: &[&str]) -> Havip {
+        self.havip()
             .arg("--config")
             .arg(self.config_path())
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
     }
 
     /// Runs `havip ARGS…` and waits.
     pub fn run(&self, args: &[&str]) -> Run {
-        let t = Instant::now();
-        let out = self.command(args).output().expect("run havip");
-        Run::from(out, t.elapsed())
+        self.command(args).run()
     }
 
     /// Starts `havip ARGS…` without waiting.
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args).spawn().expect("spawn havip")
+        self.command(args).spawn()
     }
 
     /// The journal's run records (one per event or command) as JSON values.
@@ -188,8 +144,7 @@ impl Node {
         }
     }
 
-    /// Adds an exec alert target that appends each alert (JSON on stdin) to `alerts.jsonl`,
-    /// and returns that file's path.
+    /// The file the exec alert target of [`Node::alert_section`] appends each alert to.
     pub fn alerts_file(&self) -> PathBuf {
         self.dir.path().join("alerts.jsonl")
     }
@@ -216,98 +171,77 @@ impl Node {
     }
 }
 
-/// One plain HTTP/1.1 request on loopback; returns (status, body).
-pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut s = TcpStream::connect(host).expect("connect to tcsim");
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("send");
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).expect("read");
-    let resp = String::from_utf8_lossy(&resp).into_owned();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// tcsim's control API.
+/// tcsim's control API for assertions: each method is one [`SimHandle`] method, answering with
+/// the JSON the `/_sim/` endpoint would (so tests read `r["action"]`, `["moved"]`, …).
 pub struct Ctl<'a>(pub &'a SimHandle);
 
 impl Ctl<'_> {
-    fn post(&self, path: &str, body: Value) -> Value {
-        let (status, text) = http(
-            "POST",
-            &format!("{}{path}", self.0.url()),
-            Some(&body.to_string()),
-        );
-        assert!(status < 300, "POST {path} {body}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// Plays keepalived's gratuitous ARP for `ip` from `mac`.
+    /// Plays keepalived's gratuitous ARP for `ip` from `mac` (`POST /_sim/arp`).
     pub fn arp(&self, ip: &str, mac: &str) -> Value {
-        self.post("/_sim/arp", json!({"ip": ip, "mac": mac}))
+        serde_json::to_value(self.0.arp(ip, mac)).expect("ARP outcome as JSON")
     }
 
-    pub fn fault(&self, spec: Value) {
-        self.post("/_sim/faults", spec);
+    /// Installs a fault rule (`POST /_sim/faults`); its id.
+    #[track_caller]
+    pub fn fault(&self, spec: Value) -> u64 {
+        match self.0.add_fault(spec.clone()) {
+            Ok(rule) => rule.id,
+            Err(e) => panic!("fault {spec}: {e}"),
+        }
+    }
+
+    /// Removes one fault rule (`DELETE /_sim/faults/<id>`).
+    #[track_caller]
+    pub fn remove_fault(&self, id: u64) {
+        assert!(self.0.remove_fault(id), "no fault rule {id}");
     }
 
     pub fn clear_faults(&self) {
-        http("DELETE", &format!("{}/_sim/faults", self.0.url()), None);
+        self.0.clear_faults();
     }
 
     /// Merges `v` into the scenario's settings (e.g. `{"task_duration_ms": 1500}`).
+    #[track_caller]
     pub fn settings(&self, v: Value) {
-        self.post("/_sim/settings", v);
+        if let Err(e) = self.0.set_settings(v.clone()) {
+            panic!("settings {v}: {e}");
+        }
     }
 
+    /// Runs the simulated clock `offset_s` seconds ahead (`POST /_sim/clock`).
     pub fn clock(&self, offset_s: i64) {
-        self.post("/_sim/clock", json!({"offset_s": offset_s}));
+        self.0.set_clock_offset_s(offset_s);
+    }
+
+    /// Stops an instance (`POST /_sim/instances/<id>/stop`); the answer's JSON.
+    #[track_caller]
+    pub fn stop_instance(&self, id: &str) -> Value {
+        let cleared = self
+            .0
+            .stop_instance(id)
+            .unwrap_or_else(|| panic!("no instance {id}"));
+        serde_json::json!({"instance_id": id, "state": "STOPPED", "havips_cleared": cleared})
     }
 
     /// The request log.
     pub fn requests(&self) -> Vec<Value> {
-        let (_, text) = http("GET", &format!("{}/_sim/requests", self.0.url()), None);
-        serde_json::from_str(&text).expect("request log is JSON")
+        self.0
+            .requests()
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("log entry as JSON"))
+            .collect()
+    }
+
+    /// The logged requests for `action`, oldest first.
+    pub fn requests_for(&self, action: &str) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r["action"] == action)
+            .collect()
     }
 
     pub fn clear_requests(&self) {
-        http("DELETE", &format!("{}/_sim/requests", self.0.url()), None);
+        self.0.clear_requests();
     }
 
     /// Actions in the log that can change the cloud (and were accepted or not).
@@ -319,18 +253,20 @@ impl Ctl<'_> {
             .collect()
     }
 
-    /// The cloud's view of the seed HAVIP, through a signed DescribeHaVips by havip itself would
-    /// add calls to the log; the control API's state does not.
+    /// The cloud's view of the seed HAVIP: a signed DescribeHaVips by havip itself would add
+    /// calls to the log; the control API's state does not.
     pub fn havip(&self) -> Value {
-        let (_, text) = http("GET", &format!("{}/_sim/state", self.0.url()), None);
-        let v: Value = serde_json::from_str(&text).expect("state is JSON");
-        find_by(&v, "havips", HAVIP)
+        find_by(&self.state(), "havips", HAVIP)
+    }
+
+    /// One EIP (`eip-…`) as the state shows it.
+    pub fn address(&self, id: &str) -> Value {
+        find_by(&self.state(), "addresses", id)
     }
 
     /// The whole state.
     pub fn state(&self) -> Value {
-        let (_, text) = http("GET", &format!("{}/_sim/state", self.0.url()), None);
-        serde_json::from_str(&text).expect("state is JSON")
+        self.0.state()
     }
 }
 
@@ -363,26 +299,4 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     f()
-}
-
-/// Waits for a child with a bound; kills it (a test failure) if it overstays.
-pub fn wait_child(mut child: Child, timeout: Duration) -> Run {
-    let t = Instant::now();
-    loop {
-        match child.try_wait().expect("try_wait") {
-            Some(_) => break,
-            None if t.elapsed() > timeout => {
-                let _ = child.kill();
-                break;
-            }
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    let out = child.wait_with_output().expect("wait");
-    Run::from(out, t.elapsed())
-}
-
-/// True when `path` exists.
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
