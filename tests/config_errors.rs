@@ -258,6 +258,9 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
         "{}",
         r.stdout
     );
+    // One file, one answer about its credentials (issue 8: it used to add "default chain
+    // (unresolved)" after naming the file's secret_id).
+    assert!(!r.stdout.contains("unresolved"), "{}", r.stdout);
     assert!(
         !r.all_output().contains(EXAMPLE_SECRET_KEY),
         "{}",
@@ -268,4 +271,29 @@ fn config_check_resolves_discovery_and_redacts_secrets() {
         "{}",
         r.all_output()
     );
+}
+
+/// Issue 8: a raw call needs only the endpoint, region and credentials, so `havip api --config F`
+/// works with a file that has no `[[vip]]`; the commands that manage VIPs still ask for one.
+#[test]
+fn a_file_without_vips_serves_a_raw_call_and_nothing_that_manages_vips() {
+    let sim = SimHandle::start("seed");
+    let text = format!("endpoint = \"{}\"\nregion = \"ap-guangzhou\"\n", sim.url());
+    let node = Node::new(&sim, NODE21, &text);
+    let r = node.run(&["api", "vpc", "DescribeHaVips"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("havip-iam00099"), "{}", r.stdout);
+    for args in [
+        &["notify", "INSTANCE", "VI_1", "MASTER", "50"][..],
+        &["takeover", "--yes"][..],
+        &["config", "check"][..],
+    ] {
+        let r = node.run(args);
+        r.assert_code(2);
+        assert!(
+            r.stderr.contains("no `[[vip]]` entry"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
 }

@@ -20,6 +20,17 @@ fn count(ctl: &Ctl, action: &str) -> usize {
     ctl.requests_for(action).len()
 }
 
+/// Node .21 with alerts, keepalived's announcement played, short tasks, and the EIP unbound
+/// from the HAVIP (the state a promotion that must rebind starts from).
+fn promoted_with_eip_unbound(ctl: &Ctl, sim: &SimHandle) -> Node {
+    let node = Node::with_alerts(sim, NODE21, |c| c.to_string());
+    ctl.settings(json!({"task_duration_ms": 100}));
+    ctl.arp(VIP, MAC21);
+    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
+    assert!(wait_until(Duration::from_secs(5), || eip(ctl)["status"] == "UNBIND"));
+    node
+}
+
 fn notify_master(node: &Node) -> Run {
     node.run(&["notify", "INSTANCE", "VI_1", "MASTER", "100"])
 }
@@ -80,11 +91,7 @@ fn an_unbind_still_in_flight_at_the_deadline_is_a_failure_not_a_success() {
 fn regression_one_failed_bind_task_is_retried_within_the_deadline() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
-    ctl.settings(json!({"task_duration_ms": 100}));
-    ctl.arp(VIP, MAC21);
-    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
-    assert!(wait_until(Duration::from_secs(5), || eip(&ctl)["status"] == "UNBIND"));
+    let node = promoted_with_eip_unbound(&ctl, &sim);
     ctl.fault(json!({"action": "HaVipAssociateAddressIp", "count": 1, "task_result": "FAILED"}));
     let r = notify_master(&node);
     r.assert_code(0);
@@ -151,11 +158,7 @@ fn a_full_journal_device_does_not_block_failover() {
 fn regression_a_killed_run_leaves_its_write_in_the_journal_and_the_next_run_reports_it() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
-    ctl.settings(json!({"task_duration_ms": 100}));
-    ctl.arp(VIP, MAC21);
-    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
-    assert!(wait_until(Duration::from_secs(5), || eip(&ctl)["status"] == "UNBIND"));
+    let node = promoted_with_eip_unbound(&ctl, &sim);
     // A long bind task, so the run is still polling it when it is killed.
     ctl.settings(json!({"task_duration_ms": 3000}));
     let mut child = node.spawn(&["notify", "INSTANCE", "VI_1", "MASTER", "100"]);
@@ -209,11 +212,7 @@ fn regression_a_killed_run_leaves_its_write_in_the_journal_and_the_next_run_repo
 fn every_write_is_journaled_before_and_after() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
-    ctl.settings(json!({"task_duration_ms": 100}));
-    ctl.arp(VIP, MAC21);
-    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
-    assert!(wait_until(Duration::from_secs(5), || eip(&ctl)["status"] == "UNBIND"));
+    let node = promoted_with_eip_unbound(&ctl, &sim);
     ctl.clear_requests();
     notify_master(&node).assert_code(0);
     let lines = node.journal_lines();
