@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::StrategyKind;
 use crate::state::VrrpState;
 
 /// How a run ended.
@@ -55,6 +56,38 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// What a run was started by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// keepalived's notify hook.
+    Notify,
+    /// `havip takeover`.
+    Takeover,
+    /// `havip failover`.
+    Failover,
+    /// A later run's record of a run that was killed before it recorded its verdict.
+    Interrupted,
+}
+
+impl Trigger {
+    /// The name the journal, the state file and alerts use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Notify => "notify",
+            Trigger::Takeover => "takeover",
+            Trigger::Failover => "failover",
+            Trigger::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One API call as the journal keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallEntry {
@@ -82,7 +115,7 @@ pub struct JournalRecord {
     /// The VIP name.
     pub vip: String,
     /// `notify`, `takeover`, `failover`.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// The keepalived state of the event, if the trigger had one.
     #[serde(default)]
     pub event: Option<VrrpState>,
@@ -91,7 +124,7 @@ pub struct JournalRecord {
     pub seq: Option<u64>,
     /// `havip`, `private-ip`, `eip`.
     #[serde(default)]
-    pub strategy: Option<String>,
+    pub strategy: Option<StrategyKind>,
     /// This node's instance, once known.
     #[serde(default)]
     pub node: Option<String>,
@@ -424,10 +457,10 @@ mod tests {
         JournalRecord {
             time: Utc::now(),
             vip: vip.into(),
-            trigger: "notify".into(),
+            trigger: Trigger::Notify,
             event: Some(VrrpState::Master),
             seq: Some(seq),
-            strategy: Some("havip".into()),
+            strategy: Some(StrategyKind::Havip),
             node: Some("ins-iam00021".into()),
             plan: vec!["add ins-iam00021 to the drift range of havip-1".into()],
             calls: vec![CallEntry {

@@ -70,7 +70,7 @@ impl Default for ClientConfig {
 pub trait CallObserver: Send + Sync {
     /// Called once before a call's first attempt is sent, so that a write can be journaled
     /// before the cloud sees it (a process killed mid-call leaves its intent behind).
-    fn before_call(&self, _service: &str, _action: &str) {}
+    fn before_call(&self, _service: &str, _action: &str, _mutating: bool) {}
     fn on_call(&self, rec: &CallRecord);
 }
 
@@ -84,6 +84,8 @@ pub struct CallRecord {
     pub attempts: u32,
     /// `Err` holds the API error code, or the error class when there is no code.
     pub outcome: Result<(), String>,
+    /// Whether the action can change the cloud ([`super::Action::MUTATING`]).
+    pub mutating: bool,
     pub params: Value,
 }
 
@@ -235,15 +237,18 @@ impl Client {
         let params = serde_json::to_value(req)
             .map_err(|e| Error::Config(format!("cannot encode {} parameters: {e}", A::ACTION)))?;
         let start = Instant::now();
+        self.before(A::SERVICE, A::ACTION, A::MUTATING);
         let (result, attempts) = self
             .execute(A::SERVICE, A::VERSION, A::ACTION, &params, start)
             .await;
         let result = result.and_then(|v| decode_response::<A::Response>(A::ACTION, v));
-        self.observe(A::SERVICE, A::ACTION, &params, start, attempts, &result);
+        let call = (A::SERVICE, A::ACTION, A::MUTATING);
+        self.observe(call, &params, start, attempts, &result);
         result.map(|(r, _)| r)
     }
 
     /// Calls any action with JSON parameters; returns the `Response` object (RequestId included).
+    /// A raw call declares nothing about itself: anything but a `Describe*` counts as a write.
     pub async fn call_raw(
         &self,
         service: &str,
@@ -252,19 +257,33 @@ impl Client {
         params: &Value,
     ) -> Result<Value, Error> {
         let start = Instant::now();
+        let mutating = !super::is_read(action);
+        self.before(service, action, mutating);
         let (result, attempts) = self.execute(service, version, action, params, start).await;
         let result = result.map(|v| {
             let id = request_id_of(&v);
             (v, id)
         });
-        self.observe(service, action, params, start, attempts, &result);
+        self.observe(
+            (service, action, mutating),
+            params,
+            start,
+            attempts,
+            &result,
+        );
         result.map(|(v, _)| v)
+    }
+
+    /// Tells the observer a call is about to be sent (so a write is journaled before it is made).
+    fn before(&self, service: &str, action: &str, mutating: bool) {
+        if let Some(obs) = &self.observer {
+            obs.before_call(service, action, mutating);
+        }
     }
 
     fn observe<T>(
         &self,
-        service: &str,
-        action: &str,
+        (service, action, mutating): (&str, &str, bool),
         params: &Value,
         start: Instant,
         attempts: u32,
@@ -282,6 +301,7 @@ impl Client {
             duration: start.elapsed(),
             attempts,
             outcome,
+            mutating,
             params: params.clone(),
         });
     }
@@ -295,9 +315,6 @@ impl Client {
         params: &Value,
         start: Instant,
     ) -> (Result<Value, Error>, u32) {
-        if let Some(obs) = &self.observer {
-            obs.before_call(service, action);
-        }
         let cfg = &self.inner.cfg;
         let retry = self.retry.as_ref().unwrap_or(&cfg.retry);
         let deadline = self.effective_deadline(start);

@@ -41,8 +41,27 @@ pub trait Action: Serialize + Send + Sync {
     const VERSION: &'static str;
     /// e.g. `DescribeHaVips`.
     const ACTION: &'static str;
+    /// Whether the action can change the cloud (journaled before it is sent). Every action the
+    /// API names `Describe*` only reads; an action may say otherwise.
+    const MUTATING: bool = !is_read(Self::ACTION);
     /// The fields inside `Response`, RequestId included.
     type Response: serde::de::DeserializeOwned + Send;
+}
+
+/// Whether an action, by the API's naming, only reads (`Describe*`).
+pub const fn is_read(action: &str) -> bool {
+    let (a, p) = (action.as_bytes(), b"Describe");
+    if a.len() < p.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < p.len() {
+        if a[i] != p[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Declares a VPC 2017-03-12 action.
@@ -158,6 +177,19 @@ pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_the_describe_actions() {
+        assert!(is_read("DescribeHaVips") && is_read("DescribeVpcTaskResult"));
+        for w in ["HaVipAssociateAddressIp", "AssociateAddress", "Describ", ""] {
+            assert!(!is_read(w), "{w}");
+        }
+        let flags = [
+            <havip::HaVipAssociateAddressIp as Action>::MUTATING,
+            <havip::DescribeHaVips as Action>::MUTATING,
+        ];
+        assert_eq!(flags, [true, false], "a write is mutating, a read is not");
+    }
 
     #[test]
     fn filter_serializes_pascal_case() {

@@ -14,10 +14,6 @@ use super::retry::RetryPolicy;
 use super::CredentialProvider;
 use super::{Client, ClientConfig, Error};
 
-/// The environment variable for the endpoint override (clap reads it for `--endpoint`).
-pub const ENDPOINT_ENV_VAR: &str = "HAVIP_ENDPOINT";
-/// The environment variable for the extra CA file (clap reads it for `--ca-file`).
-pub const CA_FILE_ENV_VAR: &str = "HAVIP_CA_FILE";
 /// How long one metadata request may take: off a CVM nothing answers, and that must not eat
 /// the command's deadline.
 pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);

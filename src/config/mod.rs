@@ -96,7 +96,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// How a VIP follows keepalived (ARCHITECTURE.md "Strategies").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyKind {
     /// A HAVIP moved by gratuitous ARP; havip manages the drift range and the EIP, and confirms.

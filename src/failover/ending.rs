@@ -86,10 +86,10 @@ pub fn record(
     JournalRecord {
         time: Utc::now(),
         vip: vip.name.clone(),
-        trigger: run.trigger.as_str().into(),
+        trigger: run.trigger,
         event,
         seq,
-        strategy: Some(vip.target.kind().to_string()),
+        strategy: Some(vip.target.kind()),
         node: engine.instance_id.as_ref().ok().cloned(),
         plan: out.plan.clone(),
         calls,

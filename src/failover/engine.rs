@@ -9,6 +9,7 @@ use super::node::{self, DiscoveryError};
 use crate::alert::Alerter;
 use crate::cloud::{Client, Metadata};
 use crate::config::Config;
+pub use crate::journal::Trigger;
 use crate::journal::{Journal, Verdict};
 
 /// A configured engine plus this node's identity.
@@ -54,28 +55,6 @@ impl Engine {
         self.instance_id
             .clone()
             .unwrap_or_else(|_| crate::alert::hostname())
-    }
-}
-
-/// What a run was started by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// keepalived's notify hook.
-    Notify,
-    /// `havip takeover`.
-    Takeover,
-    /// `havip failover`.
-    Failover,
-}
-
-impl Trigger {
-    /// The name the journal and alerts use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Notify => "notify",
-            Trigger::Takeover => "takeover",
-            Trigger::Failover => "failover",
-        }
     }
 }
 

@@ -283,10 +283,10 @@ fn interrupted_writes(engine: &Engine, vip: &VipConfig, w: &WriteJournal) -> Vec
             let closing = JournalRecord {
                 time: Utc::now(),
                 vip: vip.name.clone(),
-                trigger: "interrupted".into(),
+                trigger: Trigger::Interrupted,
                 event: None,
                 seq: r.seq,
-                strategy: Some(vip.target.kind().to_string()),
+                strategy: Some(vip.target.kind()),
                 node: engine.instance_id.as_ref().ok().cloned(),
                 plan: Vec::new(),
                 calls: r

@@ -474,15 +474,10 @@ impl CallLog {
     }
 }
 
-/// Whether an action can change the cloud (every action havip sends that is not a read).
-pub fn is_mutating(action: &str) -> bool {
-    !action.starts_with("Describe")
-}
-
 impl CallObserver for CallLog {
-    fn before_call(&self, _service: &str, action: &str) {
+    fn before_call(&self, _service: &str, action: &str, mutating: bool) {
         let Some(w) = &self.writes else { return };
-        if !is_mutating(action) {
+        if !mutating {
             return;
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
@@ -511,7 +506,7 @@ impl CallObserver for CallLog {
             Ok(()) => "ok".to_string(),
             Err(code) => code.clone(),
         };
-        let mutating = is_mutating(&rec.action);
+        let mutating = rec.mutating;
         if let (Some(w), true) = (&self.writes, mutating) {
             let n = {
                 let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
