@@ -272,3 +272,30 @@ fn regression_a_slow_alert_target_is_capped_by_the_deadline() {
         "the reported {reported:?} includes the alert (wall {wall:?})"
     );
 }
+
+/// Found by the chaos campaign (seed 795617052, run 707): with both sides read at once, a slow
+/// DescribeHaVips could show the address of an unbind that started after DescribeAddresses had
+/// answered BIND, and the run confirmed on the stale EIP read. The EIP is now read after the
+/// HAVIP, so its own record is the newest word on the binding.
+#[test]
+fn regression_an_unbind_during_a_slow_havip_read_is_not_a_success() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
+    ctl.arp(VIP, MAC21);
+    ctl.settings(json!({"task_duration_ms": 3000}));
+    // The first DescribeHaVips answers late; the unbind starts while it is outstanding.
+    ctl.fault(json!({"action": "DescribeHaVips", "count": 1, "delay_ms": 2500}));
+    let child = node.spawn(&["notify", "INSTANCE", "VI_1", "MASTER", "100"]);
+    std::thread::sleep(Duration::from_millis(700));
+    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
+    let r = wait_child(child, Duration::from_secs(60));
+    // However the timing fell on this machine, exit 0 must mean BIND to the HAVIP right now.
+    if r.code == Some(0) {
+        let a = eip(&ctl);
+        assert_eq!(a["status"], "BIND", "{a}\n{}", r.all_output());
+        assert_eq!(a["binding"]["havip_id"], HAVIP, "{a}");
+    } else {
+        assert!(r.stderr.contains("UNBIND"), "{}", r.all_output());
+    }
+}

@@ -95,12 +95,13 @@ impl Strategy for HavipStrategy {
             let h = describe_havip(&cx.client, &self.desired.havip_id).await?;
             return Ok(self.observed(h, None));
         };
-        // Both sides of the binding, read together: no extra latency for the second read.
-        let (h, a) = tokio::join!(
-            describe_havip(&cx.client, &self.desired.havip_id),
-            describe_eip(&cx.client, &eip_ref)
-        );
-        let (h, a) = (h?, a?);
+        // Both sides of the binding, the EIP's read last: its own record is what says whether it
+        // is bound, and reading it after the HAVIP means no unbind that the HAVIP's answer
+        // could reflect is missing from it. (Read together, a slow or retried DescribeHaVips
+        // could show the address of an unbind that started after DescribeAddresses answered
+        // BIND: a false success the chaos campaign found.)
+        let h = describe_havip(&cx.client, &self.desired.havip_id).await?;
+        let a = describe_eip(&cx.client, &eip_ref).await?;
         let eip = match a {
             None => EipState::Missing,
             Some(a) => {
