@@ -1,6 +1,8 @@
 //! HAVIP actions: describe, drift range (Associate/DisassociateHaVipInstance), EIP binding
 //! (HaVipAssociate/DisassociateAddressIp, asynchronous: wait with `task::wait_vpc_task`).
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{nullable, vpc_action, Filter, Paged, RequestIdOnly, Tag};
@@ -159,7 +161,44 @@ impl Serialize for HaVipState {
     }
 }
 
-/// One entry of a drift range. `instance_type` is `CVM` or `ENI`.
+/// What a drift-range entry names (`InstanceType`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MemberKind {
+    /// `CVM`: an instance (its primary ENI).
+    Cvm,
+    /// `ENI`: an elastic network interface.
+    Eni,
+    /// Anything else, kept verbatim (a type the API may add).
+    Other(String),
+}
+
+impl MemberKind {
+    /// Reads the API's spelling (case-insensitive).
+    pub fn parse(s: &str) -> MemberKind {
+        match s.to_ascii_uppercase().as_str() {
+            "CVM" => MemberKind::Cvm,
+            "ENI" => MemberKind::Eni,
+            _ => MemberKind::Other(s.to_string()),
+        }
+    }
+
+    /// The API's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MemberKind::Cvm => "CVM",
+            MemberKind::Eni => "ENI",
+            MemberKind::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for MemberKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a drift range. `instance_type` is `CVM` or `ENI` ([`MemberKind`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HaVipAssociation {
@@ -181,11 +220,16 @@ pub struct HaVipAssociation {
 
 impl HaVipAssociation {
     /// A CVM (`ins-…`) in the drift range of `ha_vip_id`.
+    /// What the entry names.
+    pub fn kind(&self) -> MemberKind {
+        MemberKind::parse(&self.instance_type)
+    }
+
     pub fn cvm(ha_vip_id: impl Into<String>, instance_id: impl Into<String>) -> Self {
         HaVipAssociation {
             instance_id: instance_id.into(),
             ha_vip_id: ha_vip_id.into(),
-            instance_type: "CVM".into(),
+            instance_type: MemberKind::Cvm.as_str().into(),
         }
     }
 
@@ -194,7 +238,7 @@ impl HaVipAssociation {
         HaVipAssociation {
             instance_id: eni_id.into(),
             ha_vip_id: ha_vip_id.into(),
-            instance_type: "ENI".into(),
+            instance_type: MemberKind::Eni.as_str().into(),
         }
     }
 }

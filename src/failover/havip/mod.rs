@@ -20,6 +20,7 @@ pub use plan::{eip_bound, holder, plan};
 pub use strategy::{describe_eip, describe_havip, HavipStrategy};
 
 use crate::cloud::address::{Address, AddressStatus};
+use crate::cloud::havip::MemberKind;
 
 /// How much older than the transition a `FlushedTime` may be and still count as fresh:
 /// keepalived announces at the moment it runs the notify hook, so the ARP can reach the cloud a
@@ -83,8 +84,8 @@ pub struct Observed {
     pub moved_during_run: bool,
     /// How long this run has seen this node hold the HAVIP with a stale `FlushedTime`.
     pub held_stale_for: Duration,
-    /// Drift range: (id, type).
-    pub range: Vec<(String, String)>,
+    /// Drift range: (id, what it names).
+    pub range: Vec<(String, MemberKind)>,
     /// Whether the range is enforced.
     pub check_associate: bool,
     /// The EIP bound to the HAVIP (empty: none).
@@ -143,7 +144,7 @@ pub enum Step {
         /// `ins-…` or `eni-…`.
         id: String,
         /// `CVM` or `ENI`.
-        kind: String,
+        kind: MemberKind,
     },
     /// HaVipDisassociateAddressIp: a HAVIP holds an EIP that must leave it.
     UnbindFromHavip {
@@ -237,8 +238,8 @@ mod tests {
             moved_during_run: false,
             held_stale_for: Duration::ZERO,
             range: vec![
-                ("ins-me".into(), "CVM".into()),
-                ("ins-peer".into(), "CVM".into()),
+                ("ins-me".into(), MemberKind::Cvm),
+                ("ins-peer".into(), MemberKind::Cvm),
             ],
             check_associate: true,
             address_ip: "1.1.1.1".into(),
@@ -323,7 +324,7 @@ mod tests {
             ),
             (
                 "in range by ENI",
-                |_, o| o.range = vec![("eni-me".into(), "ENI".into())],
+                |_, o| o.range = vec![("eni-me".into(), MemberKind::Eni)],
                 vec![],
                 0,
                 0,
@@ -395,7 +396,7 @@ mod tests {
                 |d, o| {
                     d.fencing = true;
                     d.eni_id = None;
-                    o.range.push(("eni-x".into(), "ENI".into()));
+                    o.range.push(("eni-x".into(), MemberKind::Eni));
                 },
                 vec!["fence ins-peer"],
                 0,

@@ -12,7 +12,7 @@ use super::{parse_api_time, Desired, EipState, Observed, Step, STALE_HOLD_CONFIR
 use crate::cloud::address::{Address, DescribeAddresses, DisassociateAddress};
 use crate::cloud::havip::{
     AssociateHaVipInstance, DescribeHaVips, DisassociateHaVipInstance, HaVip,
-    HaVipAssociateAddressIp, HaVipAssociation, HaVipDisassociateAddressIp,
+    HaVipAssociateAddressIp, HaVipAssociation, HaVipDisassociateAddressIp, MemberKind,
 };
 use crate::cloud::{self, codes, task, Filter};
 use crate::config::EipRef;
@@ -146,7 +146,7 @@ impl Strategy for HavipStrategy {
                 }
             }
             Step::RemoveFromRange { havip_id, id, kind } => {
-                let a = if kind.eq_ignore_ascii_case("ENI") || id.starts_with("eni-") {
+                let a = if *kind == MemberKind::Eni || id.starts_with("eni-") {
                     HaVipAssociation::eni(havip_id, id)
                 } else {
                     HaVipAssociation::cvm(havip_id, id)
@@ -297,7 +297,10 @@ impl HavipStrategy {
             range: h
                 .ha_vip_association_set
                 .into_iter()
-                .map(|a| (a.instance_id, a.instance_type))
+                .map(|a| {
+                    let kind = a.kind();
+                    (a.instance_id, kind)
+                })
                 .collect(),
             check_associate: h.check_associate,
             address_ip: h.address_ip,
