@@ -172,12 +172,14 @@ impl Context {
             source,
         };
         let opts = self.client_options(Some(&cfg))?;
-        let metadata = opts.metadata(&self.env).map_err(setup)?.ok_or_else(|| {
+        let (client, metadata) = cloud::setup::connect_with_metadata(&opts, &self.env)
+            .await
+            .map_err(setup)?;
+        let metadata = metadata.ok_or_else(|| {
             setup(cloud::Error::Config(
                 "the metadata service is needed for node discovery".into(),
             ))
         })?;
-        let client = cloud::connect(&opts, &self.env).await.map_err(setup)?;
         // Secrets written in the file are scrubbed from alerts too (the environment's always
         // are).
         let secrets = cfg

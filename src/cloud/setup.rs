@@ -65,6 +65,17 @@ impl ClientOptions {
 /// `TENCENTCLOUD_REGION` → metadata). The CVM role, when nothing local has credentials, resolves
 /// on the first call.
 pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Error> {
+    connect_with_metadata(opts, env)
+        .await
+        .map(|(client, _)| client)
+}
+
+/// [`connect`], also handing back the metadata client it built (`None` when disabled), for
+/// callers that need it too (node discovery): one client, one read of the CA file.
+pub async fn connect_with_metadata(
+    opts: &ClientOptions,
+    env: &EnvVars,
+) -> Result<(Client, Option<Metadata>), Error> {
     let defaults = ClientConfig::default();
     let clock = opts
         .clock
@@ -107,7 +118,7 @@ pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Erro
     // Build once before the region lookup so a bad endpoint or CA file fails without I/O.
     Client::new(cfg.clone(), creds.clone())?;
     cfg.region = resolve_region(opts.region.as_deref(), env, metadata.as_ref()).await?;
-    Client::new(cfg, creds)
+    Ok((Client::new(cfg, creds)?, metadata))
 }
 
 #[cfg(test)]
