@@ -29,15 +29,6 @@ pub struct Run {
     pub trouble: Arc<LocalTrouble>,
 }
 
-pub fn failed(message: String) -> Outcome {
-    Outcome {
-        verdict: Verdict::Failed,
-        message,
-        plan: Vec::new(),
-        changed: false,
-    }
-}
-
 pub fn report(vip: &VipConfig, out: Outcome, elapsed: Duration, local: Vec<String>) -> Report {
     Report {
         vip: vip.name.clone(),

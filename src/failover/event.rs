@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::ending::{failed, finish, finish_quiet, report, Run};
+use super::ending::{finish, finish_quiet, report, Run};
 use super::engine::{Engine, Report, Trigger};
 use super::vip::promote;
 use super::{CallLog, Cx, LocalTrouble, Outcome, WriteJournal};
@@ -137,7 +137,7 @@ impl Ending {
     fn failed(seq: Option<u64>, message: String) -> Ending {
         Ending::Journaled {
             seq,
-            out: failed(message),
+            out: Outcome::without_plan(Verdict::Failed, message),
             calls: Vec::new(),
             interrupted: Vec::new(),
         }

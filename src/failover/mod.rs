@@ -207,6 +207,18 @@ pub struct Outcome {
     pub changed: bool,
 }
 
+impl Outcome {
+    /// An outcome with no plan and no write: it ended before a strategy could act.
+    pub fn without_plan(verdict: Verdict, message: String) -> Outcome {
+        Outcome {
+            verdict,
+            message,
+            plan: Vec::new(),
+            changed: false,
+        }
+    }
+}
+
 /// How often a step may be applied before its lack of effect counts as a failure: a write the
 /// cloud accepts but does not reflect must not loop until the deadline. Writes that failed in a
 /// retryable way do not count: they are retried for as long as the deadline allows.

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::ending::{finish, report, Run};
 use super::engine::{Engine, Report, Trigger};
-use super::vip::{unknown, VipStrategy};
+use super::vip::VipStrategy;
 use super::{CallLog, Cx, LocalTrouble, Outcome};
 use crate::backoff::Backoff;
 use crate::config::VipConfig;
@@ -75,11 +75,17 @@ pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: Failove
     // failover, not once per poll.
     let mut strategy = match VipStrategy::build(&engine, &vip, Utc::now(), &cx.client).await {
         Ok(s) => s,
-        Err(e) => return done(unknown(e.to_string())).await,
+        Err(e) => return done(Outcome::without_plan(Verdict::Unknown, e.to_string())).await,
     };
     let before = match strategy.view(&cx).await {
         Ok(v) => v,
-        Err(e) => return done(unknown(format!("cannot read the cloud: {e}"))).await,
+        Err(e) => {
+            return done(Outcome::without_plan(
+                Verdict::Unknown,
+                format!("cannot read the cloud: {e}"),
+            ))
+            .await
+        }
     };
     let plan = vec![
         format!("create the drain flag {}", flag.display()),

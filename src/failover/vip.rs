@@ -147,16 +147,6 @@ pub async fn promote(
 ) -> Outcome {
     match VipStrategy::build(engine, vip, since, &cx.client).await {
         Ok(mut s) => s.reconcile(cx, dry_run).await,
-        Err(e) => unknown(e.to_string()),
-    }
-}
-
-/// An UNKNOWN outcome with no plan: the cloud (or this node) could not be read.
-pub fn unknown(message: String) -> Outcome {
-    Outcome {
-        verdict: Verdict::Unknown,
-        message,
-        plan: Vec::new(),
-        changed: false,
+        Err(e) => Outcome::without_plan(Verdict::Unknown, e.to_string()),
     }
 }

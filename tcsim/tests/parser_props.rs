@@ -517,12 +517,12 @@ fn header_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn choice_or_bytes(
-    choices: &'static [&'static str],
+    choices: impl Into<Vec<&'static str>>,
     max: usize,
 ) -> impl Strategy<Value = Option<Vec<u8>>> {
     prop_oneof![
         1 => Just(None),
-        4 => prop::sample::select(choices).prop_map(|s| Some(s.as_bytes().to_vec())),
+        4 => prop::sample::select(choices.into()).prop_map(|s| Some(s.as_bytes().to_vec())),
         2 => header_bytes(max).prop_map(Some),
     ]
 }
@@ -538,25 +538,11 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// The actions tcsim serves, one it does not, and an empty name.
-const ACTIONS: &[&str] = &[
-    "DescribeHaVips",
-    "CreateHaVip",
-    "DeleteHaVip",
-    "ModifyHaVipAttribute",
-    "AssociateHaVipInstance",
-    "DisassociateHaVipInstance",
-    "HaVipAssociateAddressIp",
-    "HaVipDisassociateAddressIp",
-    "DescribeAddresses",
-    "AssociateAddress",
-    "DisassociateAddress",
-    "DescribeNetworkInterfaces",
-    "MigratePrivateIpAddress",
-    "DescribeVpcTaskResult",
-    "DescribeTaskResult",
-    "RunInstances",
-    "",
-];
+fn actions() -> Vec<&'static str> {
+    let mut all = tcsim::actions::ACTIONS.to_vec();
+    all.extend(["RunInstances", ""]);
+    all
+}
 
 fn extra_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     prop::collection::vec(
@@ -587,7 +573,7 @@ fn random_request() -> impl Strategy<Value = RawRequest> {
                 &["application/json", "application/json; charset=utf-8", "application/x-www-form-urlencoded", "text/plain", ""],
                 40,
             ),
-            choice_or_bytes(ACTIONS, 40),
+            choice_or_bytes(actions(), 40),
             choice_or_bytes(&["2017-03-12", "2020-01-01", ""], 20),
             choice_or_bytes(&["ap-guangzhou", "ap-nowhere", ""], 20),
         ),
@@ -629,7 +615,7 @@ fn random_request() -> impl Strategy<Value = RawRequest> {
 /// body for POST, a query for GET. This is what reaches the action handlers.
 fn well_formed_request() -> impl Strategy<Value = RawRequest> {
     (
-        prop::sample::select(ACTIONS),
+        prop::sample::select(actions()),
         prop_oneof![
             2 => json_object().prop_map(|m| (false, None, serde_json::to_vec(&Value::Object(m)).unwrap())),
             2 => prop::collection::btree_map(prop::sample::select(NAMES), json_value(), 0..3)
