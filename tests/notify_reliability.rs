@@ -20,13 +20,20 @@ fn count(ctl: &Ctl, action: &str) -> usize {
     ctl.requests_for(action).len()
 }
 
-/// Node .21 with alerts, keepalived's announcement played, short tasks, and the EIP unbound
-/// from the HAVIP (the state a promotion that must rebind starts from).
-fn promoted_with_eip_unbound(ctl: &Ctl, sim: &SimHandle) -> Node {
+/// Node .21 with alerts, keepalived's announcement played, tasks lasting `task_ms`, and an
+/// unbind of the EIP from the HAVIP just started (still in flight while `task_ms` runs).
+fn promoted_while_unbinding(ctl: &Ctl, sim: &SimHandle, task_ms: u64) -> Node {
     let node = Node::with_alerts(sim, NODE21, |c| c.to_string());
-    ctl.settings(json!({"task_duration_ms": 100}));
+    ctl.settings(json!({"task_duration_ms": task_ms}));
     ctl.arp(VIP, MAC21);
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
+    node
+}
+
+/// [`promoted_while_unbinding`] with short tasks, once the EIP is unbound (the state a
+/// promotion that must rebind starts from).
+fn promoted_with_eip_unbound(ctl: &Ctl, sim: &SimHandle) -> Node {
+    let node = promoted_while_unbinding(ctl, sim, 100);
     assert!(wait_until(Duration::from_secs(5), || eip(ctl)["status"] == "UNBIND"));
     node
 }
@@ -41,10 +48,7 @@ fn notify_master(node: &Node) -> Run {
 fn regression_false_success_while_the_eip_is_being_unbound() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
-    ctl.settings(json!({"task_duration_ms": 1500}));
-    ctl.arp(VIP, MAC21);
-    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
+    let node = promoted_while_unbinding(&ctl, &sim, 1500);
     assert_eq!(eip(&ctl)["status"], "UNBINDING", "the unbind is in flight");
     let r = notify_master(&node);
     r.assert_code(0);
@@ -63,10 +67,7 @@ fn regression_false_success_while_the_eip_is_being_unbound() {
 fn an_unbind_still_in_flight_at_the_deadline_is_a_failure_not_a_success() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let node = Node::with_alerts(&sim, NODE21, |c| c.to_string());
-    ctl.settings(json!({"task_duration_ms": 20000}));
-    ctl.arp(VIP, MAC21);
-    node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
+    let node = promoted_while_unbinding(&ctl, &sim, 20000);
     let r = node.run(&[
         "--timeout",
         "2s",
