@@ -13,5 +13,6 @@ pub mod context;
 pub mod error_chain;
 pub mod failover;
 pub mod journal;
+pub mod keepalived;
 pub mod node;
 pub mod state;
