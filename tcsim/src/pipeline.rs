@@ -114,6 +114,7 @@ async fn pipeline(
     let call = common_params(req, &query_common, entry)?;
     authenticate(sim, req, &body, &call.timestamp)?;
     let region = check_target(sim, &call)?;
+    authorize(sim, &call.action, &region)?;
     let params = params?;
     rate_limit(sim, &call.action)?;
     inject_fault(sim, &call.action).await?;
@@ -305,6 +306,24 @@ fn check_target(sim: &Sim, call: &Call) -> ApiResult<String> {
         ));
     }
     Ok(region)
+}
+
+/// The simulated account's UIN, as CAM names it in resource descriptions.
+pub const SIM_UIN: &str = "100000000001";
+
+/// CAM: an action the scenario's `denied_actions` lists answers
+/// `AuthFailure.UnauthorizedOperation`, with the real message's shape (the action and the
+/// resource, `qcs::vpc:REGION:uin/UIN:*`, named).
+fn authorize(sim: &Sim, action: &str, region: &str) -> ApiResult<()> {
+    if sim.world().settings.denied_actions.contains(action) {
+        return Err(ApiError::new(
+            "AuthFailure.UnauthorizedOperation",
+            format!(
+                "you are not authorized to perform operation (vpc:{action})\nresource (qcs::vpc:{region}:uin/{SIM_UIN}:*) has no permission\n"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The per-action token bucket (`RequestLimitExceeded`).

@@ -364,3 +364,27 @@ async fn short_credential_lifetime_setting() {
     let creds = role_credentials(&c, "ins-iam00020").await;
     assert!((creds["ExpiredTime"].as_i64().unwrap() - now_s() - 120).abs() < 30);
 }
+
+/// CAM denial (`denied_actions`): the real code, the action named, checked after the signature
+/// and before the parameters; other actions unaffected; an unknown action name is refused.
+#[tokio::test]
+async fn denied_actions_answer_unauthorized_operation() {
+    let sim = SimHandle::start("seed");
+    sim.set_settings(json!({"denied_actions": ["DescribeAddresses"]}))
+        .unwrap();
+    let c = Client::new(&sim);
+    let r = c.call("DescribeAddresses", json!({"Bogus": 1})).await;
+    assert_eq!(r["Error"]["Code"], "AuthFailure.UnauthorizedOperation");
+    let msg = r["Error"]["Message"].as_str().unwrap();
+    assert!(
+        msg.contains("(vpc:DescribeAddresses)") && msg.contains("qcs::vpc:ap-guangzhou:uin/"),
+        "{msg}"
+    );
+    c.ok("DescribeHaVips", json!({})).await;
+    let e = sim
+        .set_settings(json!({"denied_actions": ["DescribeNothing"]}))
+        .unwrap_err();
+    assert!(e.contains("DescribeNothing"), "{e}");
+    sim.set_settings(json!({"denied_actions": []})).unwrap();
+    c.ok("DescribeAddresses", json!({})).await;
+}

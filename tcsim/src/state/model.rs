@@ -27,6 +27,10 @@ pub struct Settings {
     pub metadata_default_instance: Option<String>,
     /// Requests kept in the request log.
     pub request_log_capacity: usize,
+    /// Actions the caller's CAM policy does not allow: each answers
+    /// `AuthFailure.UnauthorizedOperation` naming the action, after authentication and before
+    /// the action's parameters are checked (as CAM answers an otherwise valid, signed request).
+    pub denied_actions: std::collections::BTreeSet<String>,
 }
 
 impl Default for Settings {
@@ -39,6 +43,7 @@ impl Default for Settings {
             utc_offset_hours: 8,
             metadata_default_instance: None,
             request_log_capacity: 100_000,
+            denied_actions: Default::default(),
         }
     }
 }
@@ -132,6 +137,15 @@ impl Settings {
         Settings::UTC_OFFSET_HOURS.check(self.utc_offset_hours.into())?;
         let capacity = i128::try_from(self.request_log_capacity).unwrap_or(i128::MAX);
         Settings::REQUEST_LOG_CAPACITY.check(capacity)?;
+        if let Some(a) = self
+            .denied_actions
+            .iter()
+            .find(|a| !crate::actions::ACTIONS.contains(&a.as_str()))
+        {
+            return Err(format!(
+                "\"denied_actions\": {a:?} is not an action tcsim serves"
+            ));
+        }
         Ok(())
     }
 
