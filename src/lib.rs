@@ -10,6 +10,7 @@ pub mod cloud;
 pub mod cmd;
 pub mod config;
 pub mod context;
+pub mod doctor;
 pub mod error_chain;
 pub mod failover;
 pub mod journal;

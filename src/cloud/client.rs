@@ -106,7 +106,13 @@ struct Inner {
     creds: Arc<dyn CredentialProvider>,
     /// Server time minus local time, seconds, learned from a `SignatureExpire` response.
     skew: AtomicI64,
+    /// Server time minus local time, seconds, from the `Date` header of the latest response
+    /// that had one ([`NO_DATE`] until then): what `havip doctor` reports as clock skew.
+    date_offset: AtomicI64,
 }
+
+/// [`Inner::date_offset`] before any response carried a `Date`.
+const NO_DATE: i64 = i64::MIN;
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,6 +175,7 @@ impl Client {
                 http,
                 creds,
                 skew: AtomicI64::new(0),
+                date_offset: AtomicI64::new(NO_DATE),
             }),
             deadline: None,
             observer: None,
@@ -225,6 +232,16 @@ impl Client {
     /// `SignatureExpire` was seen.
     pub fn clock_skew(&self) -> i64 {
         self.inner.skew.load(Ordering::Relaxed)
+    }
+
+    /// The server's clock minus ours, in seconds, from the `Date` header of the latest
+    /// response (any answer, an error included); `None` before any response had one. Unlike
+    /// [`Client::clock_skew`], measured on every response, not only after `SignatureExpire`.
+    pub fn server_clock_offset(&self) -> Option<i64> {
+        match self.inner.date_offset.load(Ordering::Relaxed) {
+            NO_DATE => None,
+            offset => Some(offset),
+        }
     }
 
     /// Where the credentials come from (for logs).
@@ -498,6 +515,10 @@ impl Client {
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_http_date);
+        if let Some(server) = server_time {
+            let offset = server - cfg.clock.now_unix();
+            self.inner.date_offset.store(offset, Ordering::Relaxed);
+        }
         let bytes = read_body(resp, action).await?;
         tracing::debug!(
             action,

@@ -48,6 +48,35 @@ pub trait Action: Serialize + Send + Sync {
     type Response: serde::de::DeserializeOwned + Send;
 }
 
+/// An action as a CAM policy names it (`vpc:DescribeHaVips`), taken from its [`Action`] type so
+/// that a list of them cannot drift from the requests the code sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActionName {
+    /// The product, e.g. `vpc`.
+    pub service: &'static str,
+    /// The action, e.g. `DescribeHaVips`.
+    pub action: &'static str,
+    /// Whether it can change the cloud ([`Action::MUTATING`]).
+    pub mutating: bool,
+}
+
+impl ActionName {
+    /// The name of the action `A`.
+    pub const fn of<A: Action>() -> ActionName {
+        ActionName {
+            service: A::SERVICE,
+            action: A::ACTION,
+            mutating: A::MUTATING,
+        }
+    }
+}
+
+impl std::fmt::Display for ActionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.service, self.action)
+    }
+}
+
 /// Whether an action, by the API's naming, only reads (`Describe*`).
 pub const fn is_read(action: &str) -> bool {
     let (a, p) = (action.as_bytes(), b"Describe");

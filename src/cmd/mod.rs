@@ -9,6 +9,7 @@
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod doctor;
 pub mod failover;
 pub mod journal;
 pub mod notify;
@@ -39,6 +40,8 @@ pub enum Command {
     Journal(journal::Args),
     /// Validate and show the configuration (`havip config check`).
     Config(config::Args),
+    /// Check the deployment before trusting it: PASS/WARN/FAIL per check, with the fix.
+    Doctor(doctor::Args),
 }
 
 /// A usage error: the command line (or its JSON) is wrong. Exit 2, nothing was sent.
@@ -61,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Failover(args) => failover::run(args, &ctx).await,
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Config(args) => config::run(args, &ctx).await,
+        Command::Doctor(args) => doctor::run(args, &ctx).await,
     }
 }
 

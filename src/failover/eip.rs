@@ -10,8 +10,18 @@ use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::address::AddressStatus;
 use crate::cloud::address::{AssociateAddress, DisassociateAddress};
 use crate::cloud::codes;
-use crate::cloud::{self, task};
+use crate::cloud::{self, task, ActionName};
 use crate::config::EipRef;
+
+/// Every API action this strategy sends: what its CAM policy must allow (the ENI lookup by
+/// MAC included, when `node.eni_id` is not configured).
+pub const ACTIONS: [ActionName; 5] = [
+    ActionName::of::<crate::cloud::address::DescribeAddresses>(),
+    ActionName::of::<AssociateAddress>(),
+    ActionName::of::<DisassociateAddress>(),
+    ActionName::of::<task::DescribeTaskResult>(),
+    ActionName::of::<crate::cloud::eni::DescribeNetworkInterfaces>(),
+];
 
 /// What this node wants.
 #[derive(Debug, Clone, PartialEq, Eq)]

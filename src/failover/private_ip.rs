@@ -7,7 +7,14 @@ use std::net::Ipv4Addr;
 
 use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::eni::{DescribeNetworkInterfaces, MigratePrivateIpAddress};
-use crate::cloud::{self, task, Filter};
+use crate::cloud::{self, task, ActionName, Filter};
+
+/// Every API action this strategy sends: what its CAM policy must allow.
+pub const ACTIONS: [ActionName; 3] = [
+    ActionName::of::<DescribeNetworkInterfaces>(),
+    ActionName::of::<MigratePrivateIpAddress>(),
+    ActionName::of::<task::DescribeVpcTaskResult>(),
+];
 
 /// What this node wants.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -112,6 +112,25 @@ impl VipStrategy {
     }
 }
 
+/// Every API action the strategy of `target` sends (reads and writes, deduplicated, sorted):
+/// the permissions its CAM policy needs. Each strategy module owns its list, built from the
+/// action types it calls.
+pub fn actions(target: &Target) -> Vec<cloud::ActionName> {
+    let mut a = match target {
+        Target::Havip {
+            eip,
+            fencing,
+            eip_takeover,
+            ..
+        } => havip::actions(eip.is_some(), *fencing, *eip_takeover),
+        Target::PrivateIp { .. } => private_ip::ACTIONS.to_vec(),
+        Target::Eip { .. } => eip::ACTIONS.to_vec(),
+    };
+    a.sort();
+    a.dedup();
+    a
+}
+
 /// The holder as a planned failover sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldView {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
 pub use plan::{eip_bound, holder, plan};
-pub use strategy::{describe_eip, describe_havip, HavipStrategy};
+pub use strategy::{actions, describe_eip, describe_havip, HavipStrategy};
 
 use crate::cloud::address::{Address, AddressStatus};
 use crate::cloud::havip::MemberKind;

@@ -14,7 +14,7 @@ use crate::cloud::havip::{
     AssociateHaVipInstance, DescribeHaVips, DisassociateHaVipInstance, HaVip,
     HaVipAssociateAddressIp, HaVipAssociation, HaVipDisassociateAddressIp, MemberKind,
 };
-use crate::cloud::{self, codes, task, Filter};
+use crate::cloud::{self, codes, task, ActionName, Filter};
 use crate::config::EipRef;
 use crate::failover::{write_error, Cx, Holder, Plan, StepError, Strategy};
 
@@ -49,6 +49,34 @@ impl HavipStrategy {
             vip: None,
         }
     }
+}
+
+/// Every API action this strategy sends with these options: what its CAM policy must allow.
+/// `fencing` removes peers from the drift range; `eip_takeover` unbinds the expected EIP from
+/// wherever it is; with no expected EIP, neither `DescribeAddresses` nor the binding is sent.
+pub fn actions(eip: bool, fencing: bool, eip_takeover: bool) -> Vec<ActionName> {
+    let mut a = vec![
+        ActionName::of::<DescribeHaVips>(),
+        ActionName::of::<AssociateHaVipInstance>(),
+    ];
+    if fencing {
+        a.push(ActionName::of::<DisassociateHaVipInstance>());
+    }
+    if eip {
+        a.extend([
+            ActionName::of::<DescribeAddresses>(),
+            ActionName::of::<HaVipAssociateAddressIp>(),
+            ActionName::of::<task::DescribeVpcTaskResult>(),
+        ]);
+        if eip_takeover {
+            a.extend([
+                ActionName::of::<HaVipDisassociateAddressIp>(),
+                ActionName::of::<DisassociateAddress>(),
+                ActionName::of::<task::DescribeTaskResult>(),
+            ]);
+        }
+    }
+    a
 }
 
 /// Reads one HAVIP; a missing HAVIP is an error (it cannot be UNKNOWN'd into success).
