@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Check, Report};
+use super::{Check, Report, Status};
 use crate::cloud::{self, client::default_endpoint, ActionName, ErrorClass};
 use crate::failover::{vip, Engine};
 
@@ -32,22 +32,17 @@ pub async fn checks(engine: &Engine, report: &mut Report) -> bool {
         )
         .await;
     let source = client.credentials_source();
-    let reached = match &hello {
-        Ok(_) => true,
-        Err(e) => {
-            !matches!(
-                e.class(),
-                ErrorClass::Transient | ErrorClass::Deadline | ErrorClass::Local
-            ) || matches!(e, cloud::Error::Credentials(_))
-        }
-    };
-    report.push(credentials(&hello, &source));
-    report.push(endpoint_check(&hello, &endpoint, &region));
+    let creds = credentials(&hello, &source);
+    let ep = endpoint_check(&hello, &endpoint, &region);
+    // Permissions mean something only for accepted credentials at an endpoint that answers.
+    let usable = creds.status == Status::Pass && ep.status == Status::Pass;
+    report.push(creds);
+    report.push(ep);
     report.push(clock(client.server_clock_offset()));
-    if !reached || matches!(&hello, Err(cloud::Error::Credentials(_))) {
+    if !usable {
         report.push(Check::skip(
             "permission",
-            "the API could not be reached with credentials",
+            "needs accepted credentials and an endpoint that answers (see above)",
         ));
         return false;
     }
@@ -138,11 +133,14 @@ pub fn clock(offset: Option<i64>) -> Check {
     let Some(offset) = offset else {
         return Check::skip("clock", "no API response carried a Date header");
     };
-    let msg = format!(
-        "this host's clock is {} s {} the API's",
-        offset.abs(),
-        if offset > 0 { "behind" } else { "ahead of" }
-    );
+    let msg = match offset {
+        0 => "this host's clock agrees with the API's Date".to_string(),
+        o if o > 0 => format!("this host's clock is {o} s behind the API's"),
+        o => format!(
+            "this host's clock is {} s ahead of the API's",
+            o.unsigned_abs()
+        ),
+    };
     let fix = "synchronise the clock (chrony or systemd-timesyncd with Tencent's NTP, ntpupdate.tencentyun.com)";
     if offset.abs() > SKEW_FAIL_SECS {
         Check::fail(
@@ -196,6 +194,14 @@ async fn permission(client: &cloud::Client, action: ActionName, source: &str) ->
                 format!("allow {action} in the CAM policy of the credentials from {source}; `havip doctor --policy` prints the minimal policy"),
             )
         }
+        Err(e) if e.code().is_some_and(|c| c.starts_with("AuthFailure")) => Check::fail(
+            "permission",
+            format!(
+                "{action} not confirmed: the API refused the request ({})",
+                e.label()
+            ),
+            "fix the credentials (see the credentials check), then run doctor again",
+        ),
         Err(e) if e.api_error().is_some() => Check::pass(
             "permission",
             format!("{action} allowed (the probe answered {})", e.label()),
@@ -219,6 +225,8 @@ mod tests {
     #[test]
     fn clock_thresholds() {
         let s = |o| clock(Some(o)).status;
+        assert!(clock(Some(0)).message.contains("agrees"));
+        assert!(clock(Some(-70)).message.contains("70 s ahead"));
         assert_eq!(
             [s(0), s(60), s(-61), s(300), s(301), s(-900)],
             [

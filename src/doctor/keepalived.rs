@@ -331,8 +331,8 @@ mod tests {
             ),
             ("    nopreempt\n", "", "keepalived.nopreempt", Status::Warn),
             (
-                "state BACKUP",
-                "state MASTER",
+                "    state BACKUP\n",
+                "    state MASTER\n",
                 "keepalived.nopreempt",
                 Status::Fail,
             ),
