@@ -227,6 +227,25 @@ fn a_denied_read_names_the_action() {
     assert_eq!(check(&v, "credentials", None)["status"], "PASS");
 }
 
+/// The `havip` strategy's minimal policy leaves DescribeNetworkInterfaces out: doctor then
+/// cannot check the ENI and its subnet, a warning (the strategy itself does not need it).
+#[test]
+fn the_minimal_policy_leaves_only_the_eni_unchecked() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    ctl.settings(json!({"denied_actions": ["DescribeNetworkInterfaces"]}));
+    let node = reference(&sim);
+    let (r, v) = doctor(&node, &[]);
+    r.assert_code(1);
+    assert_eq!(
+        not_passing(&v),
+        BTreeSet::from([
+            "node.eni[]=WARN".to_string(),
+            "vip.subnet[iam]=SKIP".to_string()
+        ])
+    );
+}
+
 #[test]
 fn clock_skew_warns_over_a_minute_and_fails_past_the_signature_window() {
     let sim = SimHandle::start("seed");

@@ -14,7 +14,7 @@ use crate::cloud::eni::DescribeNetworkInterfaces;
 use crate::cloud::havip::HaVip;
 use crate::config::{EipRef, Target, VipConfig};
 use crate::failover::havip::{describe_eip, describe_havip};
-use crate::failover::node::eni_id;
+use crate::failover::node::{eni_id, DiscoveryError};
 use crate::failover::vip::{HoldView, VipStrategy};
 use crate::failover::{Cx, Engine, Holder};
 
@@ -113,6 +113,10 @@ async fn eni_check(
 ) -> Option<(String, String)> {
     let id = match eni_id(&engine.cfg, &engine.metadata, &engine.client, instance).await {
         Ok(id) => id,
+        Err(DiscoveryError::ListEnis { source, .. }) if denied(&source) => {
+            report.push(eni_denied(&source));
+            return None;
+        }
         Err(e) => {
             report.push(Check::fail(
                 "node.eni",
@@ -156,6 +160,10 @@ async fn eni_check(
                 None
             }
         },
+        Err(e) if denied(&e) => {
+            report.push(eni_denied(&e));
+            None
+        }
         Err(e) => {
             report.push(Check::fail(
                 "node.eni",
@@ -165,6 +173,22 @@ async fn eni_check(
             None
         }
     }
+}
+
+/// Whether CAM refused the call (`*UnauthorizedOperation`).
+fn denied(e: &crate::cloud::Error) -> bool {
+    e.code()
+        .is_some_and(|c| c.ends_with("UnauthorizedOperation"))
+}
+
+/// The ENI cannot be checked because `DescribeNetworkInterfaces` is not allowed: the `havip`
+/// strategy does not need it (its minimal policy leaves it out), so this is a warning.
+fn eni_denied(e: &crate::cloud::Error) -> Check {
+    Check::warn(
+        "node.eni",
+        format!("cannot check this node's ENI and subnet: {}", e.label()),
+        "allow vpc:DescribeNetworkInterfaces (read-only) to let doctor check them; the havip strategy itself does not need it",
+    )
 }
 
 /// The checks of one VIP; returns the HAVIP's Vip when it was read.
