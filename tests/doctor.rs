@@ -227,6 +227,26 @@ fn a_denied_read_names_the_action() {
     assert_eq!(check(&v, "credentials", None)["status"], "PASS");
 }
 
+/// A probe that only ever meets server errors proves nothing: not confirmed, never "allowed".
+#[test]
+fn a_probe_without_an_answer_is_not_a_pass() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    ctl.fault(json!({"action": "DescribeVpcTaskResult", "error": "InternalError"}));
+    let node = reference(&sim);
+    let (r, v) = doctor(&node, &["--timeout", "3s"]);
+    r.assert_code(2);
+    assert_eq!(
+        not_passing(&v),
+        BTreeSet::from(["permission[vpc:DescribeVpcTaskResult]=FAIL".to_string()])
+    );
+    let c = check(&v, "permission", Some("vpc:DescribeVpcTaskResult"));
+    assert!(
+        c["message"].as_str().unwrap().contains("not confirmed"),
+        "{c}"
+    );
+}
+
 /// The `havip` strategy's minimal policy leaves DescribeNetworkInterfaces out: doctor then
 /// cannot check the ENI and its subnet, a warning (the strategy itself does not need it).
 #[test]

@@ -82,6 +82,15 @@ fn is_key_problem(code: &str) -> bool {
     )
 }
 
+/// Whether the API itself answered (an error envelope counts; a transport failure, an
+/// untrusted certificate, a gateway's page or a deadline without an answer do not).
+fn answered(hello: &Result<Value, cloud::Error>) -> bool {
+    match hello {
+        Ok(_) => true,
+        Err(e) => matches!(e, cloud::Error::Api { .. } | cloud::Error::ClockSkew { .. }),
+    }
+}
+
 fn credentials(hello: &Result<Value, cloud::Error>, source: &str) -> Check {
     match hello {
         Err(cloud::Error::Credentials(m)) => Check::fail(
@@ -94,11 +103,10 @@ fn credentials(hello: &Result<Value, cloud::Error>, source: &str) -> Check {
             format!("from {source}: refused ({})", e.label()),
             "check the SecretId/SecretKey pair (no stray whitespace), that the key is enabled, and a token's expiry",
         ),
-        Err(e) if !matches!(e.class(), ErrorClass::Transient | ErrorClass::Deadline) => {
+        _ if answered(hello) => {
             Check::pass("credentials", format!("from {source}, accepted by the API"))
         }
-        Ok(_) => Check::pass("credentials", format!("from {source}, accepted by the API")),
-        Err(_) => Check::skip(
+        _ => Check::skip(
             "credentials",
             format!("from {source}; not confirmed: the API did not answer"),
         ),
@@ -114,17 +122,18 @@ fn endpoint_check(hello: &Result<Value, cloud::Error>, endpoint: &str, region: &
             format!("{here}: the region is not served ({})", e.label()),
             "set `region` in the configuration to the VPC's region (e.g. ap-guangzhou)",
         ),
-        Err(cloud::Error::Credentials(_)) => {
-            Check::skip("endpoint", format!("{here}: no call made without credentials"))
+        Err(cloud::Error::Credentials(_)) => Check::skip(
+            "endpoint",
+            format!("{here}: no call made without credentials"),
+        ),
+        Err(e) if answered(hello) => {
+            Check::pass("endpoint", format!("{here} answers ({})", e.label()))
         }
-        Err(e) if matches!(e.class(), ErrorClass::Transient | ErrorClass::Deadline | ErrorClass::Local) => {
-            Check::fail(
-                "endpoint",
-                format!("{here} unreachable: {}", crate::error_chain::error_chain(e)),
-                "check DNS, routes and proxies to the endpoint (HTTPS, port 443), and `endpoint`/`ca_file` in the configuration",
-            )
-        }
-        Err(e) => Check::pass("endpoint", format!("{here} answers ({})", e.label())),
+        Err(e) => Check::fail(
+            "endpoint",
+            format!("{here} unreachable: {}", crate::error_chain::error_chain(e)),
+            "check DNS, routes and proxies to the endpoint (HTTPS, port 443), and `endpoint`/`ca_file` in the configuration",
+        ),
     }
 }
 
@@ -202,17 +211,22 @@ async fn permission(client: &cloud::Client, action: ActionName, source: &str) ->
             ),
             "fix the credentials (see the credentials check), then run doctor again",
         ),
-        Err(e) if e.api_error().is_some() => Check::pass(
-            "permission",
-            format!("{action} allowed (the probe answered {})", e.label()),
-        ),
+        // A refusal of the probe's parameters or resource comes after CAM's check: allowed.
+        Err(e @ cloud::Error::Api { .. })
+            if matches!(e.class(), ErrorClass::Client | ErrorClass::NotFound) =>
+        {
+            Check::pass(
+                "permission",
+                format!("{action} allowed (the probe answered {})", e.label()),
+            )
+        }
         Err(e) => Check::fail(
             "permission",
             format!(
                 "{action} not confirmed: {}",
                 crate::error_chain::error_chain(&e)
             ),
-            "run `havip doctor` again once the endpoint answers",
+            "run `havip doctor` again once the API answers this action",
         ),
     }
 }
