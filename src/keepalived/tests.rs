@@ -1,3 +1,7 @@
+//! The keepalived parser's tests: the deployed configurations, syntax errors with their lines,
+//! includes (globs, relative paths, bounds), and property tests (render → parse round trips,
+//! comments, arbitrary text, includes spliced in place).
+
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -300,5 +304,31 @@ proptest! {
             Err(Error::Syntax { at, .. }) => prop_assert!(at.line >= 1 && at.line <= lines + 1),
             Err(e) => prop_assert!(false, "unexpected error {}", e),
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Moving any run of top-level statements into an included file changes nothing but the
+    /// locations.
+    #[test]
+    fn an_include_splices_in_place(t in tree(), a in 0usize..8, b in 0usize..8) {
+        let (a, b) = (a.min(t.len()), b.min(t.len()));
+        let (from, to) = (a.min(b), a.max(b));
+        let mut head = String::new();
+        render(&t[..from], 0, &mut head);
+        let mut part = String::new();
+        render(&t[from..to], 0, &mut part);
+        let mut tail = String::new();
+        render(&t[to..], 0, &mut tail);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("parts")).unwrap();
+        std::fs::write(dir.path().join("parts/p.conf"), part).unwrap();
+        let main = dir.path().join("main.conf");
+        std::fs::write(&main, format!("{head}include parts/*.conf\n{tail}")).unwrap();
+        let conf = KeepalivedConf::load(&main).unwrap();
+        prop_assert_eq!(shape(&conf.statements), t);
+        prop_assert_eq!(conf.files.len(), 2);
     }
 }
