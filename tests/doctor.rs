@@ -636,3 +636,45 @@ fn the_policy_names_exactly_the_actions_a_promotion_sends() {
         ["vpc:DisassociateHaVipInstance"]
     );
 }
+
+/// The actions in tcsim's log, as CAM names them.
+fn sent(ctl: &Ctl) -> BTreeSet<String> {
+    ctl.requests()
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(|a| format!("vpc:{a}")))
+        .collect()
+}
+
+/// The other strategies: their policy is exactly what their promotions send (the `eip` one
+/// moved there and back, the `private-ip` one migrated).
+#[test]
+fn the_policy_of_the_other_strategies_matches_their_promotions() {
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let eip_cfg = |instance: &str, ip: &str| {
+        format!(
+            "endpoint = \"{}\"\nregion = \"ap-guangzhou\"\n\n[node]\ninstance_id = \"{instance}\"\n\n[[vip]]\nname = \"pub\"\nvrrp_instance = \"VI_3\"\nstrategy = \"eip\"\neip = \"106.52.252.140\"\nprivate_ip = \"{ip}\"\ndeadline = \"20s\"\n",
+            sim.url()
+        )
+    };
+    let n21 = Node::new(&sim, NODE21, &eip_cfg(NODE21, "10.0.4.21"));
+    let n20 = Node::new(&sim, NODE20, &eip_cfg(NODE20, "10.0.4.20"));
+    let policy = policy_actions(&n21);
+    ctl.clear_requests();
+    n21.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
+        .assert_code(0);
+    n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "100"])
+        .assert_code(0);
+    assert_eq!(sent(&ctl), policy, "eip");
+
+    let pip = format!(
+        "endpoint = \"{}\"\nregion = \"ap-guangzhou\"\n\n[node]\ninstance_id = \"{NODE21}\"\n\n[[vip]]\nname = \"app\"\nvrrp_instance = \"VI_2\"\nstrategy = \"private-ip\"\nprivate_ip = \"10.0.4.98\"\ndeadline = \"20s\"\n",
+        sim.url()
+    );
+    let n = Node::new(&sim, NODE21, &pip);
+    let policy = policy_actions(&n);
+    ctl.clear_requests();
+    n.run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"])
+        .assert_code(0);
+    assert_eq!(sent(&ctl), policy, "private-ip");
+}
