@@ -362,7 +362,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2") && e.contains("credentials"), "{e}");
-        let e = check_base_url("gopher://169.254.0.23").unwrap_err().to_string();
+        let e = check_base_url("gopher://169.254.0.23")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unsupported scheme"), "{e}");
     }
 

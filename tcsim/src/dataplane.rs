@@ -64,9 +64,12 @@ fn target(w: &World, status: &str, binding: Option<&Binding>) -> Option<Target> 
             let h = w.havip(havip_id)?;
             (h.eni_id.clone()?, h.vip.clone())
         }
-        ("BIND" | "BIND_ENI", Binding::Eni {
-            eni_id, private_ip, ..
-        }) => (eni_id.clone(), private_ip.clone()),
+        (
+            "BIND" | "BIND_ENI",
+            Binding::Eni {
+                eni_id, private_ip, ..
+            },
+        ) => (eni_id.clone(), private_ip.clone()),
         _ => return None,
     };
     let eni = w.eni(&eni_id)?;
@@ -189,7 +192,9 @@ fn apply(iface: &str, old: &Mapping, new: &Mapping) -> Result<()> {
     for (eip, t) in new {
         if old.get(eip) != Some(t) {
             match t {
-                Some(t) => tracing::info!(%eip, to = %t.ip, mac = %t.mac, "EIP data plane: forwarding"),
+                Some(t) => {
+                    tracing::info!(%eip, to = %t.ip, mac = %t.mac, "EIP data plane: forwarding")
+                }
                 None => tracing::info!(%eip, "EIP data plane: carrying nothing"),
             }
         }
@@ -255,7 +260,11 @@ mod tests {
         w.havip_mut("havip-iam00099").unwrap().eni_id = Some("eni-iam00021".into());
         assert_eq!(mapping(&w)[&EIP].as_ref().unwrap().mac, "52:54:00:00:04:21");
         w.havip_mut("havip-iam00099").unwrap().eni_id = None;
-        assert_eq!(mapping(&w)[&EIP], None, "a HAVIP without holder carries nothing");
+        assert_eq!(
+            mapping(&w)[&EIP],
+            None,
+            "a HAVIP without holder carries nothing"
+        );
     }
 
     #[test]
@@ -270,8 +279,14 @@ mod tests {
     #[test]
     fn the_ruleset_dnats_carriers_and_drops_the_rest() {
         let text = ruleset(&mapping(&seed()));
-        assert!(text.contains("ip daddr 106.52.252.139 dnat to 10.0.4.99"), "{text}");
-        assert!(text.contains("ct original ip daddr 106.52.252.140 drop"), "{text}");
+        assert!(
+            text.contains("ip daddr 106.52.252.139 dnat to 10.0.4.99"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ct original ip daddr 106.52.252.140 drop"),
+            "{text}"
+        );
         assert!(text.starts_with("table ip tcsim_eip\ndelete table ip tcsim_eip\n"));
     }
 }
