@@ -128,6 +128,7 @@ def main(lab, out_path):
         p = l.split()
         if len(p) >= 2 and p[0].isdigit():
             probes.append((int(p[0]), p[1] == "ok"))
+    probes.sort()
     switches = [l.split("\t") for l in lines(f"{lab}/switches.tsv") if l.strip()]
     rows = []
     for i, (scene, t0, node, t_end, note) in enumerate(switches):

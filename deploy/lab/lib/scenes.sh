@@ -206,8 +206,8 @@ scene_split_brain() {
 }
 
 # Cloud trouble during a switch (MASTER M): the EIP is unbound first (the data plane carries
-# nothing), then tcsim throttles (2 reads/s), delays half the calls by 400 ms and fails the first
-# bind and two task polls; keepalived stops on M -> the peer must bind the EIP and confirm within
+# nothing), then tcsim throttles (the first three reads of each kind get RequestLimitExceeded,
+# then 2 reads/s), delays half the calls by 400 ms and fails the first bind and two task polls; keepalived stops on M -> the peer must bind the EIP and confirm within
 # its 20 s deadline, or fail with an alert; never CONFIRMED unless the cloud shows it.
 scene_cloud_trouble() {
 	local m=${SPLIT_MASTER:-2} o v note
@@ -219,6 +219,8 @@ scene_cloud_trouble() {
 	wait_until 5 "the client still gets answers through the unbound EIP" client_gets_nothing
 	ok "EIP unbound: the client gets nothing through it"
 	sim POST /_sim/settings '{"rate_limits": {"DescribeHaVips": 2, "DescribeAddresses": 2}}' >/dev/null
+	sim POST /_sim/faults '{"action": "DescribeHaVips", "count": 3, "error": "RequestLimitExceeded"}' >/dev/null
+	sim POST /_sim/faults '{"action": "DescribeAddresses", "count": 3, "error": "RequestLimitExceeded"}' >/dev/null
 	sim POST /_sim/faults '{"action": "*", "probability": 0.5, "delay_ms": 400}' >/dev/null
 	sim POST /_sim/faults '{"action": "HaVipAssociateAddressIp", "count": 1, "error": "InternalError"}' >/dev/null
 	sim POST /_sim/faults '{"action": "DescribeVpcTaskResult", "count": 2, "http_status": 502}' >/dev/null
