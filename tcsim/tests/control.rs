@@ -753,12 +753,7 @@ async fn metadata_listener_serves_metadata_only_over_plain_http() {
         let r = http.get(format!("{md}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path} on the metadata listener");
     }
-    let r = http
-        .post(format!("{md}/"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let r = http.post(format!("{md}/")).body("{}").send().await.unwrap();
     assert_eq!(r.status(), 404, "no API on the metadata listener");
     server.shutdown().await;
 }

@@ -35,7 +35,7 @@ write_node() { # write_node N: havip.toml, the wrapper, keepalived.conf, nginx.c
 		deadline = "20s"
 
 		[check]
-		http = "http://127.0.0.1/healthz"
+		http = "http://127.0.0.1/nginx-healthz"
 		expect = 200
 		timeout = "2s"
 
@@ -96,7 +96,7 @@ start_nginx() { # nginx, in its own UTS namespace named nodeN (X-Served-By is it
 		>>"$d/nginx.out" 2>&1 &
 	PID[nginx$n]=$!
 	wait_until "$WAIT" "nginx on node$n does not answer" \
-		nsx "${NS[$n]}" curl -sf --max-time 2 -o /dev/null http://127.0.0.1/healthz
+		nsx "${NS[$n]}" curl -sf --max-time 2 -o /dev/null http://127.0.0.1/nginx-healthz
 }
 stop_nginx() {
 	kill_pid "${PID[nginx$1]}"
@@ -141,7 +141,8 @@ no_vip() { ! has_vip "$1"; }
 declare -A MARK=()
 log_mark() { MARK[$1]=$(if [ -f "$LAB/node$1/keepalived.log" ]; then wc -l <"$LAB/node$1/keepalived.log"; else echo 0; fi); }
 entered() { tail -n +"$((${MARK[$1]:-0} + 1))" "$LAB/node$1/keepalived.log" 2>/dev/null | grep -q "(VI_1) Entering $2 STATE"; }
-# journal_mark N / journal_verdict N STATE: node N's newest notify record for STATE since the mark.
+# journal_mark N / journal_verdict N STATE [TRIGGER]: node N's newest record of TRIGGER (default
+# notify) for STATE since the mark.
 declare -A JMARK=()
 journal_lines() { [ -f "$LAB/node$1/state/journal.jsonl" ] && wc -l <"$LAB/node$1/state/journal.jsonl" || echo 0; }
 journal_mark() { JMARK[$1]=$(journal_lines "$1"); }
@@ -155,11 +156,11 @@ for line in sys.stdin:
         r = json.loads(line)
     except ValueError:
         continue
-    if r.get("trigger") == "notify" and str(r.get("event", "")).upper() == sys.argv[1]:
+    if r.get("trigger") == sys.argv[2] and str(r.get("event", "")).upper() == sys.argv[1]:
         v = str(r.get("verdict", "")).upper() + " " + r.get("message", "")
-print(v)' "$2"
+print(v)' "$2" "${3:-notify}"
 }
-journal_done() { [ -n "$(journal_verdict "$1" "$2")" ]; }
+journal_done() { [ -n "$(journal_verdict "$@")" ]; }
 mark_all() { # marks every log a scene's checks read
 	local n
 	for n in 1 2; do
