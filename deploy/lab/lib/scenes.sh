@@ -62,92 +62,110 @@ scene_baseline() {
 	start_probe
 }
 
-# Scene 1 (node1 MASTER): keepalived stopped on the master -> node2 takes over; keepalived back
-# on node1 -> BACKUP (nopreempt).
+# the_master: M = the node holding the VIP, O = the other; fails unless exactly one holds it.
+the_master() {
+	if has_vip 1 && no_vip 2; then
+		M=1
+	elif has_vip 2 && no_vip 1; then
+		M=2
+	else
+		fail "expected exactly one node with $VIP"
+	fi
+	O=$((3 - M))
+}
+
+# Scene 1 (any master M): keepalived stopped on M -> O takes over; keepalived back on M ->
+# BACKUP (nopreempt).
 scene_master_stops() {
-	heading "Scene 1: keepalived stopped on the master (node1)"
+	the_master
+	heading "Scene 1: keepalived stopped on the master (node$M)"
 	mark_all
 	switch_begin
-	stop_keepalived 1
-	expect_holder 2
-	switch_end "1 keepalived stopped" 2
-	heading "keepalived back on node1: it stays BACKUP (nopreempt)"
-	log_mark 1
-	start_keepalived 1
-	wait_until "$WAIT" "keepalived on node1 did not enter BACKUP" entered 1 BACKUP
+	stop_keepalived "$M"
+	expect_holder "$O"
+	switch_end "1 keepalived stopped" "$O"
+	heading "keepalived back on node$M: it stays BACKUP (nopreempt)"
+	log_mark "$M"
+	start_keepalived "$M"
+	wait_until "$WAIT" "keepalived on node$M did not enter BACKUP" entered "$M" BACKUP
 	sleep 3
-	alive keepalived1
-	entered 1 MASTER && fail "node1 took the VIP back after its restart (preemption)"
-	if ! has_vip 2 || has_vip 1; then fail "the VIP moved after node1's restart"; fi
-	cloud_is "${NODE_INS[2]}" "${NODE_ENI[2]}" || fail "the cloud changed after node1's restart: $(cloud)"
-	client_gets node2 || fail "the client no longer reaches node2 through the EIP"
-	ok "node1 BACKUP, node2 still MASTER, cloud unchanged, the client still reaches node2"
+	alive "keepalived$M"
+	entered "$M" MASTER && fail "node$M took the VIP back after its restart (preemption)"
+	if ! has_vip "$O" || has_vip "$M"; then fail "the VIP moved after node$M's restart"; fi
+	cloud_is "${NODE_INS[$O]}" "${NODE_ENI[$O]}" || fail "the cloud changed after node$M's restart: $(cloud)"
+	client_gets "node$O" || fail "the client no longer reaches node$O through the EIP"
+	ok "node$M BACKUP, node$O still MASTER, cloud unchanged, the client still reaches node$O"
 }
 
-# Scene 2 (node2 MASTER): nginx stopped on the master -> havip check fails -> FAULT -> node1.
+# Scene 2 (any master M): nginx stopped on M -> havip check fails -> FAULT -> O takes over.
 scene_service_fails() {
-	heading "Scene 2: nginx stopped on the master (node2) -> havip check fails -> the VIP moves back"
+	the_master
+	heading "Scene 2: nginx stopped on the master (node$M) -> havip check fails -> the VIP moves"
 	mark_all
 	switch_begin
-	stop_nginx 2
-	wait_until "$WAIT" "keepalived on node2 did not enter FAULT (havip check should fail)" entered 2 FAULT
-	ok "node2: havip check fails, keepalived FAULT"
-	expect_holder 1
-	switch_end "2 nginx stopped" 1 "chk_havip: interval 3 s, fall 2"
+	stop_nginx "$M"
+	wait_until "$WAIT" "keepalived on node$M did not enter FAULT (havip check should fail)" entered "$M" FAULT
+	ok "node$M: havip check fails, keepalived FAULT"
+	expect_holder "$O"
+	switch_end "2 nginx stopped" "$O" "chk_havip: interval 3 s, fall 2"
 }
 
-# Scene 3 (node1 MASTER, node2 FAULT): nginx back on node2 -> BACKUP; nothing moves.
+# Scene 3 (after scene 2: master M, nginx stopped on O, which is in FAULT): nginx back on O ->
+# BACKUP; nothing moves.
 scene_service_back() {
 	local before after writes w
-	heading "Scene 3: nginx back on node2 -> no preemption: the VIP and the cloud stay"
+	the_master
+	[ -z "${PID[nginx$O]:-}" ] || fail "scene_service_back needs scene_service_fails first (nginx runs on node$O)"
+	heading "Scene 3: nginx back on node$O -> no preemption: the VIP and the cloud stay"
 	before=$(cloud)
 	writes=$(write_calls)
 	mark_all
-	start_nginx 2
-	wait_until "$WAIT" "keepalived on node2 did not leave FAULT for BACKUP" entered 2 BACKUP
-	ok "node2: havip check passes again, keepalived BACKUP"
-	# Two garp_master_refresh periods: node1 keeps announcing, node2 must not take over.
+	start_nginx "$O"
+	wait_until "$WAIT" "keepalived on node$O did not leave FAULT for BACKUP" entered "$O" BACKUP
+	ok "node$O: havip check passes again, keepalived BACKUP"
+	# Two garp_master_refresh periods: M keeps announcing, O must not take over.
 	sleep 10
-	entered 2 MASTER && fail "node2 took the VIP back (preemption)"
-	entered 1 BACKUP && fail "node1 left MASTER"
-	if ! has_vip 1 || has_vip 2; then fail "the VIP moved (node1 should have it, node2 not)"; fi
+	entered "$O" MASTER && fail "node$O took the VIP back (preemption)"
+	entered "$M" BACKUP && fail "node$M left MASTER"
+	if ! has_vip "$M" || has_vip "$O"; then fail "the VIP moved (node$M should have it, node$O not)"; fi
 	after=$(cloud)
 	[ "$before" = "$after" ] || fail "the cloud changed: before '$before', after '$after'"
 	w=$(write_calls)
 	[ "$w" -eq "$writes" ] || fail "$((w - writes)) cloud write(s) during scene 3"
-	client_gets node1 || fail "the client no longer reaches node1 through the EIP"
+	client_gets "node$M" || fail "the client no longer reaches node$M through the EIP"
 	show_cloud
-	ok "node1 still MASTER, node2 BACKUP, the cloud unchanged, no cloud writes, the client reaches node1"
+	ok "node$M still MASTER, node$O BACKUP, the cloud unchanged, no cloud writes, the client reaches node$M"
 }
 
-# Scene 4 (node1 MASTER): havip failover on node1 -> its drain flag -> track_file -> FAULT at
-# once -> node2 after its skew time; the flag is removed and node1 comes back as BACKUP.
+# Scene 4 (any master M): havip failover on M -> its drain flag -> track_file -> FAULT at once
+# -> O after its skew time; the flag is removed and M comes back as BACKUP.
 scene_planned() {
 	local out took
-	heading "Scene 4 (planned switch): havip failover on the holder (node1); track_file drains it"
+	the_master
+	heading "Scene 4 (planned switch): havip failover on the holder (node$M); track_file drains it"
 	mark_all
 	switch_begin
-	out=$(nsx "${NS[1]}" timeout 60 "$LAB/node1/havip" failover --vip iam --yes --timeout 40s 2>&1) ||
-		fail "havip failover on node1: $out"
+	out=$(nsx "${NS[$M]}" timeout 60 "$LAB/node$M/havip" failover --vip iam --yes --timeout 40s 2>&1) ||
+		fail "havip failover on node$M: $out"
 	took=$((($(now_ns) - SW_T0) / 1000000))
 	printf '%s\n' "$out" | sed 's/^/   /'
-	expect_holder 2
-	entered 1 FAULT || fail "node1 did not go through FAULT (track_file on the drain flag)"
-	grep -q "Track file drain_iam\|drain_iam" "$LAB/node1/keepalived.log" ||
-		fail "keepalived on node1 did not log the drain_iam track file"
-	if [ -e "$LAB/node1/state/iam.drain" ] || [ -e "$LAB/node1/state/drain" ]; then
-		fail "havip failover left a drain flag on node1"
+	expect_holder "$O"
+	entered "$M" FAULT || fail "node$M did not go through FAULT (track_file on the drain flag)"
+	grep -q "drain_iam" "$LAB/node$M/keepalived.log" ||
+		fail "keepalived on node$M did not log the drain_iam track file"
+	if [ -e "$LAB/node$M/state/iam.drain" ] || [ -e "$LAB/node$M/state/drain" ]; then
+		fail "havip failover left a drain flag on node$M"
 	fi
-	wait_until "$WAIT" "keepalived on node1 did not come back to BACKUP after the drain" entered 1 BACKUP
-	ok "node1 BACKUP again (drain flag cleared), node2 MASTER"
+	wait_until "$WAIT" "keepalived on node$M did not come back to BACKUP after the drain" entered "$M" BACKUP
+	ok "node$M BACKUP again (drain flag cleared), node$O MASTER"
 	PLANNED_MS=$took
-	switch_end "4 planned (havip failover)" 2 "havip failover returned after $took ms"
+	switch_end "4 planned (havip failover)" "$O" "havip failover returned after $took ms"
 }
 
-# Split brain (node2 MASTER, node1 BACKUP): VRRP between the nodes dropped on both -> node1
-# claims MASTER too. Both announce, so the cloud follows whichever announced last; havip must
-# not report more than it read, an alert goes out, no cloud writes while it lasts; VRRP back
-# -> one MASTER (node2: equal priority, higher address), and the cloud follows it.
+# Split brain (any master M, O BACKUP): VRRP between the nodes dropped on both -> O claims
+# MASTER too. Both announce, so the cloud follows whichever announced last; havip must not
+# report more than it read, an alert goes out, no cloud writes while it lasts; VRRP back -> one
+# MASTER (equal priorities: the higher address, node2, stays), and the cloud follows it.
 block_vrrp() {
 	nsx "${NS[$1]}" nft -f - <<-EOT || fail "cannot block VRRP on node$1"
 		table ip lab_vrrp {
@@ -158,30 +176,31 @@ block_vrrp() {
 unblock_vrrp() { nsx "${NS[$1]}" nft delete table ip lab_vrrp || fail "cannot unblock VRRP on node$1"; }
 scene_split_brain() {
 	local v w0 w m o
-	heading "Split brain: VRRP between the nodes dropped on both (node2 MASTER)"
+	the_master
+	heading "Split brain: VRRP between the nodes dropped on both (node$M MASTER)"
 	mark_all
 	w0=$(write_calls)
 	block_vrrp 1
 	block_vrrp 2
-	wait_until "$WAIT" "node1 did not claim MASTER without adverts" entered 1 MASTER
-	wait_until "$WAIT" "node1 did not take $VIP" has_vip 1
-	has_vip 2 || fail "node2 gave up $VIP although it heard nothing"
-	entered 2 BACKUP && fail "node2 left MASTER"
+	wait_until "$WAIT" "node$O did not claim MASTER without adverts" entered "$O" MASTER
+	wait_until "$WAIT" "node$O did not take $VIP" has_vip "$O"
+	has_vip "$M" || fail "node$M gave up $VIP although it heard nothing"
+	entered "$M" BACKUP && fail "node$M left MASTER"
 	ok "both nodes MASTER with $VIP (split brain)"
-	wait_until "$WAIT" "node1's havip notify did not record the MASTER event" journal_done 1 MASTER
-	v=$(journal_verdict 1 MASTER)
-	say "node1: havip notify MASTER during the split: $v"
+	wait_until "$WAIT" "node$O's havip notify did not record the MASTER event" journal_done "$O" MASTER
+	v=$(journal_verdict "$O" MASTER)
+	say "node$O: havip notify MASTER during the split: $v"
 	case $v in
 	CONFIRMED*)
-		no_false_success 1
-		wait_until "$WAIT" "node1's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[1]}"
+		no_false_success "$O"
+		wait_until "$WAIT" "node$O's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[$O]}"
 		;;
-	*) wait_until "$WAIT" "node1's failure alert did not reach the receiver" alert_seen "$ALERTS" failure "${NODE_INS[1]}" ;;
+	*) wait_until "$WAIT" "node$O's failure alert did not reach the receiver" alert_seen "$ALERTS" failure "${NODE_INS[$O]}" ;;
 	esac
-	ok "node1's alert reached the webhook receiver"
+	ok "node$O's alert reached the webhook receiver"
 	# More than one garp_master_refresh period: each node's announcements move the HAVIP.
 	sleep 6
-	entered 2 BACKUP && fail "node2 left MASTER during the split"
+	entered "$M" BACKUP && fail "node$M left MASTER during the split"
 	has_vip 1 && has_vip 2 || fail "a node dropped $VIP during the split"
 	[ "$(eip_status)" = BIND ] || fail "the EIP lost its binding during the split: $(cloud)"
 	w=$(write_calls)
@@ -191,7 +210,6 @@ scene_split_brain() {
 	ok "the cloud follows the last announcement (moves to node1: $(($(arp_moves "${NODE_MAC[1]}") - ARPS[1])), to node2: $(($(arp_moves "${NODE_MAC[2]}") - ARPS[2]))); EIP bound; no cloud writes"
 	heading "Split brain heals: VRRP back"
 	mark_all
-	switch_begin
 	unblock_vrrp 1
 	unblock_vrrp 2
 	wait_until "$WAIT" "neither node went back to BACKUP" eval 'entered 1 BACKUP || entered 2 BACKUP'
@@ -203,7 +221,6 @@ scene_split_brain() {
 	wait_until "$WAIT" "the client does not reach node$m through the EIP" client_gets "node$m"
 	show_cloud
 	ok "one MASTER again (node$m), node$o BACKUP; the cloud and the client follow node$m"
-	SPLIT_MASTER=$m
 }
 
 # Cloud trouble during a switch (MASTER M): the EIP is unbound first (the data plane carries
@@ -211,8 +228,9 @@ scene_split_brain() {
 # then 2 reads/s), delays half the calls by 400 ms and fails the first bind and two task polls; keepalived stops on M -> the peer must bind the EIP and confirm within
 # its 20 s deadline, or fail with an alert; never CONFIRMED unless the cloud shows it.
 scene_cloud_trouble() {
-	local m=${SPLIT_MASTER:-2} o v note
-	o=$((3 - m))
+	local m o v note
+	the_master
+	m=$M o=$O
 	heading "Cloud trouble during a switch: EIP unbound, tcsim throttling and delaying; keepalived stopped on node$m"
 	nsx "${NS[$m]}" "$LAB/node$m/havip" --timeout 10s api vpc HaVipDisassociateAddressIp \
 		"{\"HaVipId\":\"$HAVIP_ID\"}" >/dev/null || fail "cannot unbind the EIP"
