@@ -15,9 +15,10 @@ use crate::backoff::Backoff;
 use crate::config::VipConfig;
 use crate::journal::Verdict;
 
-/// How often the cloud is read while waiting for the peer.
+/// How often the cloud is read while waiting for the peer. With keepalived's `track_file` on
+/// the drain flag the peer takes over within half a second, so the first reads come soon.
 const POLL: Backoff = Backoff {
-    initial: Duration::from_millis(200),
+    initial: Duration::from_millis(100),
     factor: 1.5,
     max: Duration::from_secs(1),
 };
