@@ -1,7 +1,8 @@
 # Sourced by deploy/lab/e2e.sh: the scenes. Each is one function, listed in SCENES (e2e.sh) in
-# the order they run; each starts from the state the previous one left (told in its comment),
-# marks the logs it reads (mark_all), checks the nodes, the cloud and the client through the EIP,
-# and records its switches for the timing table (switch_begin / switch_end).
+# the order they run. After the baseline, each acts on whichever node is master (the_master),
+# so they run in any order (scene_service_back only after scene_service_fails); each marks the
+# logs it reads (mark_all), checks the nodes, the cloud and the client through the EIP, and
+# records its switches for the timing table (switch_begin / switch_end).
 
 # expect_holder N [TRIGGER]: node N has the VIP, the other not; the cloud and the client agree;
 # node N's havip TRIGGER (default notify) confirmed the MASTER event, and (notify) only after
