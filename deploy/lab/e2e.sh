@@ -46,6 +46,7 @@ done
 for c in ip curl unshare "$PY"; do
 	command -v "$c" >/dev/null || fail "$c is needed"
 done
+"$PY" "$LABSRC/timing.py" --self-test || fail "timing.py's outage arithmetic"
 
 # --- packages -------------------------------------------------------------------------------
 missing=()

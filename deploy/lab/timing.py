@@ -10,6 +10,8 @@ logs it leaves in the lab directory:
              answer before and the first answer after each run of failures)
 
 usage: timing.py LAB_DIR OUT_JSON. Prints the table; writes the same rows as JSON.
+       timing.py --self-test: checks the outage arithmetic on made-up probes (the lab runs it
+       first).
        timing.py --check-confirmed LAB_DIR NODE MARK: exits 1 when a CONFIRMED MASTER record of
        NODE's journal after line MARK was written while tcsim's last move of the HAVIP before
        it was to another node (or there was none): a success the cloud never showed.
@@ -172,7 +174,27 @@ def main(lab, out_path):
         f.write("\n")
 
 
+def self_test():
+    ok, bad = True, False
+    cases = [
+        ([(0, ok), (50, bad), (100, bad), (150, ok)], 0, 300, 150),  # one run, from the last answer
+        ([(0, ok), (50, ok)], 0, 300, 0),  # never interrupted
+        ([(-100, bad), (0, bad), (100, ok)], 0, 300, 100),  # already failing at the fault: from it
+        ([(0, ok), (50, bad), (100, ok), (150, bad), (250, ok)], 0, 300, 100 + 150),  # two runs
+        ([(0, ok), (50, bad)], 0, 300, None),  # never answered again
+        ([(0, ok), (50, bad), (400, ok)], 0, 300, None),  # answered only after the window
+    ]
+    for probes, t0, t1, want in cases:
+        got = outage(probes, t0, t1)
+        if got != want:
+            print(f"outage({probes}, {t0}, {t1}) = {got}, expected {want}", file=sys.stderr)
+            return 1
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] == "--self-test":
+        sys.exit(self_test())
     if len(sys.argv) == 5 and sys.argv[1] == "--check-confirmed":
         sys.exit(check_confirmed(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     if len(sys.argv) != 3:
