@@ -5,7 +5,10 @@ logs it leaves in the lab directory:
   detect     fault -> keepalived's transition on the new master (its notify hook's timestamp)
   cloud      fault -> tcsim moved the HAVIP to the new master (its log: the gratuitous ARP)
   confirmed  fault -> havip notify on the new master ended CONFIRMED (its journal record)
-  havip      confirmed - detect: havip's share (reading the cloud back until it is true)
+  havip      confirmed - detect: havip's share (start, discovery, reading the cloud back until
+             it is true, the journal)
+  run        of which the notify run itself (the journal record's elapsed_ms: from the event
+             being recorded to the verdict)
   outage     the client's outage through the EIP (its probe: sum of the gaps between the last
              answer before and the first answer after each run of failures)
 
@@ -60,7 +63,8 @@ def notify_masters(lab, node):
     return out
 
 
-def confirmations(lab, node, mark=0):
+def confirmed_runs(lab, node, mark=0):
+    """(time in ns, elapsed_ms) of node's CONFIRMED notify MASTER records after line mark."""
     out = []
     for l in lines(f"{lab}/{node}/state/journal.jsonl")[mark:]:
         try:
@@ -69,8 +73,14 @@ def confirmations(lab, node, mark=0):
             continue
         if (r.get("trigger") == "notify" and str(r.get("event", "")).upper() == "MASTER"
                 and str(r.get("verdict", "")).upper() == "CONFIRMED" and r.get("time")):
-            out.append(ns_of(r["time"]))
-    return [t for t in out if t]
+            t = ns_of(r["time"])
+            if t:
+                out.append((t, r.get("elapsed_ms")))
+    return out
+
+
+def confirmations(lab, node, mark=0):
+    return [t for t, _ in confirmed_runs(lab, node, mark)]
 
 
 def all_moves(lab):
@@ -137,7 +147,8 @@ def main(lab, out_path):
         t0, t_end = int(t0), int(t_end)
         d = first_after(notify_masters(lab, node), t0)
         c = first_after(moves(lab, node), t0)
-        k = first_after(confirmations(lab, node), t0)
+        runs = dict(confirmed_runs(lab, node))
+        k = first_after(list(runs), t0)
         row = {
             "scene": scene,
             "to": node,
@@ -145,13 +156,15 @@ def main(lab, out_path):
             "cloud_ms": ms(c - t0) if c else None,
             "confirmed_ms": ms(k - t0) if k else None,
             "havip_ms": ms(k - d) if d and k else None,
+            "run_ms": runs.get(k) if k else None,
             "outage_ms": ms(outage(probes, t0, t_end)),
             "note": note,
         }
         rows.append(row)
-    cols = ["scene", "to", "detect_ms", "cloud_ms", "confirmed_ms", "havip_ms", "outage_ms"]
+    cols = ["scene", "to", "detect_ms", "cloud_ms", "confirmed_ms", "havip_ms", "run_ms",
+            "outage_ms"]
     head = ["scene", "new master", "detect", "cloud moved", "confirmed", "havip share",
-            "client outage"]
+            "(run)", "client outage"]
     table = [head] + [[str(r["scene"]), r["to"]] + [
         "-" if r[c] is None else f"{r[c]} ms" for c in cols[2:]] for r in rows]
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]
@@ -169,6 +182,7 @@ def main(lab, out_path):
             "cloud_ms": "fault -> tcsim moved the HAVIP (gratuitous ARP)",
             "confirmed_ms": "fault -> havip notify CONFIRMED on the new node",
             "havip_ms": "confirmed - detect",
+            "run_ms": "of havip_ms, the notify run itself (journal elapsed_ms)",
             "outage_ms": "client outage through the EIP (probe gaps)"},
             "switches": rows}, f, indent=2)
         f.write("\n")
