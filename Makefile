@@ -32,8 +32,10 @@ chaos:
 demo:
 	CARGO="$(CARGO)" bash scripts/demo.sh
 
-# The end-to-end lab (root): network namespaces, real keepalived and nginx, tcsim learning the
-# gratuitous ARP on a bridge; replays the three scenes and a planned switch, checks the cloud.
+# The end-to-end lab (root, deploy/lab/README.md): network namespaces, real keepalived and nginx,
+# tcsim over TLS learning the gratuitous ARP on a bridge and carrying the EIP; replays the
+# reference scenes, a planned switch, split brain and cloud trouble, checks the cloud and the
+# client through the EIP, prints the timing table (also target/lab/timing.json).
 e2e:
 	CARGO="$(CARGO)" bash deploy/lab/e2e.sh
 

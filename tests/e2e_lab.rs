@@ -1,18 +1,24 @@
-//! The end-to-end lab (`deploy/lab/e2e.sh`, also `make e2e`) as a test: network namespaces for
-//! two nodes, a client and the "cloud", real keepalived and nginx, tcsim learning the HAVIP's
-//! movement from keepalived's gratuitous ARP on the lab's bridge, havip as notify hook and
-//! vrrp_script; the three scenes of the reference deployment and a planned switch (`havip
-//! failover`), the cloud checked after each.
+//! The end-to-end lab (`deploy/lab/e2e.sh`, also `make e2e`, described in
+//! `deploy/lab/README.md`) as a test: network namespaces for two nodes, a client and the
+//! "cloud", real keepalived and nginx in front of the IAM stand-ins, tcsim serving the API over
+//! TLS and the metadata service at 169.254.0.23, learning the HAVIP's movement from keepalived's
+//! gratuitous ARP and carrying the EIP to the holder; havip as notify hook, vrrp_script and
+//! track_file owner. The scenes (the reference deployment's three, a planned switch, split brain,
+//! cloud trouble) each check the cloud and the client through the EIP; the script fails on the
+//! first check that does not hold, and checks after every scene that no namespace routes
+//! anywhere but the lab's own bridge and links. It prints the timing table and writes
+//! `target/lab/timing.json`.
 //!
-//! Opt-in: it needs root, may install keepalived and nginx-light with apt-get, and takes about a
-//! minute, so it runs only with `HAVIP_E2E=1` and as root; otherwise it says why and passes.
-//! The script cleans up everything it created (namespaces, processes) whatever happens.
+//! Opt-in: it needs root, may install keepalived, nginx-light and nftables with apt-get, and
+//! takes one to two minutes, so it runs only with `HAVIP_E2E=1` and as root; otherwise it says
+//! why and passes. The script cleans up everything it created (namespaces, processes,
+//! `/etc/netns` entries) whatever happens.
 
 use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn e2e_lab_three_scenes() {
+fn e2e_lab_scenes() {
     if std::env::var_os("HAVIP_E2E").is_none_or(|v| v.is_empty()) {
         eprintln!(
             "skipped: the end-to-end lab runs only with HAVIP_E2E=1 (and as root): `sudo make e2e`"

@@ -1,6 +1,6 @@
 //! The deploy/ files say what the reference deployment needs: keepalived on both nodes as
 //! Tencent recommends (unicast, BACKUP + nopreempt, garp_master_delay 1 / refresh 5, havip as
-//! check and notify), mirror images of each other, accepted by keepalived itself when it is
+//! check and notify, the drain flags as weight-0 track files), mirror images of each other, accepted by keepalived itself when it is
 //! installed; and havip.toml.example is a valid configuration.
 
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ fn keepalived_configs_follow_the_reference_deployment() {
         for want in [
             "state BACKUP",
             "nopreempt",
-            "priority 100",
+            "priority 200",
             &format!("unicast_src_ip {me}"),
             "unicast_peer {",
             peer,
@@ -47,6 +47,14 @@ fn keepalived_configs_follow_the_reference_deployment() {
             "script \"/usr/local/bin/havip check --quiet --vip iam\"",
             "chk_havip",
             "vrrp_instance VI_1 {",
+            // havip failover's drain flag (and the operator's) fault the instance at once.
+            "vrrp_track_file drain_iam {",
+            "file /var/lib/havip/iam.drain",
+            "vrrp_track_file drain_all {",
+            "file /var/lib/havip/drain",
+            "track_file {",
+            "drain_iam weight 0",
+            "drain_all weight 0",
         ] {
             assert!(has(&d, want), "node{n}: missing `{want}`");
         }
@@ -60,6 +68,12 @@ fn keepalived_configs_follow_the_reference_deployment() {
         );
         // The check's own timeout (2s) must fit inside vrrp_script's.
         assert!(has(&d, "timeout 5"), "node{n}: vrrp_script timeout");
+        // No sample mail settings (havip sends the alerts).
+        assert!(
+            !d.iter()
+                .any(|l| l.starts_with("smtp_") || l.starts_with("notification_email")),
+            "node{n}: SMTP settings"
+        );
     }
 }
 
@@ -120,7 +134,10 @@ fn the_example_configuration_is_valid() {
     assert_eq!(cfg.vips[0].vrrp_instance, "VI_1");
     let check = cfg.check.as_ref().expect("[check] in the example");
     check.validate().expect("a complete [check]");
-    assert_eq!(check.http.as_deref(), Some("http://127.0.0.1/healthz"));
+    assert_eq!(
+        check.http.as_deref(),
+        Some("http://127.0.0.1/nginx-healthz")
+    );
 
     // Every commented alternative is valid too once uncommented: the [[alert]] examples and
     // the other strategies (each block uncommented on its own).
@@ -155,4 +172,53 @@ fn logrotate_rotates_the_journal_by_rename() {
     assert!(has(&d, "create 0640 root root"));
     // copytruncate can drop records appended between the copy and the truncation.
     assert!(!d.iter().any(|l| l == "copytruncate"));
+}
+
+#[test]
+fn the_nginx_config_balances_over_both_nodes() {
+    let d = directives(&read("nginx/iam.conf"));
+    for want in [
+        "upstream iam.api.marmotedu.com {",
+        "server 10.0.4.20:8080 max_fails=2 fail_timeout=10s;",
+        "server 10.0.4.21:8080 max_fails=2 fail_timeout=10s;",
+        "upstream iam.authz.marmotedu.com {",
+        "server 10.0.4.20:9090 max_fails=2 fail_timeout=10s;",
+        "server 10.0.4.21:9090 max_fails=2 fail_timeout=10s;",
+        "client_max_body_size 5m;",
+        "location = /nginx-healthz {",
+    ] {
+        assert!(has(&d, want), "iam.conf: missing `{want}`");
+    }
+    // Shared round-robin state, so every worker takes its turn in the same rotation.
+    assert_eq!(d.iter().filter(|l| l.starts_with("zone ")).count(), 2);
+
+    let Ok(out) = Command::new("nginx").arg("-v").output() else {
+        eprintln!("skipped nginx -t: nginx is not installed (apt-get install nginx-light)");
+        return;
+    };
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().display();
+    let main = format!(
+        "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
+         fastcgi_temp_path {p}/fastcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+         include {};\n}}\n",
+        deploy("nginx/iam.conf").display()
+    );
+    std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
+    let out = Command::new("nginx")
+        .args(["-t", "-q", "-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .output()
+        .expect("run nginx -t");
+    assert!(
+        out.status.success(),
+        "nginx rejects iam.conf: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -2,7 +2,10 @@
 //! temporary credentials (`shared/tencent/API.md` §4.1).
 //!
 //! The base URL is configurable (`HAVIP_METADATA_ENDPOINT`) so tests can point it at tcsim;
-//! paths are appended under `<base>/latest/meta-data/`.
+//! paths are appended under `<base>/latest/meta-data/`. The real service speaks plain http at
+//! 169.254.0.23 (`metadata.tencentyun.com`), so plain http is accepted there and on loopback
+//! only ([`check_base_url`]): the service hands out role credentials, which must not cross any
+//! other network unencrypted.
 
 use std::time::Duration;
 
@@ -17,6 +20,10 @@ pub(crate) use crate::error_chain::error_chain;
 pub const DEFAULT_BASE_URL: &str = "http://metadata.tencentyun.com";
 /// The environment variable that overrides [`DEFAULT_BASE_URL`].
 pub const ENDPOINT_ENV: &str = "HAVIP_METADATA_ENDPOINT";
+/// The metadata service's link-local address on a CVM (what `metadata.tencentyun.com` resolves to).
+pub const SERVICE_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 0, 23);
+/// The metadata service's name on a CVM.
+pub const SERVICE_HOST: &str = "metadata.tencentyun.com";
 
 /// A client of the metadata service. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -72,13 +79,7 @@ impl Metadata {
         timeout: Duration,
         ca_file: Option<&std::path::Path>,
     ) -> Result<Self, Error> {
-        let url = reqwest::Url::parse(base_url)
-            .map_err(|e| Error::Config(format!("metadata endpoint {base_url:?}: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
-                "metadata endpoint {base_url:?}: scheme must be http or https"
-            )));
-        }
+        check_base_url(base_url)?;
         let mut builder = reqwest::Client::builder()
             // The metadata service is link-local to the instance: never through a proxy.
             .no_proxy()
@@ -217,6 +218,43 @@ impl Metadata {
     }
 }
 
+/// Checks a metadata base URL: https anywhere; plain http only to the metadata service itself
+/// (169.254.0.23, `metadata.tencentyun.com`) or to loopback (a simulator on this host).
+pub fn check_base_url(base_url: &str) -> Result<reqwest::Url, Error> {
+    let shown = clip_quoted(base_url);
+    let url = reqwest::Url::parse(base_url)
+        .map_err(|e| Error::Config(format!("metadata endpoint {shown}: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(format!(
+            "metadata endpoint {}: must not contain credentials (user:password@)",
+            clip_quoted(&super::wire::without_credentials(&url))
+        )));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_metadata_service(&url) || super::wire::is_loopback(&url) => Ok(url),
+        "http" => Err(Error::Config(format!(
+            "metadata endpoint {shown}: plain http is allowed only for the metadata service \
+             ({SERVICE_IP}, {SERVICE_HOST}) and loopback addresses; use https"
+        ))),
+        other => Err(Error::Config(format!(
+            "metadata endpoint {shown}: unsupported scheme {}; use http or https",
+            clip_quoted(other)
+        ))),
+    }
+}
+
+/// The URL names the metadata service: 169.254.0.23 or `metadata.tencentyun.com`.
+fn is_metadata_service(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    host.eq_ignore_ascii_case(SERVICE_HOST)
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip == SERVICE_IP)
+}
+
 /// A transport error naming the URL once (reqwest's own message repeats it).
 fn transport(url: &str, e: reqwest::Error) -> Error {
     let timed_out = e.is_timeout();
@@ -289,6 +327,45 @@ mod tests {
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
         assert!(Metadata::new("not a url", Duration::from_secs(1)).is_err());
         assert!(Metadata::new("ftp://x/", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn plain_http_only_to_the_service_and_loopback() {
+        for ok in [
+            DEFAULT_BASE_URL,
+            "http://169.254.0.23",
+            "http://169.254.0.23:80/",
+            "http://METADATA.tencentyun.com/",
+            "http://127.0.0.1:9/_sim/node/ins-1",
+            "http://localhost:8080",
+            "http://[::1]:9",
+            "https://10.0.4.2:8443",
+            "https://metadata.example.com",
+        ] {
+            assert!(check_base_url(ok).is_ok(), "{ok} should be accepted");
+        }
+        for bad in [
+            "http://10.0.4.2:9180",
+            "http://169.254.0.24",
+            "http://169.254.0.23.example.com",
+            "http://metadata.tencentyun.com.example.com",
+            "http://203.0.113.7",
+            "http://[fe80::1]",
+        ] {
+            let e = check_base_url(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("plain http") && e.contains("169.254.0.23"),
+                "{bad}: {e}"
+            );
+        }
+        let e = check_base_url("http://user:hunter2@169.254.0.23")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2") && e.contains("credentials"), "{e}");
+        let e = check_base_url("gopher://169.254.0.23")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unsupported scheme"), "{e}");
     }
 
     #[test]

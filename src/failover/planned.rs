@@ -15,9 +15,10 @@ use crate::backoff::Backoff;
 use crate::config::VipConfig;
 use crate::journal::Verdict;
 
-/// How often the cloud is read while waiting for the peer.
+/// How often the cloud is read while waiting for the peer. With keepalived's `track_file` on
+/// the drain flag the peer takes over within half a second, so the first reads come soon.
 const POLL: Backoff = Backoff {
-    initial: Duration::from_millis(200),
+    initial: Duration::from_millis(100),
     factor: 1.5,
     max: Duration::from_secs(1),
 };
@@ -191,14 +192,39 @@ pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: Failove
     done(out).await
 }
 
+/// Writes the drain flag: `havip check` fails while it exists, and keepalived's `track_file`
+/// (deploy/keepalived) reads its first line as a number, so the `1` puts the instance in FAULT
+/// at once (inotify) instead of after `fall` failed checks.
 fn write_drain_flag(path: &std::path::Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let body = format!(
-        "drained by havip failover (pid {}) at {}\n",
-        std::process::id(),
-        Utc::now().to_rfc3339()
-    );
-    crate::state::write_atomic(path, body.as_bytes())
+    crate::state::write_atomic(
+        path,
+        drain_flag_body(std::process::id(), Utc::now()).as_bytes(),
+    )
+}
+
+/// The drain flag's text: `1` alone on the first line (what keepalived reads), then who and when.
+fn drain_flag_body(pid: u32, at: chrono::DateTime<Utc>) -> String {
+    format!(
+        "1\n# drained by havip failover (pid {pid}) at {}\n",
+        at.to_rfc3339()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drain_flag_starts_with_a_number_for_track_file() {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let body = drain_flag_body(42, at);
+        assert_eq!(body.lines().next(), Some("1"));
+        assert!(
+            body.contains("pid 42") && body.contains("2023-11-14T22:13:20"),
+            "{body}"
+        );
+    }
 }

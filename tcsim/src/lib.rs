@@ -9,6 +9,7 @@ pub mod actions;
 pub mod arp;
 pub mod auth;
 pub mod control;
+pub mod dataplane;
 pub mod error;
 pub mod faults;
 pub mod ids;
@@ -63,6 +64,12 @@ pub struct SimOptions {
     pub arp_iface: Option<String>,
     /// Metadata instance for callers whose IP matches no instance.
     pub metadata_instance: Option<String>,
+    /// Also serve the metadata service alone, over plain http, here (as a CVM sees it at
+    /// 169.254.0.23:80), whatever `tls` says for the API.
+    pub metadata_listen: Option<SocketAddr>,
+    /// Forward the EIPs' traffic in this network namespace, on this interface (see
+    /// [`dataplane`]; needs root and nft).
+    pub eip_dataplane: Option<String>,
     /// Start with the clock this many seconds ahead (negative: behind).
     pub clock_offset_s: i64,
 }
@@ -81,6 +88,8 @@ impl Default for SimOptions {
             credential_lifetime: None,
             arp_iface: None,
             metadata_instance: None,
+            metadata_listen: None,
+            eip_dataplane: None,
             clock_offset_s: 0,
         }
     }

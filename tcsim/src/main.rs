@@ -58,6 +58,13 @@ struct ServeArgs {
     /// Metadata answers as this instance for callers whose IP matches no instance.
     #[arg(long, value_name = "INSTANCE_ID")]
     metadata_instance: Option<String>,
+    /// Also serve the metadata service alone, plain http, on this address (e.g. 169.254.0.23:80).
+    #[arg(long, value_name = "ADDR")]
+    metadata_listen: Option<SocketAddr>,
+    /// Forward each EIP's traffic to its holder in this network namespace, on this interface
+    /// (nftables DNAT plus neighbour entries; needs root and nft).
+    #[arg(long, value_name = "IFACE")]
+    eip_dataplane: Option<String>,
     /// Start with the clock this many seconds ahead (negative: behind).
     #[arg(
         long,
@@ -163,6 +170,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         credential_lifetime: args.credential_lifetime_s.map(Duration::from_secs),
         arp_iface: args.arp_iface,
         metadata_instance: args.metadata_instance,
+        metadata_listen: args.metadata_listen,
+        eip_dataplane: args.eip_dataplane,
         clock_offset_s: args.clock_offset_s,
     };
     let rt = tokio::runtime::Runtime::new()?;
@@ -175,6 +184,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", server.url())?;
+            if let Some(url) = server.metadata_url() {
+                writeln!(out, "metadata on {url}")?;
+            }
             out.flush()?;
         }
         tokio::select! {

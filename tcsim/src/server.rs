@@ -33,6 +33,9 @@ pub struct RunningServer {
     sim: Arc<Sim>,
     task: tokio::task::JoinHandle<()>,
     arp: Option<crate::arp::ArpListener>,
+    /// The metadata-only listener (`metadata_listen`): its address and accept loop.
+    metadata: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+    dataplane: Option<crate::dataplane::DataPlane>,
 }
 
 impl RunningServer {
@@ -51,6 +54,11 @@ impl RunningServer {
             },
             self.addr
         )
+    }
+
+    /// The metadata-only listener's `http://HOST:PORT`, when `metadata_listen` was given.
+    pub fn metadata_url(&self) -> Option<String> {
+        self.metadata.as_ref().map(|(a, _)| format!("http://{a}"))
     }
 
     pub fn sim(&self) -> &Arc<Sim> {
@@ -75,7 +83,13 @@ impl RunningServer {
         if let Some(arp) = self.arp {
             arp.stop();
         }
+        if let Some(dp) = self.dataplane {
+            let _ = tokio::task::spawn_blocking(move || dp.stop()).await;
+        }
         let _ = self.task.await;
+        if let Some((_, task)) = self.metadata {
+            let _ = task.await;
+        }
     }
 }
 
@@ -102,6 +116,21 @@ pub async fn serve(opts: SimOptions) -> anyhow::Result<RunningServer> {
         ),
         None => None,
     };
+    let metadata = match opts.metadata_listen {
+        Some(at) => {
+            let l = TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding the metadata listener {at}"))?;
+            let addr = l.local_addr()?;
+            let app = metadata_router(sim.clone());
+            Some((addr, tokio::spawn(accept_loop(l, None, app, sim.clone()))))
+        }
+        None => None,
+    };
+    let dataplane = match &opts.eip_dataplane {
+        Some(iface) => Some(crate::dataplane::DataPlane::start(sim.clone(), iface)?),
+        None => None,
+    };
     let app = router(sim.clone());
     let task = tokio::spawn(accept_loop(listener, acceptor, app, sim.clone()));
     Ok(RunningServer {
@@ -110,6 +139,8 @@ pub async fn serve(opts: SimOptions) -> anyhow::Result<RunningServer> {
         sim,
         task,
         arp,
+        metadata,
+        dataplane,
     })
 }
 
@@ -197,6 +228,18 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/", any(crate::pipeline::api))
         .merge(crate::metadata::routes())
         .merge(crate::control::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(
+            sim.clone(),
+            date_header,
+        ))
+        .with_state(sim)
+}
+
+/// The metadata service alone (`metadata_listen`): what a CVM reaches at 169.254.0.23.
+pub fn metadata_router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .merge(crate::metadata::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response_with_state(
             sim.clone(),

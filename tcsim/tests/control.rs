@@ -725,6 +725,39 @@ async fn metadata_default_instance_for_unknown_sources() {
     assert_eq!(text, "ins-iam00020");
 }
 
+/// `metadata_listen`: the metadata service alone, over plain http, beside a TLS API (as a CVM
+/// sees it at 169.254.0.23:80); neither the API nor the control API answers there.
+#[tokio::test]
+async fn metadata_listener_serves_metadata_only_over_plain_http() {
+    let server = tcsim::serve(SimOptions {
+        tls: true,
+        metadata_instance: Some("ins-iam00021".into()),
+        metadata_listen: Some(([127, 0, 0, 1], 0).into()),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    assert!(server.url().starts_with("https://"));
+    let md = server.metadata_url().expect("a metadata listener");
+    assert!(md.starts_with("http://127.0.0.1:"), "{md}");
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{md}/latest/meta-data/instance-id"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("date"));
+    assert_eq!(r.text().await.unwrap(), "ins-iam00021");
+    for path in ["/", "/_sim/health", "/_sim/state"] {
+        let r = http.get(format!("{md}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path} on the metadata listener");
+    }
+    let r = http.post(format!("{md}/")).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 404, "no API on the metadata listener");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn tls_with_the_written_certificate() {
     let dir = tempfile::tempdir().unwrap();

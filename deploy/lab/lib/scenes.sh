@@ -1,0 +1,288 @@
+# Sourced by deploy/lab/e2e.sh: the scenes. Each is one function, listed in SCENES (e2e.sh) in
+# the order they run. After the baseline, each acts on whichever node is master (the_master),
+# so they run in any order (scene_service_back only after scene_service_fails); each marks the
+# logs it reads (mark_all), checks the nodes, the cloud and the client through the EIP, and
+# records its switches for the timing table (switch_begin / switch_end).
+
+# expect_holder N [TRIGGER]: node N has the VIP, the other not; the cloud and the client agree;
+# node N's havip TRIGGER (default notify) confirmed the MASTER event, and (notify) only after
+# tcsim had moved the HAVIP.
+expect_holder() {
+	local n=$1 o=$((3 - $1)) t=${2:-notify} v
+	wait_until "$WAIT" "node$n did not take $VIP" has_vip "$n"
+	wait_until "$WAIT" "node$o still has $VIP" no_vip "$o"
+	ok "node$n holds $VIP (keepalived MASTER), node$o does not"
+	wait_until "$WAIT" "the cloud does not show ${NODE_INS[$n]}/${NODE_ENI[$n]} holding $HAVIP_ID with $EIP_ID bound ($(cloud))" \
+		cloud_is "${NODE_INS[$n]}" "${NODE_ENI[$n]}"
+	wait_until 5 "tcsim did not log a move by node$n's gratuitous ARP on br0" arp_moved "$n"
+	show_cloud
+	describe "$n" || fail "havip api DescribeHaVips on node$n"
+	wait_until "$WAIT" "node$n's havip $t did not record the MASTER event" journal_done "$n" MASTER "$t"
+	v=$(journal_verdict "$n" MASTER "$t")
+	[[ $v == CONFIRMED* ]] || fail "node$n: havip $t MASTER ended: $v"
+	[ "$t" != notify ] || no_false_success "$n"
+	ok "node$n: havip $t MASTER: $v"
+	wait_until "$WAIT" "the client does not reach node$n's nginx through the EIP" client_gets "node$n"
+	ok "client $CLIENT_IP -> http://$EIP/ (EIP) -> node$n's nginx"
+}
+
+# no_false_success N: every CONFIRMED MASTER record of node N since the mark was written after
+# tcsim last moved the HAVIP to node N (a verdict is only as good as what was read for it).
+no_false_success() {
+	"$PY" "$LABSRC/timing.py" --check-confirmed "$LAB" "node$1" "${JMARK[$1]:-0}" ||
+		fail "node$1 reported CONFIRMED while the cloud's last move was not to node$1"
+}
+
+# Baseline (from nothing): node1 MASTER, node2 BACKUP, the seed's cloud (node1 holds the HAVIP,
+# the EIP is bound); the client through the EIP reaches node1; the load is spread 5/5.
+scene_baseline() {
+	local v
+	heading "Baseline: keepalived on node1, then node2 (both BACKUP + nopreempt; node1 goes first)"
+	mark_all
+	start_keepalived 1
+	wait_until "$WAIT" "keepalived on node1 did not become MASTER" entered 1 MASTER
+	alive keepalived1
+	start_keepalived 2
+	wait_until "$WAIT" "keepalived on node2 did not enter BACKUP" entered 2 BACKUP
+	wait_until "$WAIT" "node1 did not take $VIP" has_vip 1
+	ok "node1 MASTER with $VIP, node2 BACKUP"
+	# The seed already has node1 holding the HAVIP: the announcement changes nothing in the
+	# cloud, and havip must still confirm it.
+	wait_until "$WAIT" "node1's havip notify did not record the MASTER event" journal_done 1 MASTER
+	v=$(journal_verdict 1 MASTER)
+	[[ $v == CONFIRMED* ]] || fail "node1: havip notify MASTER (HAVIP already held) ended: $v"
+	ok "node1: havip notify MASTER (HAVIP already held): $v"
+	cloud_is "${NODE_INS[1]}" "${NODE_ENI[1]}" || fail "the cloud does not show node1 holding $HAVIP_ID: $(cloud)"
+	show_cloud
+	wait_until "$WAIT" "the client does not reach node1's nginx through the EIP" client_gets node1
+	grep -q 'EIP data plane: forwarding' "$LAB/tcsim.log" || fail "tcsim's data plane did not log its forwarding"
+	ok "client $CLIENT_IP -> http://$EIP/ (EIP, DNAT in the cloud to $VIP at node1's MAC) -> node1's nginx"
+	check_balance
+	wait_until "$WAIT" "node1's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[1]}"
+	ok "node1's alert reached the webhook receiver in the cloud namespace"
+	start_probe
+}
+
+# the_master: M = the node holding the VIP, O = the other; fails unless exactly one holds it.
+the_master() {
+	if has_vip 1 && no_vip 2; then
+		M=1
+	elif has_vip 2 && no_vip 1; then
+		M=2
+	else
+		fail "expected exactly one node with $VIP"
+	fi
+	O=$((3 - M))
+}
+
+# Scene 1 (any master M): keepalived stopped on M -> O takes over; keepalived back on M ->
+# BACKUP (nopreempt).
+scene_master_stops() {
+	the_master
+	heading "Scene 1: keepalived stopped on the master (node$M)"
+	mark_all
+	switch_begin
+	stop_keepalived "$M"
+	expect_holder "$O"
+	switch_end "1 keepalived stopped" "$O"
+	heading "keepalived back on node$M: it stays BACKUP (nopreempt)"
+	log_mark "$M"
+	start_keepalived "$M"
+	wait_until "$WAIT" "keepalived on node$M did not enter BACKUP" entered "$M" BACKUP
+	sleep 3
+	alive "keepalived$M"
+	entered "$M" MASTER && fail "node$M took the VIP back after its restart (preemption)"
+	if ! has_vip "$O" || has_vip "$M"; then fail "the VIP moved after node$M's restart"; fi
+	cloud_is "${NODE_INS[$O]}" "${NODE_ENI[$O]}" || fail "the cloud changed after node$M's restart: $(cloud)"
+	client_gets "node$O" || fail "the client no longer reaches node$O through the EIP"
+	ok "node$M BACKUP, node$O still MASTER, cloud unchanged, the client still reaches node$O"
+}
+
+# Scene 2 (any master M): nginx stopped on M -> havip check fails -> FAULT -> O takes over.
+scene_service_fails() {
+	the_master
+	heading "Scene 2: nginx stopped on the master (node$M) -> havip check fails -> the VIP moves"
+	mark_all
+	switch_begin
+	stop_nginx "$M"
+	wait_until "$WAIT" "keepalived on node$M did not enter FAULT (havip check should fail)" entered "$M" FAULT
+	ok "node$M: havip check fails, keepalived FAULT"
+	expect_holder "$O"
+	switch_end "2 nginx stopped" "$O" "chk_havip: interval 3 s, fall 2"
+}
+
+# Scene 3 (after scene 2: master M, nginx stopped on O, which is in FAULT): nginx back on O ->
+# BACKUP; nothing moves.
+scene_service_back() {
+	local before after writes w
+	the_master
+	[ -z "${PID[nginx$O]:-}" ] || fail "scene_service_back needs scene_service_fails first (nginx runs on node$O)"
+	heading "Scene 3: nginx back on node$O -> no preemption: the VIP and the cloud stay"
+	before=$(cloud)
+	writes=$(write_calls)
+	mark_all
+	start_nginx "$O"
+	wait_until "$WAIT" "keepalived on node$O did not leave FAULT for BACKUP" entered "$O" BACKUP
+	ok "node$O: havip check passes again, keepalived BACKUP"
+	# Two garp_master_refresh periods: M keeps announcing, O must not take over.
+	sleep 10
+	entered "$O" MASTER && fail "node$O took the VIP back (preemption)"
+	entered "$M" BACKUP && fail "node$M left MASTER"
+	if ! has_vip "$M" || has_vip "$O"; then fail "the VIP moved (node$M should have it, node$O not)"; fi
+	after=$(cloud)
+	[ "$before" = "$after" ] || fail "the cloud changed: before '$before', after '$after'"
+	w=$(write_calls)
+	[ "$w" -eq "$writes" ] || fail "$((w - writes)) cloud write(s) during scene 3"
+	client_gets "node$M" || fail "the client no longer reaches node$M through the EIP"
+	show_cloud
+	ok "node$M still MASTER, node$O BACKUP, the cloud unchanged, no cloud writes, the client reaches node$M"
+}
+
+# Scene 4 (any master M): havip failover on M -> its drain flag -> track_file -> FAULT at once
+# -> O after its skew time; the flag is removed and M comes back as BACKUP.
+scene_planned() {
+	local out took
+	the_master
+	heading "Scene 4 (planned switch): havip failover on the holder (node$M); track_file drains it"
+	mark_all
+	switch_begin
+	out=$(nsx "${NS[$M]}" timeout 60 "$LAB/node$M/havip" failover --vip iam --yes --timeout 40s 2>&1) ||
+		fail "havip failover on node$M: $out"
+	took=$((($(now_ns) - SW_T0) / 1000000))
+	printf '%s\n' "$out" | sed 's/^/   /'
+	expect_holder "$O"
+	entered "$M" FAULT || fail "node$M did not go through FAULT (track_file on the drain flag)"
+	grep -q "drain_iam" "$LAB/node$M/keepalived.log" ||
+		fail "keepalived on node$M did not log the drain_iam track file"
+	if [ -e "$LAB/node$M/state/iam.drain" ] || [ -e "$LAB/node$M/state/drain" ]; then
+		fail "havip failover left a drain flag on node$M"
+	fi
+	wait_until "$WAIT" "keepalived on node$M did not come back to BACKUP after the drain" entered "$M" BACKUP
+	ok "node$M BACKUP again (drain flag cleared), node$O MASTER"
+	PLANNED_MS=$took
+	switch_end "4 planned (havip failover)" "$O" "havip failover returned after $took ms"
+}
+
+# Split brain (any master M, O BACKUP): VRRP between the nodes dropped on both -> O claims
+# MASTER too. Both announce, so the cloud follows whichever announced last; havip must not
+# report more than it read, an alert goes out, no cloud writes while it lasts; VRRP back -> one
+# MASTER (equal priorities: the higher address, node2, stays), and the cloud follows it.
+block_vrrp() {
+	nsx "${NS[$1]}" nft -f - <<-EOT || fail "cannot block VRRP on node$1"
+		table ip lab_vrrp {
+		    chain input { type filter hook input priority 0; policy accept; ip protocol vrrp drop; }
+		}
+	EOT
+}
+unblock_vrrp() { nsx "${NS[$1]}" nft delete table ip lab_vrrp || fail "cannot unblock VRRP on node$1"; }
+scene_split_brain() {
+	local v w0 w m o
+	the_master
+	heading "Split brain: VRRP between the nodes dropped on both (node$M MASTER)"
+	mark_all
+	w0=$(write_calls)
+	switch_begin
+	block_vrrp 1
+	block_vrrp 2
+	wait_until "$WAIT" "node$O did not claim MASTER without adverts" entered "$O" MASTER
+	wait_until "$WAIT" "node$O did not take $VIP" has_vip "$O"
+	has_vip "$M" || fail "node$M gave up $VIP although it heard nothing"
+	entered "$M" BACKUP && fail "node$M left MASTER"
+	ok "both nodes MASTER with $VIP (split brain)"
+	wait_until "$WAIT" "node$O's havip notify did not record the MASTER event" journal_done "$O" MASTER
+	v=$(journal_verdict "$O" MASTER)
+	say "node$O: havip notify MASTER during the split: $v"
+	case $v in
+	CONFIRMED*)
+		no_false_success "$O"
+		wait_until "$WAIT" "node$O's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[$O]}"
+		;;
+	*) wait_until "$WAIT" "node$O's failure alert did not reach the receiver" alert_seen "$ALERTS" failure "${NODE_INS[$O]}" ;;
+	esac
+	ok "node$O's alert reached the webhook receiver"
+	switch_end "split brain (both MASTER)" "$O" "VRRP dropped: node$O claims after 3 missed adverts + skew; node$M stays MASTER"
+	# More than one garp_master_refresh period: each node's announcements move the HAVIP.
+	sleep 6
+	entered "$M" BACKUP && fail "node$M left MASTER during the split"
+	has_vip 1 && has_vip 2 || fail "a node dropped $VIP during the split"
+	[ "$(eip_status)" = BIND ] || fail "the EIP lost its binding during the split: $(cloud)"
+	w=$(write_calls)
+	[ "$w" -eq "$w0" ] || fail "$((w - w0)) cloud write(s) during the split"
+	[ -n "$(client_served_by)" ] || fail "the client gets no answer through the EIP during the split"
+	show_cloud
+	ok "the cloud follows the last announcement (moves to node1: $(($(arp_moves "${NODE_MAC[1]}") - ARPS[1])), to node2: $(($(arp_moves "${NODE_MAC[2]}") - ARPS[2]))); EIP bound; no cloud writes"
+	heading "Split brain heals: VRRP back"
+	mark_all
+	unblock_vrrp 1
+	unblock_vrrp 2
+	wait_until "$WAIT" "neither node went back to BACKUP" eval 'entered 1 BACKUP || entered 2 BACKUP'
+	if entered 1 BACKUP; then m=2; else m=1; fi
+	o=$((3 - m))
+	wait_until "$WAIT" "node$o still has $VIP" no_vip "$o"
+	wait_until "$WAIT" "the cloud does not follow node$m after the split ($(cloud))" \
+		cloud_is "${NODE_INS[$m]}" "${NODE_ENI[$m]}"
+	wait_until "$WAIT" "the client does not reach node$m through the EIP" client_gets "node$m"
+	show_cloud
+	ok "one MASTER again (node$m), node$o BACKUP; the cloud and the client follow node$m"
+}
+
+# Cloud trouble during a switch (MASTER M): the EIP is unbound first (the data plane carries
+# nothing), then tcsim throttles (the first three reads of each kind get RequestLimitExceeded,
+# then 2 reads/s), delays half the calls by 400 ms and fails the first bind and two task polls; keepalived stops on M -> the peer must bind the EIP and confirm within
+# its 20 s deadline, or fail with an alert; never CONFIRMED unless the cloud shows it.
+scene_cloud_trouble() {
+	local m o v note
+	the_master
+	m=$M o=$O
+	heading "Cloud trouble during a switch: EIP unbound, tcsim throttling and delaying; keepalived stopped on node$m"
+	nsx "${NS[$m]}" "$LAB/node$m/havip" --timeout 10s api vpc HaVipDisassociateAddressIp \
+		"{\"HaVipId\":\"$HAVIP_ID\"}" >/dev/null || fail "cannot unbind the EIP"
+	wait_until "$WAIT" "the EIP is not UNBIND ($(cloud))" eval '[ "$(eip_status)" = UNBIND ]'
+	wait_until 5 "the client still gets answers through the unbound EIP" client_gets_nothing
+	ok "EIP unbound: the client gets nothing through it"
+	sim POST /_sim/settings '{"rate_limits": {"DescribeHaVips": 2, "DescribeAddresses": 2}}' >/dev/null
+	sim POST /_sim/faults '{"action": "DescribeHaVips", "count": 3, "error": "RequestLimitExceeded"}' >/dev/null
+	sim POST /_sim/faults '{"action": "DescribeAddresses", "count": 3, "error": "RequestLimitExceeded"}' >/dev/null
+	sim POST /_sim/faults '{"action": "HaVipAssociateAddressIp", "count": 1, "error": "InternalError"}' >/dev/null
+	sim POST /_sim/faults '{"action": "DescribeVpcTaskResult", "count": 2, "http_status": 502}' >/dev/null
+	# Last: the first rule that matches and fires applies, and the ones above must fire.
+	sim POST /_sim/faults '{"action": "*", "probability": 0.5, "delay_ms": 400}' >/dev/null
+	sim DELETE /_sim/requests >/dev/null
+	mark_all
+	switch_begin
+	stop_keepalived "$m"
+	wait_until "$WAIT" "node$o did not take $VIP" has_vip "$o"
+	wait_until "$WAIT" "node$o's havip notify did not end" journal_done "$o" MASTER
+	v=$(journal_verdict "$o" MASTER)
+	note=$(refused_calls)
+	sim DELETE /_sim/faults >/dev/null
+	sim POST /_sim/settings '{"rate_limits": {"DescribeHaVips": 20, "DescribeAddresses": 20}}' >/dev/null
+	say "node$o: havip notify MASTER under cloud trouble ($note): $v"
+	case $v in
+	CONFIRMED*)
+		cloud_is "${NODE_INS[$o]}" "${NODE_ENI[$o]}" || fail "node$o CONFIRMED but the cloud shows: $(cloud)"
+		no_false_success "$o"
+		wait_until "$WAIT" "node$o's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[$o]}"
+		;;
+	*)
+		wait_until "$WAIT" "node$o's failure alert did not reach the receiver" alert_seen "$ALERTS" failure "${NODE_INS[$o]}"
+		ok "node$o failed with an alert; the trouble is over: havip takeover repairs it"
+		nsx "${NS[$o]}" "$LAB/node$o/havip" takeover --vip iam >/dev/null 2>&1 || fail "havip takeover on node$o"
+		note="$note; notify ${v%% *}, then havip takeover"
+		;;
+	esac
+	case $v in CONFIRMED*) expect_holder "$o" ;; *) expect_holder "$o" takeover ;; esac
+	switch_end "cloud trouble" "$o" "$note"
+	log_mark "$m"
+	start_keepalived "$m"
+	wait_until "$WAIT" "keepalived on node$m did not enter BACKUP" entered "$m" BACKUP
+	ok "node$m back as BACKUP"
+}
+refused_calls() { # what tcsim's request log shows of the trouble: refusals by code
+	sim GET /_sim/requests | "$PY" -c '
+import collections, json, sys
+reqs = json.load(sys.stdin)
+codes = collections.Counter(r["code"] for r in reqs if r.get("code"))
+print("%d calls, refused: %s; half of them delayed 400 ms"
+      % (len(reqs), ", ".join("%d %s" % (n, c) for c, n in sorted(codes.items())) or "none"))'
+}
