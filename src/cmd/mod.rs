@@ -12,6 +12,7 @@ pub mod config;
 pub mod failover;
 pub mod journal;
 pub mod notify;
+pub mod status;
 pub mod takeover;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -39,6 +40,8 @@ pub enum Command {
     Journal(journal::Args),
     /// Validate and show the configuration (`havip config check`).
     Config(config::Args),
+    /// Where each VIP stands: keepalived, this node and the cloud, one verdict (a monitoring plugin).
+    Status(status::Args),
 }
 
 /// A usage error: the command line (or its JSON) is wrong. Exit 2, nothing was sent.
@@ -51,7 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(
         cli.global.client_options(),
         ConfigSource::new(cli.global.config.as_deref()),
-        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV]),
+        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV, status::NO_COLOR_ENV]),
     );
     match &cli.command {
         Command::Api(args) => api::run(args, &ctx).await,
@@ -61,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Failover(args) => failover::run(args, &ctx).await,
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Config(args) => config::run(args, &ctx).await,
+        Command::Status(args) => status::run(args, &ctx).await,
     }
 }
 

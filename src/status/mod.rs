@@ -12,6 +12,7 @@
 
 pub mod judge;
 pub mod local;
+pub mod report;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
