@@ -220,6 +220,10 @@ fn unknown_when_nothing_was_recorded_or_the_cloud_cannot_be_read() {
     assert_eq!(iam["reason_code"], "cloud_unreadable");
     let error = iam["cloud"]["error"].as_str().unwrap_or_default();
     assert!(error.contains("UnauthorizedOperation"), "{error}");
+    assert!(
+        !r.all_output().contains(EXAMPLE_SECRET_KEY),
+        "no secret in the output"
+    );
     assert_eq!(iam["cloud"]["holder"], Value::Null);
     ctl.clear_faults();
 
@@ -329,6 +333,56 @@ fn vip_selects_one_and_the_worst_verdict_wins() {
         first_line(&r).contains("; web: cannot read the cloud"),
         "{}",
         r.stdout
+    );
+}
+
+/// In a namespace of its own (root; skipped otherwise), with the VIP's address on `hv0`
+/// and nothing on its veth peer `hv1`: tcsim and havip run there, so the address check is real.
+#[test]
+fn the_address_on_an_interface_counts() {
+    support::netns::run_or_skip(
+        "the_address_on_an_interface_counts",
+        &[
+            &["link", "set", "lo", "up"],
+            &["link", "add", "hv0", "type", "veth", "peer", "name", "hv1"],
+            &["addr", "add", "10.0.4.99/24", "dev", "hv0"],
+            &["link", "set", "hv0", "up"],
+            &["link", "set", "hv1", "up"],
+        ],
+        || {
+            let sim = SimHandle::start("seed");
+            let ctl = Ctl(&sim);
+            // .20 holds the HAVIP, keepalived there is MASTER with the address on hv0: OK.
+            let n20 = Node::minimal(&sim, NODE20, "interface = \"hv0\"\n");
+            record(&n20, VrrpState::Master);
+            let (r, v) = json_status(&n20, &ctl, &[]);
+            r.assert_code(0);
+            assert_eq!(v["vips"][0]["local"]["address_on_interface"], true);
+            assert_eq!(v["vips"][0]["local"]["interface"], "hv0");
+            let r = status(&n20, &ctl, &[]);
+            assert!(r.stdout.contains("10.0.4.99 is on hv0"), "{}", r.stdout);
+
+            // The same, but keepalived's interface is hv1, where the address is not: DRIFT.
+            n20.write_config(&minimal_config(&sim.url(), NODE20, "interface = \"hv1\"\n"));
+            let (r, v) = json_status(&n20, &ctl, &[]);
+            r.assert_code(1);
+            assert_eq!(v["vips"][0]["reason_code"], "master_without_address");
+            assert_eq!(v["vips"][0]["local"]["address_on_interface"], false);
+
+            // .21 is BACKUP but has the address while the cloud names .20: SPLIT.
+            let n21 = Node::minimal(&sim, NODE21, "interface = \"hv0\"\n");
+            record(&n21, VrrpState::Backup);
+            let r = status(&n21, &ctl, &[]);
+            r.assert_code(2);
+            assert!(
+                first_line(&r).starts_with(&format!(
+                    "HAVIP SPLIT - iam: the address is on hv0 here, but the cloud names {NODE20}"
+                )),
+                "{}",
+                r.stdout
+            );
+            Ok(())
+        },
     );
 }
 

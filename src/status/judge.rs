@@ -99,13 +99,6 @@ pub enum Reason {
     HeldButNotMaster(VrrpState),
     /// DRIFT: the cloud names nobody (and keepalived here is not MASTER either).
     HeldByNobody(VrrpState),
-    /// DRIFT: the address is on a local interface but keepalived is not MASTER here.
-    AddressButNotMaster {
-        /// keepalived's last state.
-        state: VrrpState,
-        /// The local interface (label) that has the address.
-        label: String,
-    },
     /// DRIFT: the expected EIP is not bound to the VIP (its own record says so).
     EipNotAttached(Option<EipDetails>),
 }
@@ -127,7 +120,6 @@ impl Reason {
             Reason::MasterWithoutAddress { .. } => "master_without_address",
             Reason::HeldButNotMaster(_) => "held_not_master",
             Reason::HeldByNobody(_) => "held_by_nobody",
-            Reason::AddressButNotMaster { .. } => "address_not_master",
             Reason::EipNotAttached(_) => "eip_not_attached",
         }
     }
@@ -174,10 +166,6 @@ impl fmt::Display for Reason {
             Reason::HeldByNobody(s) => {
                 write!(f, "the cloud names nobody (keepalived is {s} here)")
             }
-            Reason::AddressButNotMaster { state, label } => write!(
-                f,
-                "the address is on {label} here, but keepalived is {state}"
-            ),
             Reason::EipNotAttached(Some(e)) => write!(f, "the EIP is not bound to the VIP: {e}"),
             Reason::EipNotAttached(None) => f.write_str("the expected EIP is not bound"),
         }
@@ -212,8 +200,10 @@ fn is(verdict: Verdict, reason: Reason) -> Judgement {
 /// 4. keepalived is MASTER here while the cloud names another: SPLIT;
 /// 5. a task is in flight (an EIP `BINDING`/`UNBINDING`, an IP `MIGRATING`): DRIFT;
 /// 6. keepalived and the cloud disagree on whether this node holds it, the cloud names nobody,
-///    or the address and keepalived disagree: DRIFT (a missing address counts only where the
-///    VIP names its `interface`: elsewhere havip cannot know where keepalived puts it);
+///    or keepalived is MASTER and the cloud agrees but the address is missing from the VIP's
+///    `interface`: DRIFT (a missing address counts only where the VIP names its `interface`:
+///    elsewhere havip cannot know where keepalived puts it). An address here while keepalived
+///    is not MASTER shows as one of these or as SPLIT (rule 2);
 /// 7. the expected EIP is not bound, from its own record: DRIFT;
 /// 8. OK.
 pub fn judge(local: &LocalView, cloud: Result<&HoldView, &Arc<ObserveError>>) -> Judgement {
@@ -278,10 +268,6 @@ fn disagreement(state: VrrpState, holder: &Holder, presence: &Presence) -> Optio
         }),
         (false, Holder::ThisNode(_), _) => Some(Reason::HeldButNotMaster(state)),
         (false, Holder::Nobody, _) => Some(Reason::HeldByNobody(state)),
-        (false, _, Presence::On { label, .. }) => Some(Reason::AddressButNotMaster {
-            state,
-            label: label.clone(),
-        }),
         _ => None,
     }
 }
