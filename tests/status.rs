@@ -386,6 +386,56 @@ fn the_address_on_an_interface_counts() {
     );
 }
 
+/// The library as the watch daemon uses it: one engine, one observer per VIP, observed again
+/// and again; each observation costs the strategy's two Describe calls and nothing else, and
+/// the configuration is not read again (the file is gone by the second look).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_looks_again_cheaply_without_rereading_the_configuration() {
+    use havip::cloud::{ClientOptions, EnvVars};
+    use havip::context::{ConfigSource, Context};
+    use havip::status::{Verdict, VipObserver};
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    let sim = SimHandle::start("seed");
+    let ctl = Ctl(&sim);
+    let keys = format!(
+        "\n[credentials]\nsecret_id = \"{EXAMPLE_SECRET_ID}\"\nsecret_key = \"{EXAMPLE_SECRET_KEY}\"\n"
+    );
+    let node = Node::minimal(&sim, NODE20, "");
+    // The state directory in the file: this context reads no environment.
+    let text = format!(
+        "state_dir = \"{}\"\n{}{keys}",
+        node.state_dir().display(),
+        minimal_config(&sim.url(), NODE20, "")
+    );
+    node.write_config(&text);
+    std::fs::set_permissions(node.config_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    record(&node, VrrpState::Master);
+    let flags = ClientOptions {
+        metadata_endpoint: Some(sim.metadata_url(NODE20)),
+        ..ClientOptions::default()
+    };
+    let path = node.config_path();
+    let ctx = Context::new(flags, ConfigSource::new(Some(&path)), EnvVars::default());
+    let engine = ctx.engine().await.expect("engine");
+    assert_eq!(engine.cfg.vips.len(), 1);
+    let vip = engine.cfg.vips[0].clone();
+    std::fs::remove_file(&path).unwrap();
+    let mut observer = VipObserver::new(engine, vip);
+    ctl.clear_requests();
+    for round in 0..3 {
+        let o = observer.observe(Duration::from_secs(5)).await;
+        assert_eq!(o.verdict(), Verdict::Ok, "round {round}: {}", o.judgement);
+    }
+    let actions: Vec<String> = ctl
+        .requests()
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(actions, ["DescribeHaVips", "DescribeAddresses"].repeat(3));
+}
+
 /// Runs `node`'s `havip status` on a pseudo-terminal (util-linux `script`), with `extra`
 /// environment; `None` when `script` is not installed.
 fn on_a_terminal(node: &Node, extra: &[(&str, &str)]) -> Option<String> {

@@ -224,15 +224,19 @@ fn keepalived(v: &View<'_>) -> String {
             "no event recorded for vrrp_instance {} (havip notify has not run for {})",
             v.vip.vrrp_instance, o.vip
         ),
-        Ok(Some(rec)) => format!(
-            "{} since {} ({} ago), event #{} from {}, vrrp_instance {}",
-            rec.state,
-            when(rec.at),
-            ago(o.at - rec.at),
-            rec.seq,
-            rec.trigger,
-            v.vip.vrrp_instance
-        ),
+        Ok(Some(rec)) => {
+            // A repeated MASTER keeps the transition's time.
+            let since = rec.master_since.unwrap_or(rec.at);
+            format!(
+                "{} since {} ({} ago), event #{} from {}, vrrp_instance {}",
+                rec.state,
+                when(since),
+                ago(o.at - since),
+                rec.seq,
+                rec.trigger,
+                v.vip.vrrp_instance
+            )
+        }
     }
 }
 
