@@ -17,3 +17,4 @@ pub mod journal;
 pub mod keepalived;
 pub mod node;
 pub mod state;
+pub mod status;

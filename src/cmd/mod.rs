@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod failover;
 pub mod journal;
 pub mod notify;
+pub mod status;
 pub mod takeover;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -42,6 +43,8 @@ pub enum Command {
     Config(config::Args),
     /// Check the deployment before trusting it: PASS/WARN/FAIL per check, with the fix.
     Doctor(doctor::Args),
+    /// Where each VIP stands: keepalived, this node and the cloud, one verdict (a monitoring plugin).
+    Status(status::Args),
 }
 
 /// A usage error: the command line (or its JSON) is wrong. Exit 2, nothing was sent.
@@ -54,7 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(
         cli.global.client_options(),
         ConfigSource::new(cli.global.config.as_deref()),
-        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV]),
+        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV, status::NO_COLOR_ENV]),
     );
     match &cli.command {
         Command::Api(args) => api::run(args, &ctx).await,
@@ -65,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Config(args) => config::run(args, &ctx).await,
         Command::Doctor(args) => doctor::run(args, &ctx).await,
+        Command::Status(args) => status::run(args, &ctx).await,
     }
 }
 
