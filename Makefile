@@ -3,7 +3,7 @@
 # chaos campaign, `make install` / `make deb` what an operator installs (deploy/README.md).
 CARGO ?= cargo
 
-.PHONY: build test lint bench chaos demo e2e install install-bin install-data uninstall deb clean
+.PHONY: build test lint bench chaos demo e2e install install-bin install-data uninstall deb deb-tools clean
 
 build:
 	$(CARGO) build --workspace --release
@@ -124,19 +124,20 @@ uninstall:
 	@echo "make uninstall: kept $(DESTDIR)$(SYSCONFDIR)/havip and $(DESTDIR)$(STATEDIR) (configuration, journal)"
 
 # --- The Debian package ------------------------------------------------------------------------
-# `make deb`: target/debian/havip_VERSION-1_ARCH.deb, with what `make install PREFIX=/usr`
-# installs (binary in /usr/bin, units in /usr/lib/systemd/system, /etc files as conffiles),
+# `make deb`: target/debian/havip_VERSION-1_ARCH.deb, holding what `make install PREFIX=/usr`
+# installs (binary in /usr/bin, units in /usr/lib/systemd/system, the /etc files as conffiles),
 # built by cargo-deb from [package.metadata.deb] in Cargo.toml; installs cargo-deb if absent.
-# DEB_PROFILE=dev packages the debug build (the packaging test, to spare a release build).
-DEB_PROFILE ?= release
-DEB_ROOT    := target/deb-root
-deb: $(DIST)/.stamp
-	@command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked --version '^3.8'
-	$(CARGO) build --profile $(DEB_PROFILE) -p havip
+DEB_ROOT := target/deb-root
+deb: deb-tools $(DIST)/.stamp
+	$(CARGO) build --release -p havip
 	rm -rf "$(DEB_ROOT)"
 	$(MAKE) --no-print-directory install-data DESTDIR="$(CURDIR)/$(DEB_ROOT)" PREFIX=/usr \
 		DOCDIR=/usr/share/doc/havip UNITDIR=/usr/lib/systemd/system DIST="$(DIST)"
-	$(CARGO) deb -p havip --no-build --profile $(DEB_PROFILE) --output target/debian/
+	$(CARGO) deb -p havip --no-build --output target/debian/
+
+# cargo-deb, when it is not installed yet (3.8 is the version the metadata was written for).
+deb-tools:
+	@command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked --version '^3.8'
 
 clean:
 	$(CARGO) clean
