@@ -3,10 +3,12 @@
 # chaos campaign, `make install` / `make deb` what an operator installs (deploy/README.md).
 CARGO ?= cargo
 
-.PHONY: build test lint bench chaos demo e2e install install-bin install-data uninstall deb deb-tools clean
+.PHONY: build test lint bench chaos demo e2e dist install install-bin install-data uninstall deb deb-tools clean
 
+# `make`: the release binaries, and the man pages and completions `make install` ships.
 build:
 	$(CARGO) build --workspace --release
+	$(MAKE) --no-print-directory dist DIST_PROFILE=release
 
 test:
 	$(CARGO) build --workspace --bins
@@ -64,8 +66,12 @@ SOURCES := $(shell find src xtask/src -name '*.rs') Cargo.toml Cargo.lock
 target/release/havip: $(SOURCES)
 	$(CARGO) build --release -p havip
 
+# DIST_PROFILE: the cargo profile xtask runs in (`make` and `make deb` use release, whose
+# artifacts they build anyway; tests the dev profile's).
+DIST_PROFILE ?= dev
+dist: $(DIST)/.stamp
 $(DIST)/.stamp: $(SOURCES)
-	$(CARGO) xtask dist $(DIST)
+	$(CARGO) run --quiet --profile $(DIST_PROFILE) -p xtask -- dist $(DIST)
 	touch $@
 
 # Units: every unit and drop-in under deploy/systemd (the keepalived drop-in, havip-watch.service,
@@ -128,8 +134,9 @@ uninstall:
 # installs (binary in /usr/bin, units in /usr/lib/systemd/system, the /etc files as conffiles),
 # built by cargo-deb from [package.metadata.deb] in Cargo.toml; installs cargo-deb if absent.
 DEB_ROOT := target/deb-root
-deb: deb-tools $(DIST)/.stamp
+deb: deb-tools
 	$(CARGO) build --release -p havip
+	$(MAKE) --no-print-directory dist DIST_PROFILE=release
 	rm -rf "$(DEB_ROOT)"
 	$(MAKE) --no-print-directory install-data DESTDIR="$(CURDIR)/$(DEB_ROOT)" PREFIX=/usr \
 		DOCDIR=/usr/share/doc/havip UNITDIR=/usr/lib/systemd/system DIST="$(DIST)"

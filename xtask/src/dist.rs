@@ -24,14 +24,32 @@ pub struct Written {
     pub completions: Vec<PathBuf>,
 }
 
-/// A file or directory that could not be written.
+/// What went wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {what} {}", path.display())]
-pub struct Error {
-    what: &'static str,
-    path: PathBuf,
-    #[source]
-    source: io::Error,
+pub enum Error {
+    /// A file or directory could not be written.
+    #[error("cannot {what} {}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// clap_complete failed (it writes into memory here, so only its own checks can fail).
+    #[error("cannot generate the {shell} completions")]
+    Completions {
+        shell: Shell,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Writes the man pages and completions for `cmd` (havip's `Cli::command()`) under `out`.
@@ -57,20 +75,11 @@ pub fn write(cmd: Command, out: &Path) -> Result<Written, Error> {
     let comp_dir = fresh_dir(&out.join("completions"))?;
     for shell in SHELLS {
         let mut text = Vec::new();
-        // Writing into memory cannot fail; the error type is the generator's.
         shell
             .try_generate(&cmd, &mut text)
-            .map_err(|source| Error {
-                what: "generate the completions for",
-                path: PathBuf::from(shell.to_string()),
-                source,
-            })?;
+            .map_err(|source| Error::Completions { shell, source })?;
         let path = comp_dir.join(shell.file_name(&bin));
-        std::fs::write(&path, text).map_err(|source| Error {
-            what: "write",
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::write(&path, text).map_err(io_error("write", &path))?;
         written.completions.push(path);
     }
     Ok(written)
@@ -100,7 +109,8 @@ pub fn page_name(cmd: &Command) -> &str {
     cmd.get_display_name().unwrap_or_else(|| cmd.get_name())
 }
 
-/// Renders one page with a SEE ALSO section naming the root page and the parent's.
+/// Renders one page, with a SEE ALSO section naming the parent's page, the root's, and
+/// keepalived's.
 fn man_page(
     man: clap_mangen::Man,
     parent: Option<&str>,
@@ -108,49 +118,27 @@ fn man_page(
     dir: &Path,
 ) -> Result<PathBuf, Error> {
     let path = dir.join(man.get_filename());
-    let mut text = Vec::new();
-    let mut see_also: Vec<String> = Vec::new();
-    if let Some(parent) = parent {
-        see_also.push(parent.to_owned());
-    }
+    let mut see_also: Vec<(&str, u8)> = parent.map(|p| (p, 1)).into_iter().collect();
     if parent.is_some_and(|p| p != root) {
-        see_also.push(root.to_owned());
+        see_also.push((root, 1));
     }
-    see_also.extend(["keepalived".to_owned(), "keepalived.conf".to_owned()]);
-    let render = man.render(&mut text).and_then(|()| {
-        use std::io::Write;
-        let refs: Vec<String> = see_also
-            .iter()
-            .map(|p| match p.as_str() {
-                "keepalived" => format!("\\fB{p}\\fR(8)"),
-                "keepalived.conf" => format!("\\fB{p}\\fR(5)"),
-                _ => format!("\\fB{p}\\fR(1)"),
-            })
-            .collect();
-        writeln!(text, ".SH \"SEE ALSO\"\n{}", refs.join(", "))
-    });
-    render
-        .and_then(|()| std::fs::write(&path, text))
-        .map_err(|source| Error {
-            what: "write",
-            path: path.clone(),
-            source,
-        })?;
+    see_also.extend([("keepalived", 8), ("keepalived.conf", 5)]);
+    let refs: Vec<String> = see_also
+        .iter()
+        .map(|(page, section)| format!("\\fB{}\\fR({section})", page.replace('-', "\\-")))
+        .collect();
+    let mut text = Vec::new();
+    man.render(&mut text).map_err(io_error("render", &path))?;
+    text.extend(format!(".SH \"SEE ALSO\"\n{}\n", refs.join(", ")).into_bytes());
+    std::fs::write(&path, text).map_err(io_error("write", &path))?;
     Ok(path)
 }
 
 /// `dir`, created, emptied of what an earlier run left.
 fn fresh_dir(dir: &Path) -> Result<PathBuf, Error> {
-    let err = |what| {
-        move |source| Error {
-            what,
-            path: dir.to_owned(),
-            source,
-        }
-    };
     if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(err("empty"))?;
+        std::fs::remove_dir_all(dir).map_err(io_error("empty", dir))?;
     }
-    std::fs::create_dir_all(dir).map_err(err("create"))?;
+    std::fs::create_dir_all(dir).map_err(io_error("create", dir))?;
     Ok(dir.to_owned())
 }

@@ -10,18 +10,31 @@ use std::process::Command as Process;
 use clap::{Command, CommandFactory};
 use havip::cli::Cli;
 
-/// `(page name, about)` for the root and each visible subcommand, recursively, from clap's
-/// definition alone (names joined with `-`), not from xtask's own walk.
-fn expected_pages() -> Vec<(String, String)> {
-    fn walk(cmd: &Command, name: String, out: &mut Vec<(String, String)>) {
-        let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+/// A page: its name, the command's about, and the parent's page name.
+#[derive(Debug)]
+struct Page {
+    name: String,
+    about: String,
+    parent: Option<String>,
+}
+
+/// The root and each visible subcommand, recursively, from clap's definition alone (names
+/// joined with `-`), not from xtask's own walk.
+fn expected_pages() -> Vec<Page> {
+    fn walk(cmd: &Command, name: String, parent: Option<String>, out: &mut Vec<Page>) {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-            walk(sub, format!("{name}-{}", sub.get_name()), out);
+            let sub_name = format!("{name}-{}", sub.get_name());
+            walk(sub, sub_name, Some(name.clone()), out);
         }
-        out.push((name, about));
+        let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+        out.push(Page {
+            name,
+            about,
+            parent,
+        });
     }
     let mut out = Vec::new();
-    walk(&Cli::command(), "havip".to_owned(), &mut out);
+    walk(&Cli::command(), "havip".to_owned(), None, &mut out);
     out
 }
 
@@ -60,11 +73,16 @@ fn every_command_gets_a_man_page_that_names_it() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    let want: BTreeSet<String> = expected.iter().map(|(n, _)| format!("{n}.1")).collect();
+    let want: BTreeSet<String> = expected.iter().map(|p| format!("{}.1", p.name)).collect();
     assert_eq!(files, want, "one page per command, no more");
     assert_eq!(written.man_pages.len(), want.len());
 
-    for (name, about) in &expected {
+    for Page {
+        name,
+        about,
+        parent,
+    } in &expected
+    {
         let page = read(&dir.path().join("man").join(format!("{name}.1")));
         let version = Cli::command().get_version().map(str::to_owned).unwrap();
         let title = page.lines().find(|l| l.starts_with(".TH ")).unwrap_or("");
@@ -92,9 +110,15 @@ fn every_command_gets_a_man_page_that_names_it() {
         let plain = name_section.replace("\\-", "-").replace("\\*(Aq", "'");
         assert!(plain.contains(&head), "{name}.1: about {head:?} missing");
         assert!(page.contains(".SH \"SEE ALSO\""), "{name}.1: no SEE ALSO");
-        if name != "havip" {
+        let see_also = page.split(".SH \"SEE ALSO\"").nth(1).unwrap_or("");
+        if let Some(parent) = parent {
+            let parent_ref = format!("\\fB{}\\fR(1)", parent.replace('-', "\\-"));
             assert!(
-                page.contains("\\fBhavip\\fR(1)"),
+                see_also.contains(&parent_ref),
+                "{name}.1: SEE ALSO {parent}(1)"
+            );
+            assert!(
+                see_also.contains("\\fBhavip\\fR(1)"),
                 "{name}.1: SEE ALSO havip(1)"
             );
         }
