@@ -7,8 +7,8 @@ CARGO ?= cargo
 
 # `make`: the release binaries, and the man pages and completions `make install` ships.
 build:
-	$(CARGO) build --workspace --release
-	$(MAKE) --no-print-directory dist DIST_PROFILE=release
+	$(CARGO) build --workspace --release --bins
+	$(MAKE) --no-print-directory dist
 
 test:
 	$(CARGO) build --workspace --bins
@@ -64,14 +64,16 @@ DIST ?= target/dist
 SOURCES := $(shell find src xtask/src -name '*.rs') Cargo.toml Cargo.lock
 
 target/release/havip: $(SOURCES)
-	$(CARGO) build --release -p havip
+	$(CARGO) build --workspace --release --bins
 
-# DIST_PROFILE: the cargo profile xtask runs in (`make` and `make deb` use release, whose
-# artifacts they build anyway; tests the dev profile's).
-DIST_PROFILE ?= dev
+# xtask is built the way `make build` builds the workspace's binaries (release; the packaging
+# tests pass DIST_PROFILE=dev, as `make test` builds them), so it is already fresh there, never
+# rebuilt with another feature set.
+DIST_PROFILE ?= release
 dist: $(DIST)/.stamp
 $(DIST)/.stamp: $(SOURCES)
-	$(CARGO) run --quiet --profile $(DIST_PROFILE) -p xtask -- dist $(DIST)
+	$(CARGO) build --quiet --workspace --bins --profile $(DIST_PROFILE)
+	target/$(if $(filter dev,$(DIST_PROFILE)),debug,$(DIST_PROFILE))/xtask dist $(DIST)
 	touch $@
 
 # Units: every unit and drop-in under deploy/systemd (the keepalived drop-in, havip-watch.service,
@@ -135,8 +137,7 @@ uninstall:
 # built by cargo-deb from [package.metadata.deb] in Cargo.toml; installs cargo-deb if absent.
 DEB_ROOT := target/deb-root
 deb: deb-tools
-	$(CARGO) build --release -p havip
-	$(MAKE) --no-print-directory dist DIST_PROFILE=release
+	$(MAKE) --no-print-directory build
 	rm -rf "$(DEB_ROOT)"
 	$(MAKE) --no-print-directory install-data DESTDIR="$(CURDIR)/$(DEB_ROOT)" PREFIX=/usr \
 		DOCDIR=/usr/share/doc/havip UNITDIR=/usr/lib/systemd/system DIST="$(DIST)"

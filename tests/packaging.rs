@@ -148,6 +148,7 @@ fn install(prefix: &str) -> Installed {
             ("PREFIX", Path::new(prefix)),
             ("BIN", Path::new(env!("CARGO_BIN_EXE_havip"))),
             ("DIST", &dist),
+            ("DIST_PROFILE", Path::new("dev")),
         ],
     );
     Installed {
@@ -248,6 +249,7 @@ fn make_install_never_overwrites_an_operators_file_and_uninstall_keeps_them() {
             ("DESTDIR", &i.dest),
             ("BIN", Path::new(env!("CARGO_BIN_EXE_havip"))),
             ("DIST", &i.dist),
+            ("DIST_PROFILE", Path::new("dev")),
         ],
     );
     assert_eq!(read(&conf), "# the operator's\n");
