@@ -14,6 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+pub mod ratelimit;
 pub mod region;
 pub mod retry;
 pub mod setup;
@@ -27,6 +28,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
 pub use error::{classify_code, Error, ErrorClass};
 pub use metadata::Metadata;
+pub use ratelimit::RateLimit;
 pub use retry::RetryPolicy;
 pub use setup::{connect, ClientOptions};
 
