@@ -82,6 +82,13 @@ pub async fn run(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if ctx.regions().len() > MAX_REGIONS {
         return Err(UsageError(format!("at most {MAX_REGIONS} regions per audit")).into());
     }
+    if let Some(r) = ctx
+        .regions()
+        .iter()
+        .find(|r| !crate::cloud::region::is_region_name(r))
+    {
+        return Err(UsageError(format!("--region {r:?} is not a region name")).into());
+    }
     let (client, scope) = match setup(args, ctx).await {
         Ok(s) => s,
         Err(e) => {
