@@ -43,10 +43,16 @@ fn run_audit(url: &str, regions: &[String]) -> Result<Sample, String> {
     for r in regions {
         cmd.args(["--region", r]);
     }
-    cmd.args(["audit", "--format", "json", "--rate-limit", &RATE.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "audit",
+        "--format",
+        "json",
+        "--rate-limit",
+        &RATE.to_string(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| format!("spawn havip: {e}"))?;
     let mut pipe = child.stdout.take().ok_or("no stdout")?;
