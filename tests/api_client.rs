@@ -14,8 +14,9 @@ use havip::cloud::eni::{DescribeNetworkInterfaces, MigratePrivateIpAddress};
 use havip::cloud::havip::{DescribeHaVips, HaVipDisassociateAddressIp, HaVipState};
 use havip::cloud::task::{wait_eip_task, wait_vpc_task};
 use havip::cloud::{
-    fetch_all, CallObserver, CallRecord, Client, ClientConfig, CredentialProvider, Credentials,
-    Error, ErrorClass, Metadata, RateLimit, RetryPolicy, StaticProvider, SystemClock,
+    fetch_all, fetch_all_concurrent, CallObserver, CallRecord, Client, ClientConfig,
+    CredentialProvider, Credentials, Error, ErrorClass, Metadata, RateLimit, RetryPolicy,
+    StaticProvider, SystemClock,
 };
 use serde_json::{json, Value};
 use support::server::{Behaviour, Receiver};
@@ -98,6 +99,20 @@ async fn fetch_all_follows_total_count_in_pages_of_100() {
     // The probe, then one request per page.
     assert_eq!(reqs.len(), 1 + total.div_ceil(100), "{}", reqs.len());
     assert!(reqs[1..].iter().all(|r| r["params"]["Limit"] == 100));
+
+    // Pages asked several at once give the same items, in the same order, one request a page.
+    let sequential: Vec<_> = all.iter().map(|h| h.ha_vip_id.clone()).collect();
+    let mut pages = 0;
+    let concurrent = fetch_all_concurrent(&c, &DescribeHaVips::default(), 3, |_| pages += 1)
+        .await
+        .unwrap();
+    let concurrent: Vec<_> = concurrent.iter().map(|h| h.ha_vip_id.clone()).collect();
+    assert_eq!(concurrent, sequential);
+    assert_eq!(pages, total.div_ceil(100));
+    assert_eq!(
+        requests(&sim, "DescribeHaVips").len(),
+        1 + 2 * total.div_ceil(100)
+    );
 }
 
 #[tokio::test]

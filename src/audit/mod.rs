@@ -19,7 +19,7 @@ use crate::cloud::address::{Address, DescribeAddresses};
 use crate::cloud::eni::{DescribeNetworkInterfaces, NetworkInterface};
 use crate::cloud::havip::{DescribeHaVips, HaVip};
 use crate::cloud::region::DescribeRegions;
-use crate::cloud::{fetch_all_with, Client, Error};
+use crate::cloud::{fetch_all_concurrent, Client, Error};
 use crate::config::{Config, Target};
 
 pub use findings::{region_findings, Finding, Kind, Severity};
@@ -31,6 +31,9 @@ pub const DEFAULT_PRICE_CNY_PER_HOUR: f64 = 0.2;
 pub const HOURS_PER_30D: f64 = 720.0;
 /// The request budget when none is given, requests per second: the API's usual per-action limit.
 pub const DEFAULT_RATE: u32 = 20;
+/// Pages of one list asked at once (after the first), so the shared budget always has a
+/// request waiting for its next cell.
+pub const PAGES_IN_FLIGHT: usize = 4;
 
 /// A configured HAVIP that should carry an EIP (a `[[vip]]` of strategy `havip` with `eip`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,13 +277,15 @@ async fn scan_region(
 ) -> Result<RegionScan, Error> {
     let on_page = |n| progress.page(n);
     let all_addresses = DescribeAddresses::default();
-    let addresses = fetch_all_with(client, &all_addresses, on_page);
+    let addresses = fetch_all_concurrent(client, &all_addresses, PAGES_IN_FLIGHT, on_page);
     let havips_and_enis = async {
-        let havips = fetch_all_with(client, &DescribeHaVips::default(), on_page).await?;
+        let havips =
+            fetch_all_concurrent(client, &DescribeHaVips::default(), PAGES_IN_FLIGHT, on_page)
+                .await?;
         let needs_enis = havips.iter().any(|h| !h.ha_vip_association_set.is_empty());
         let enis = if needs_enis {
             let req = DescribeNetworkInterfaces::default();
-            Some(fetch_all_with(client, &req, on_page).await?)
+            Some(fetch_all_concurrent(client, &req, PAGES_IN_FLIGHT, on_page).await?)
         } else {
             None
         };
