@@ -84,6 +84,8 @@ pub struct Context {
     source: ConfigSource,
     env: EnvVars,
     config: OnceLock<Arc<Config>>,
+    /// Every `--region` given, in order (`havip audit` scans each).
+    regions: Vec<String>,
 }
 
 impl Context {
@@ -94,7 +96,20 @@ impl Context {
             source,
             env,
             config: OnceLock::new(),
+            regions: Vec::new(),
         }
+    }
+
+    /// The same context with every `--region` given, for commands that scan several.
+    pub fn with_regions(mut self, regions: Vec<String>) -> Context {
+        self.regions = regions;
+        self
+    }
+
+    /// Every `--region` given, in order; empty when none was (the client's region is in
+    /// [`Context::flags`]).
+    pub fn regions(&self) -> &[String] {
+        &self.regions
     }
 
     /// The command line's client options (endpoint, region, CA file, timeouts; `deadline` is

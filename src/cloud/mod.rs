@@ -14,6 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+pub mod ratelimit;
 pub mod region;
 pub mod retry;
 pub mod setup;
@@ -27,6 +28,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
 pub use error::{classify_code, Error, ErrorClass};
 pub use metadata::Metadata;
+pub use ratelimit::RateLimit;
 pub use retry::RetryPolicy;
 pub use setup::{connect, ClientOptions};
 
@@ -159,6 +161,16 @@ pub trait Paged: Action + Clone {
 /// Fetches every item of a paged Describe: pages of [`PAGE_LIMIT`] until `TotalCount` items
 /// are in (or a page comes back empty, so a server that lies about TotalCount cannot loop us).
 pub async fn fetch_all<A: Paged>(client: &Client, req: &A) -> Result<Vec<A::Item>, Error> {
+    fetch_all_with(client, req, |_| {}).await
+}
+
+/// [`fetch_all`], telling `on_page` the number of items of each page as it arrives (a progress
+/// line over a long scan).
+pub async fn fetch_all_with<A: Paged>(
+    client: &Client,
+    req: &A,
+    mut on_page: impl FnMut(usize),
+) -> Result<Vec<A::Item>, Error> {
     let mut items = Vec::new();
     let mut offset = 0u64;
     loop {
@@ -166,12 +178,66 @@ pub async fn fetch_all<A: Paged>(client: &Client, req: &A) -> Result<Vec<A::Item
         page_req.set_page(offset, PAGE_LIMIT);
         let (total, page) = A::split(client.call(&page_req).await?);
         let got = page.len() as u64;
+        on_page(page.len());
         items.extend(page);
         offset += got;
         if got == 0 || offset >= total {
             return Ok(items);
         }
     }
+}
+
+/// [`fetch_all_with`] with up to `in_flight` pages asked at once once the first page has told
+/// `TotalCount`: a caller paced by a [`RateLimit`] then always has a request waiting for the
+/// next cell of its budget, instead of leaving cells unused while one page is in flight. Items
+/// come back in page order. A page that comes back empty stops the asking (a server that lies
+/// about TotalCount cannot make us ask forever), and the first error ends the fetch, dropping
+/// (aborting) the pages in flight.
+pub async fn fetch_all_concurrent<A>(
+    client: &Client,
+    req: &A,
+    in_flight: usize,
+    mut on_page: impl FnMut(usize),
+) -> Result<Vec<A::Item>, Error>
+where
+    A: Paged + 'static,
+    A::Item: 'static,
+    A::Response: 'static,
+{
+    let mut first = req.clone();
+    first.set_page(0, PAGE_LIMIT);
+    let (total, mut items) = A::split(client.call(&first).await?);
+    on_page(items.len());
+    let mut next = items.len() as u64;
+    if next == 0 || next >= total {
+        return Ok(items);
+    }
+    let mut pages = std::collections::BTreeMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut exhausted = false;
+    loop {
+        while !exhausted && tasks.len() < in_flight.max(1) && next < total {
+            let mut page_req = req.clone();
+            page_req.set_page(next, PAGE_LIMIT);
+            let (client, offset) = (client.clone(), next);
+            tasks.spawn(async move { (offset, client.call(&page_req).await) });
+            next += PAGE_LIMIT;
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (offset, result) = match joined {
+            Ok(r) => r,
+            // A page task only ends by returning; a panic there is a bug, not an empty page.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        let (_, page) = A::split(result?);
+        on_page(page.len());
+        exhausted |= page.is_empty();
+        pages.insert(offset, page);
+    }
+    items.extend(pages.into_values().flatten());
+    Ok(items)
 }
 
 /// Deserializes `null` (or a missing field, with `#[serde(default)]`) as the type's default.
