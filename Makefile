@@ -1,6 +1,6 @@
 # The front door: `make test` is what CI runs, `make demo` shows the main job,
-# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks, `make chaos` the
-# chaos campaign.
+# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks (BENCHMARKS.md),
+# `make chaos` the chaos campaign.
 CARGO ?= cargo
 
 .PHONY: build test lint bench chaos demo e2e install clean
@@ -17,8 +17,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The benchmarks against the alternatives (bench/run.sh): release build, a throwaway venv with
+# tccli and the Python SDK, tcsim over HTTPS; writes BENCHMARKS.md, bench/results.json and
+# bench/chart.svg. Minutes; as root it also runs the end-to-end lab. Not part of `make test`.
 bench:
-	$(CARGO) bench --workspace
+	CARGO="$(CARGO)" bash bench/run.sh
 
 # The chaos campaign (tests/chaos.rs, README "Chaos campaign"): CHAOS_RUNS notify runs against
 # tcsim with random faults, each judged by the oracle; a fresh seed unless CHAOS_SEED is given.
