@@ -1,6 +1,7 @@
 # The front door: `make test` is what CI runs, `make demo` shows the main job,
-# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks, `make chaos` the
-# chaos campaign, `make install` / `make deb` what an operator installs (deploy/README.md).
+# `make lint` is rustfmt + clippy -D warnings, `make bench` the benchmarks (BENCHMARKS.md),
+# `make chaos` the chaos campaign, `make install` / `make deb` what an operator installs
+# (deploy/README.md).
 CARGO ?= cargo
 
 .PHONY: build test lint bench chaos demo e2e dist install install-bin install-data uninstall deb deb-tools clean
@@ -19,8 +20,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The benchmarks against the alternatives (bench/run.sh): release build, a throwaway venv with
+# tccli and the Python SDK, tcsim over HTTPS; writes BENCHMARKS.md, bench/results.json and
+# bench/chart.svg. Minutes; as root it also runs the end-to-end lab. Not part of `make test`.
 bench:
-	$(CARGO) bench --workspace
+	CARGO="$(CARGO)" bash bench/run.sh
 
 # The chaos campaign (tests/chaos.rs, README "Chaos campaign"): CHAOS_RUNS notify runs against
 # tcsim with random faults, each judged by the oracle; a fresh seed unless CHAOS_SEED is given.

@@ -13,9 +13,16 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+
+mod signer;
+mod verify;
+
+pub use signer::Signer;
+pub use verify::{verify, ReceivedRequest, VerifyError};
+
+use signer::HmacSha256;
 
 /// The only algorithm name TencentCloud API 3.0 accepts.
 pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -24,18 +31,20 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// The terminator of every credential scope.
 pub const TERMINATOR: &str = "tc3_request";
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// Lowercase hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
 fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for HMAC.
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac: HmacSha256 = signer::keyed(key);
     mac.update(msg);
     mac.finalize().into_bytes().into()
+}
+
+/// Text from bytes known to be ASCII (hex digits, dates).
+fn ascii(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// What is hashed as `HashedRequestPayload`.
@@ -50,10 +59,7 @@ pub enum Payload<'a> {
 impl Payload<'_> {
     /// `HashedRequestPayload`: lowercase hex SHA-256 of the body (or of `UNSIGNED-PAYLOAD`).
     pub fn hash(&self) -> String {
-        match self {
-            Payload::Bytes(b) => sha256_hex(b),
-            Payload::Unsigned => sha256_hex(UNSIGNED_PAYLOAD.as_bytes()),
-        }
+        ascii(&signer::payload_hash(self))
     }
 }
 
@@ -134,6 +140,10 @@ pub struct CanonicalRequest {
 
 impl CanonicalRequest {
     pub fn new(req: &SignableRequest<'_>) -> Self {
+        Self::with_payload_hash(req, req.payload.hash())
+    }
+
+    fn with_payload_hash(req: &SignableRequest<'_>, hashed_payload: String) -> Self {
         let mut headers: Vec<(String, String)> = req
             .headers
             .iter()
@@ -151,7 +161,7 @@ impl CanonicalRequest {
             method: req.method.to_ascii_uppercase(),
             query: req.query.to_string(),
             headers,
-            hashed_payload: req.payload.hash(),
+            hashed_payload,
         }
     }
 
@@ -258,7 +268,14 @@ impl SigningKey {
 
     /// `Signature = HexEncode(HMAC_SHA256(kSigning, StringToSign))`, lowercase.
     pub fn sign(&self, string_to_sign: &StringToSign) -> String {
-        hex::encode(hmac(&self.k_signing, string_to_sign.to_string().as_bytes()))
+        let sts = string_to_sign;
+        ascii(&signer::signature(
+            &signer::keyed(&self.k_signing),
+            sts.timestamp,
+            sts.scope.date.as_bytes(),
+            &sts.scope.service,
+            sts.hashed_canonical_request.as_bytes(),
+        ))
     }
 }
 
@@ -337,11 +354,13 @@ pub enum SignError {
 
 /// Signs `req` with `params`, returning every stage.
 pub fn sign(req: &SignableRequest<'_>, params: &SigningParams<'_>) -> Result<Signed, SignError> {
-    let canonical_request = CanonicalRequest::new(req);
     let scope = CredentialScope::new(params.timestamp, params.service)?;
+    let payload = signer::payload_hash(&req.payload);
+    let hashed = signer::canonical_request_hash(req, req.value_case, &payload);
+    let canonical_request = CanonicalRequest::with_payload_hash(req, ascii(&payload));
     let string_to_sign = StringToSign {
         timestamp: params.timestamp,
-        hashed_canonical_request: canonical_request.hash(),
+        hashed_canonical_request: ascii(&hashed),
         scope: scope.clone(),
     };
     let signing_key = SigningKey::derive(params.secret_key, &scope);
@@ -365,201 +384,14 @@ pub fn sign(req: &SignableRequest<'_>, params: &SigningParams<'_>) -> Result<Sig
     })
 }
 
-/// Which part of an `Authorization` header, or of the request it signs, is wrong.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
-    #[error("authorization header is malformed: {0}")]
-    Malformed(&'static str),
-    #[error("unsupported signing algorithm {0:?}; expected TC3-HMAC-SHA256")]
-    Algorithm(String),
-    #[error("credential scope must end in /tc3_request")]
-    ScopeTerminator,
-    #[error(
-        "credential scope date {scope} does not match the request timestamp's UTC date {expected}"
-    )]
-    ScopeDate { scope: String, expected: String },
-    #[error("credential scope service {scope:?} does not match the service {expected:?}")]
-    ScopeService { scope: String, expected: String },
-    #[error("signed headers must include content-type and host")]
-    RequiredHeaderNotSigned,
-    #[error("signed header {0:?} is not present in the request")]
-    SignedHeaderMissing(String),
-    #[error("timestamp {0} is outside the range of calendar dates")]
-    TimestampOutOfRange(i64),
-    #[error("signature does not match")]
-    SignatureMismatch,
-}
-
-impl Authorization {
-    /// Parses an `Authorization` header value.
-    pub fn parse(header: &str) -> Result<Self, VerifyError> {
-        let header = header.trim();
-        let (algorithm, rest) = header
-            .split_once(' ')
-            .ok_or(VerifyError::Malformed("no space after the algorithm"))?;
-        if algorithm != ALGORITHM {
-            return Err(VerifyError::Algorithm(algorithm.to_string()));
-        }
-        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for part in rest.split(',') {
-            let (key, value) = part
-                .trim()
-                .split_once('=')
-                .ok_or(VerifyError::Malformed("a part has no '='"))?;
-            let slot = match key {
-                "Credential" => &mut credential,
-                "SignedHeaders" => &mut signed_headers,
-                "Signature" => &mut signature,
-                _ => return Err(VerifyError::Malformed("unknown part")),
-            };
-            if slot.replace(value).is_some() {
-                return Err(VerifyError::Malformed("a part is repeated"));
-            }
-        }
-        let credential = credential.ok_or(VerifyError::Malformed("no Credential"))?;
-        let signed_headers = signed_headers.ok_or(VerifyError::Malformed("no SignedHeaders"))?;
-        let signature = signature.ok_or(VerifyError::Malformed("no Signature"))?;
-
-        // Credential=<SecretId>/<Date>/<service>/tc3_request; the SecretId has no '/'.
-        let mut fields = credential.split('/');
-        let (Some(secret_id), Some(date), Some(service), Some(terminator), None) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return Err(VerifyError::Malformed(
-                "Credential is not SecretId/Date/service/tc3_request",
-            ));
-        };
-        if terminator != TERMINATOR {
-            return Err(VerifyError::ScopeTerminator);
-        }
-        if secret_id.is_empty() || date.is_empty() || service.is_empty() {
-            return Err(VerifyError::Malformed("Credential has an empty field"));
-        }
-        if signed_headers.is_empty() {
-            return Err(VerifyError::Malformed("SignedHeaders is empty"));
-        }
-        if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(VerifyError::Malformed("Signature is not 64 hex digits"));
-        }
-        Ok(Authorization {
-            secret_id: secret_id.to_string(),
-            scope: CredentialScope {
-                date: date.to_string(),
-                service: service.to_string(),
-            },
-            signed_headers: signed_headers
-                .split(';')
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-            signature: signature.to_ascii_lowercase(),
-        })
-    }
-}
-
-/// A request as the server received it.
-#[derive(Clone, Debug)]
-pub struct ReceivedRequest<'a> {
-    pub method: &'a str,
-    /// The raw query string (empty for POST).
-    pub query: &'a str,
-    /// All received headers, `(name, value)`; looked up case-insensitively.
-    pub headers: Vec<(&'a str, &'a str)>,
-    pub payload: Payload<'a>,
-    /// The `X-TC-Timestamp` value.
-    pub timestamp: i64,
-}
-
-impl ReceivedRequest<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
-    }
-}
-
-/// Checks `auth` (already parsed, so the caller could look up the key by its SecretId) against
-/// the received request and the secret key. `service`, when given, must match the scope.
-///
-/// The clock window (±300 s) is the caller's business: this function has no clock.
-pub fn verify(
-    auth: &Authorization,
-    secret_key: &str,
-    req: &ReceivedRequest<'_>,
-    service: Option<&str>,
-) -> Result<(), VerifyError> {
-    let expected_date =
-        utc_date(req.timestamp).map_err(|_| VerifyError::TimestampOutOfRange(req.timestamp))?;
-    if auth.scope.date != expected_date {
-        return Err(VerifyError::ScopeDate {
-            scope: auth.scope.date.clone(),
-            expected: expected_date,
-        });
-    }
-    if let Some(service) = service {
-        if auth.scope.service != service {
-            return Err(VerifyError::ScopeService {
-                scope: auth.scope.service.clone(),
-                expected: service.to_string(),
-            });
-        }
-    }
-    let signs = |name: &str| auth.signed_headers.iter().any(|h| h == name);
-    if !signs("content-type") || !signs("host") {
-        return Err(VerifyError::RequiredHeaderNotSigned);
-    }
-    let mut headers = Vec::with_capacity(auth.signed_headers.len());
-    for name in &auth.signed_headers {
-        let value = req
-            .header(name)
-            .ok_or_else(|| VerifyError::SignedHeaderMissing(name.clone()))?;
-        headers.push((name.as_str(), value));
-    }
-    let params = SigningParams {
-        secret_id: &auth.secret_id,
-        secret_key,
-        service: &auth.scope.service,
-        timestamp: req.timestamp,
-    };
-    let mut matched = false;
-    for value_case in [HeaderValueCase::AsSent, HeaderValueCase::Lowercase] {
-        let signable = SignableRequest {
-            method: req.method,
-            query: req.query,
-            headers: headers.clone(),
-            payload: req.payload,
-            value_case,
-        };
-        let signed = sign(&signable, &params)
-            .map_err(|_| VerifyError::TimestampOutOfRange(req.timestamp))?;
-        matched |= bool::from(signed.signature.as_bytes().ct_eq(auth.signature.as_bytes()));
-    }
-    if matched {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
-}
-
-/// The UTC calendar date (`YYYY-MM-DD`) of a Unix timestamp.
+/// The UTC calendar date (`YYYY-MM-DD`) of a Unix timestamp (years 0 to 9999).
 pub fn utc_date(timestamp: i64) -> Result<String, SignError> {
-    // Keep to years 0..=9999 so the date is always four digits, as the SDKs print it.
-    const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
-    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-    if !(MIN..=MAX).contains(&timestamp) {
-        return Err(SignError::TimestampOutOfRange(timestamp));
-    }
-    let (y, m, d) = civil_from_days(timestamp.div_euclid(86_400));
-    Ok(format!("{y:04}-{m:02}-{d:02}"))
+    signer::date_bytes(timestamp).map(|d| ascii(&d))
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 /// Howard Hinnant's `civil_from_days` (<http://howardhinnant.github.io/date_algorithms.html>).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

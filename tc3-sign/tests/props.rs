@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use tc3_sign::{
     sign, utc_date, verify, Authorization, CredentialScope, HeaderValueCase, Payload,
-    ReceivedRequest, SignError, SignableRequest, SigningParams, VerifyError,
+    ReceivedRequest, SignError, SignableRequest, Signer, SigningParams, VerifyError,
 };
 
 /// 0000-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z: the timestamps `utc_date` accepts.
@@ -268,6 +268,46 @@ proptest! {
         prop_assert_eq!(a.signature.len(), 64);
         prop_assert!(a.signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
         prop_assert_eq!(a.authorization.scope.date, utc_date(c.timestamp).unwrap());
+    }
+
+    /// The streamed hash of the canonical request is the hash of its text, and a `Signer` (its
+    /// day key kept across calls, headers in any order, case and padding, extra signed headers)
+    /// gives the same Authorization header as `sign`, for a run of timestamps around `c`'s.
+    #[test]
+    fn signer_matches_sign(
+        c in case(),
+        steps in proptest::collection::vec(-200_000i64..200_000, 1..6),
+        extra in proptest::collection::vec(("[A-Za-z-]{1,12}", "[ -~]{0,20}"), 0..3),
+        reverse in any::<bool>(),
+    ) {
+        let mut signable = c.signable();
+        signable.headers = signable
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, *v))
+            .chain(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .collect();
+        if reverse {
+            signable.headers.reverse();
+            signable.headers[0].0 = " X-Padded-Name ";
+        }
+        let mut signer = Signer::new(&c.secret_id, &c.secret_key);
+        let mut ts = c.timestamp;
+        for step in steps {
+            let params = SigningParams { timestamp: ts, ..c.params() };
+            match sign(&signable, &params) {
+                Ok(signed) => {
+                    prop_assert_eq!(
+                        &signed.string_to_sign.hashed_canonical_request,
+                        &signed.canonical_request.hash()
+                    );
+                    let got = signer.authorization(&signable, &c.service, ts);
+                    prop_assert_eq!(got, Ok(signed.authorization.to_string()));
+                }
+                Err(e) => prop_assert_eq!(signer.authorization(&signable, &c.service, ts), Err(e)),
+            }
+            ts = ts.saturating_add(step);
+        }
     }
 
     /// `utc_date` agrees with chrono over the whole accepted range, and refuses outside it.
