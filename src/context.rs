@@ -206,14 +206,20 @@ fn file_options(cfg: &Config, flags: &ClientOptions) -> Result<ClientOptions, cl
         ..flags.clone()
     };
     if let Some(c) = &cfg.credentials {
-        if let Some(too_open) = &c.too_open {
-            return Err(cloud::Error::Credentials(too_open.clone()));
+        if let Some(too_open) = c.too_open {
+            return Err(cloud::Error::TooOpen {
+                file: "the configuration file".into(),
+                source: too_open,
+            });
         }
         if let Some(id) = &c.secret_id {
             let key = c.secret_key.clone().unwrap_or_default();
             // `Config::parse` made the same checks (with the line); the caller names the file.
-            let mut creds = Credentials::new(id.clone(), key)
-                .map_err(|e| cloud::Error::Credentials(format!("[credentials]: {e}")))?;
+            let mut creds =
+                Credentials::new(id.clone(), key).map_err(|e| cloud::Error::CredentialsFrom {
+                    place: "[credentials]".into(),
+                    source: Box::new(e),
+                })?;
             if let Some(t) = &c.token {
                 creds = creds.with_token(t.clone());
             }

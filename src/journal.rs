@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::StrategyKind;
+use crate::error_chain::io_at_path;
 use crate::state::VrrpState;
 
 /// How a run ended.
@@ -234,12 +235,7 @@ impl Journal {
     /// file ends in a torn line (a crash mid-write, a full disk), a newline is written first so
     /// the damage stays on that line and never swallows this record.
     pub fn append_line<T: Serialize>(&self, value: &T) -> io::Result<()> {
-        let ctx = |what: &str, e: io::Error| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot {what} {}: {e}", self.path.display()),
-            )
-        };
+        let ctx = |what: &str, e: io::Error| io_at_path(&format!("cannot {what}"), &self.path, e);
         if let Some(dir) = self.path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| ctx("create the directory of", e))?;
@@ -277,12 +273,7 @@ impl Journal {
         let mut f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot open {}: {e}", self.path.display()),
-                ))
-            }
+            Err(e) => return Err(io_at_path("cannot open", &self.path, e)),
         };
         let len = f.metadata()?.len();
         let from = len.saturating_sub(INTERRUPTED_SCAN_BYTES);
@@ -335,12 +326,7 @@ impl Journal {
         let f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot open {}: {e}", self.path.display()),
-                ))
-            }
+            Err(e) => return Err(io_at_path("cannot open", &self.path, e)),
         };
         let mut out = VecDeque::with_capacity(n.min(4096));
         let mut damaged = 0;
@@ -348,12 +334,7 @@ impl Journal {
         let len = f.metadata()?.len();
         for line in BufReader::new(f.take(len)).split(b'\n') {
             // A directory opens but does not read (EISDIR): name the path, as for open.
-            let line = line.map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot read {}: {e}", self.path.display()),
-                )
-            })?;
+            let line = line.map_err(|e| io_at_path("cannot read", &self.path, e))?;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

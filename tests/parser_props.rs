@@ -947,7 +947,7 @@ proptest! {
                 let want: Value = if text.trim().is_empty() { serde_json::json!({}) } else { serde_json::from_str(&text).unwrap() };
                 prop_assert_eq!(req.params, want);
             }
-            Err(e) => prop_assert!(!e.0.trim().is_empty()),
+            Err(e) => prop_assert!(!e.to_string().trim().is_empty()),
         }
     }
 
@@ -963,7 +963,7 @@ proptest! {
             }
             Err(e) => {
                 prop_assert!(!v.is_object());
-                prop_assert!(e.0.contains("JSON object"), "{}", e);
+                prop_assert!(e.to_string().contains("JSON object"), "{}", e);
             }
         }
     }
@@ -978,5 +978,5 @@ fn api_params_nested_deeper_than_the_recursion_limit_are_a_usage_error() {
         |_| unreachable!(),
     )
     .unwrap_err();
-    assert!(e.0.contains("not valid JSON"), "{e}");
+    assert!(e.to_string().contains("not valid JSON"), "{e}");
 }

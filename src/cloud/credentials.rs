@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::clock::Clock;
+use super::error::TooOpen;
 use super::metadata::Metadata;
 use super::Error;
 
@@ -226,8 +227,10 @@ pub fn from_env(env: &EnvVars) -> Result<Option<Credentials>, Error> {
     match (env.get(ENV_SECRET_ID), env.get(ENV_SECRET_KEY)) {
         (None, None) => Ok(None),
         (Some(id), Some(key)) => {
-            let creds = Credentials::new(id, key)
-                .map_err(|e| Error::Credentials(format!("from the environment: {e}")))?;
+            let creds = Credentials::new(id, key).map_err(|e| Error::CredentialsFrom {
+                place: "from the environment".into(),
+                source: Box::new(e),
+            })?;
             Ok(Some(creds.with_token(env.get(ENV_TOKEN).unwrap_or(""))))
         }
         (Some(_), None) => Err(Error::Credentials(format!(
@@ -257,13 +260,10 @@ pub fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
 /// does with private keys: a world-readable SecretKey is a leaked SecretKey, and failing loudly
 /// is how it gets fixed. The message continues the file's name ("profile file X …", "the
 /// configuration file …"), so the profile file and the configuration file say it alike.
-pub fn check_secret_file_mode(mode: u32) -> Result<(), String> {
+pub fn check_secret_file_mode(mode: u32) -> Result<(), TooOpen> {
     let mode = mode & 0o777;
     if mode & 0o077 != 0 {
-        return Err(format!(
-            "has permissions {mode:04o}, which are too open: it holds a secret key and must not \
-             be accessible by group or others; run `chmod 600` on it"
-        ));
+        return Err(TooOpen(mode));
     }
     Ok(())
 }
@@ -274,8 +274,9 @@ pub fn check_secret_file_mode(mode: u32) -> Result<(), String> {
 /// than [`crate::bounds::MAX_CONFIG_BYTES`].
 pub fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
     use std::os::unix::fs::PermissionsExt;
-    let cannot_read = |e: std::io::Error| {
-        Error::Credentials(format!("cannot read profile file {}: {e}", path.display()))
+    let cannot_read = |e: std::io::Error| Error::CredentialsFrom {
+        place: format!("cannot read profile file {}", path.display()),
+        source: Box::new(e),
     };
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -289,8 +290,10 @@ pub fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
             path.display()
         )));
     }
-    check_secret_file_mode(meta.permissions().mode())
-        .map_err(|m| Error::Credentials(format!("profile file {} {m}", path.display())))?;
+    check_secret_file_mode(meta.permissions().mode()).map_err(|source| Error::TooOpen {
+        file: format!("profile file {}", path.display()),
+        source,
+    })?;
     let bytes =
         crate::bounds::read_capped(file, crate::bounds::MAX_CONFIG_BYTES).map_err(cannot_read)?;
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -298,12 +301,40 @@ pub fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
     })?;
     parse_profile(&text, "default")
         .map(Some)
-        .map_err(|e| Error::Credentials(format!("profile file {}: {e}", path.display())))
+        .map_err(|e| Error::CredentialsFrom {
+            place: format!("profile file {}", path.display()),
+            source: Box::new(e),
+        })
+}
+
+/// Why a profile file's text gives no credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A `[section` without its `]`.
+    #[error("line {0}: unterminated section header")]
+    UnterminatedSection(usize),
+    /// A line that is neither a section, a comment nor `key = value`.
+    #[error("line {0}: expected key = value")]
+    NotKeyValue(usize),
+    /// The section is not in the file.
+    #[error("no [{0}] section")]
+    NoSection(String),
+    /// The section lacks a key.
+    #[error("[{section}] has no {key}")]
+    Missing {
+        /// The section.
+        section: String,
+        /// `secret_id` or `secret_key`.
+        key: &'static str,
+    },
+    /// The keys are there but unusable (empty, surrounding whitespace).
+    #[error(transparent)]
+    Refused(Box<Error>),
 }
 
 /// Parses the INI profile format (`[section]`, `key = value`, `#`/`;` comments) and returns the
 /// credentials of `section` (`secret_id`, `secret_key`, optional `token`).
-pub fn parse_profile(text: &str, section: &str) -> Result<Credentials, String> {
+pub fn parse_profile(text: &str, section: &str) -> Result<Credentials, ProfileError> {
     let mut current: Option<&str> = None;
     let mut found_section = false;
     let (mut id, mut key, mut token) = (None, None, None);
@@ -315,14 +346,14 @@ pub fn parse_profile(text: &str, section: &str) -> Result<Credentials, String> {
         if let Some(rest) = line.strip_prefix('[') {
             let name = rest
                 .strip_suffix(']')
-                .ok_or_else(|| format!("line {}: unterminated section header", n + 1))?
+                .ok_or(ProfileError::UnterminatedSection(n + 1))?
                 .trim();
             current = Some(name);
             found_section |= name == section;
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
-            return Err(format!("line {}: expected key = value", n + 1));
+            return Err(ProfileError::NotKeyValue(n + 1));
         };
         if current != Some(section) {
             continue;
@@ -336,11 +367,15 @@ pub fn parse_profile(text: &str, section: &str) -> Result<Credentials, String> {
         }
     }
     if !found_section {
-        return Err(format!("no [{section}] section"));
+        return Err(ProfileError::NoSection(section.to_owned()));
     }
-    let id = id.ok_or_else(|| format!("[{section}] has no secret_id"))?;
-    let key = key.ok_or_else(|| format!("[{section}] has no secret_key"))?;
-    let creds = Credentials::new(id, key).map_err(|e| e.to_string())?;
+    let missing = |key| ProfileError::Missing {
+        section: section.to_owned(),
+        key,
+    };
+    let id = id.ok_or_else(|| missing("secret_id"))?;
+    let key = key.ok_or_else(|| missing("secret_key"))?;
+    let creds = Credentials::new(id, key).map_err(|e| ProfileError::Refused(Box::new(e)))?;
     Ok(creds.with_token(token.unwrap_or_default()))
 }
 
@@ -382,7 +417,10 @@ impl CvmRoleProvider {
     async fn fetch(&self) -> Result<Credentials, Error> {
         let rc = self.metadata.role_credentials(&self.role).await?;
         let creds = Credentials::new(rc.tmp_secret_id.clone(), rc.tmp_secret_key.clone())
-            .map_err(|e| Error::Credentials(format!("CAM role {:?}: {e}", self.role)))?
+            .map_err(|e| Error::CredentialsFrom {
+                place: format!("CAM role {:?}", self.role),
+                source: Box::new(e),
+            })?
             .with_token(rc.token.clone())
             .with_expiry(rc.expired_time);
         tracing::debug!(role = %self.role, expires_at = rc.expired_time, "fetched CAM role credentials");
@@ -647,10 +685,12 @@ mod tests {
         assert!(
             parse_profile("[other]\nsecret_id=a\nsecret_key=b\n", "default")
                 .unwrap_err()
+                .to_string()
                 .contains("no [default]")
         );
         assert!(parse_profile("[default]\nsecret_id=a\n", "default")
             .unwrap_err()
+            .to_string()
             .contains("secret_key"));
         assert!(parse_profile("[default\n", "default").is_err());
         assert!(parse_profile("[default]\ngarbage\n", "default").is_err());

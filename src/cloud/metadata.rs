@@ -72,8 +72,10 @@ impl Metadata {
         timeout: Duration,
         ca_file: Option<&std::path::Path>,
     ) -> Result<Self, Error> {
-        let url = reqwest::Url::parse(base_url)
-            .map_err(|e| Error::Config(format!("metadata endpoint {base_url:?}: {e}")))?;
+        let url = reqwest::Url::parse(base_url).map_err(|e| Error::ConfigFrom {
+            what: format!("metadata endpoint {base_url:?}"),
+            source: Box::new(e),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::Config(format!(
                 "metadata endpoint {base_url:?}: scheme must be http or https"
@@ -89,9 +91,10 @@ impl Metadata {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("metadata client: {e}")))?;
+        let http = builder.build().map_err(|e| Error::ConfigFrom {
+            what: "metadata client".into(),
+            source: Box::new(e),
+        })?;
         Ok(Metadata {
             base_url: base_url.trim_end_matches('/').to_string(),
             http,

@@ -22,7 +22,7 @@ pub mod wire;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use client::{CallObserver, CallRecord, Client, ClientConfig};
+pub use client::{CallObserver, CallOutcome, CallRecord, Client, ClientConfig};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
 pub use error::{classify_code, Error, ErrorClass};

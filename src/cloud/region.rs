@@ -25,10 +25,10 @@ pub async fn resolve_region(
     };
     match md.region().await {
         Ok(r) => validate(r.trim()),
-        Err(e) => Err(Error::Config(format!(
-            "no region: pass --region or set {ENV_REGION} (metadata {} did not answer: {e})",
-            md.base_url()
-        ))),
+        Err(e) => Err(Error::NoRegion {
+            metadata: md.base_url().to_owned(),
+            source: Box::new(e),
+        }),
     }
 }
 
@@ -75,7 +75,8 @@ mod tests {
         let e = resolve_region(None, &EnvVars::default(), Some(&md))
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Config(_)), "{e}");
+        assert!(matches!(e, Error::NoRegion { .. }), "{e}");
+        assert!(e.is_setup(), "{e}");
         assert!(e.to_string().contains("--region"), "{e}");
     }
 }

@@ -11,10 +11,17 @@ use crate::bounds::{clip, clip_quoted};
 
 /// The certificates of an extra trusted CA file (PEM; a bundle may hold several).
 pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
-    let pem = crate::bounds::read_file_capped(path, crate::bounds::MAX_CA_FILE_BYTES)
-        .map_err(|e| Error::Config(format!("cannot read CA file {}: {e}", path.display())))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| Error::Config(format!("CA file {}: {}", path.display(), error_chain(&e))))?;
+    let pem =
+        crate::bounds::read_file_capped(path, crate::bounds::MAX_CA_FILE_BYTES).map_err(|e| {
+            Error::ConfigFrom {
+                what: format!("cannot read CA file {}", path.display()),
+                source: Box::new(e),
+            }
+        })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::ConfigFrom {
+        what: format!("CA file {}", path.display()),
+        source: Box::new(e),
+    })?;
     if certs.is_empty() {
         return Err(Error::Config(format!(
             "CA file {} holds no PEM certificate",
@@ -74,8 +81,10 @@ pub fn default_endpoint(service: &str) -> String {
 pub fn parse_endpoint(endpoint: &str, service: &str) -> Result<reqwest::Url, Error> {
     let text = endpoint.trim().replace("{service}", service);
     let endpoint = clip_quoted(endpoint);
-    let url = reqwest::Url::parse(&text)
-        .map_err(|e| Error::Config(format!("endpoint {endpoint}: {e}")))?;
+    let url = reqwest::Url::parse(&text).map_err(|e| Error::ConfigFrom {
+        what: format!("endpoint {endpoint}"),
+        source: Box::new(e),
+    })?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(Error::Config(format!("endpoint {endpoint} has no host")));
     }
@@ -276,7 +285,11 @@ mod tests {
             "nonsense",
         ] {
             let e = parse_endpoint(bad, "vpc").unwrap_err();
-            assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
+            assert!(
+                matches!(e, Error::Config(_) | Error::ConfigFrom { .. }),
+                "{bad}: {e}"
+            );
+            assert!(e.is_setup(), "{bad}: {e}");
         }
         let e = parse_endpoint("http://10.0.0.1", "vpc")
             .unwrap_err()

@@ -48,7 +48,7 @@ pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
             ))
             .into())
         }
-        (Some(n), _) => cfg.select(Some(n)).map_err(UsageError)?[0].clone(),
+        (Some(n), _) => cfg.select(Some(n))?[0].clone(),
     };
     if !args.dry_run
         && !confirm(

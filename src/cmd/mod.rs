@@ -70,6 +70,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<crate::config::ConfigError>().is_some()
+            || cause.downcast_ref::<crate::config::UnknownVip>().is_some()
+            || cause.downcast_ref::<api::ArgsError>().is_some()
         {
             return 2;
         }

@@ -116,7 +116,7 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
 
 /// The VIPs an event concerns. `Ok(empty)` for a group nothing follows (keepalived notifies
 /// groups and their instances; VIPs usually follow instances).
-pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, UsageError> {
+pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>> {
     match ev {
         Event::Instance(name, _) => {
             let v = cfg.vips_for_instance(name);
@@ -132,12 +132,13 @@ pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, Usa
                             .collect::<Vec<_>>()
                             .join(", ")
                     )
-                )));
+                ))
+                .into());
             }
             Ok(v)
         }
         Event::Group(name, _) => Ok(cfg.vips_for_group(name)),
-        Event::Explicit(name, _) => cfg.select(name.as_deref()).map_err(UsageError),
+        Event::Explicit(name, _) => Ok(cfg.select(name.as_deref())?),
     }
 }
 

@@ -22,6 +22,18 @@ impl Source<'_> {
             path: self.path.to_path_buf(),
             line: span.map(|s| line_of(self.text, s.start)),
             message: bounds::clip_to(&message, bounds::MAX_MESSAGE_BYTES),
+            source: None,
+        }
+    }
+
+    /// [`Source::err`], keeping the typed error the message was composed from.
+    pub fn err_from<E>(&self, span: Option<Range<usize>>, message: String, source: E) -> ConfigError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        ConfigError {
+            source: Some(std::sync::Arc::new(source)),
+            ..self.err(span, message)
         }
     }
 

@@ -74,7 +74,10 @@ pub const STATE_DIR_ENV: &str = "HAVIP_STATE_DIR";
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A configuration problem: the message names the key, and the line when the file has one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A located diagnostic: the message is composed where the key's place is known (toml's own
+/// errors reach us as text); where a typed error is behind it (the file could not be read, a
+/// resource ID or an `[[alert]]` entry was refused), that error is kept as the source.
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     /// The file the problem is in.
     pub path: PathBuf,
@@ -82,7 +85,17 @@ pub struct ConfigError {
     pub line: Option<usize>,
     /// What is wrong, naming the key.
     pub message: String,
+    /// The typed error behind the message, if any.
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, self.line, &self.message) == (&other.path, other.line, &other.message)
+    }
+}
+
+impl Eq for ConfigError {}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,7 +106,11 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
 
 /// How a VIP follows keepalived (ARCHITECTURE.md "Strategies").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -214,7 +231,7 @@ pub struct CredentialsConfig {
     /// mode is), while commands that need none (`havip check`, keepalived's health probe) still
     /// run, so an upgrade never takes a VIP down over a file mode.
     #[serde(skip)]
-    pub too_open: Option<String>,
+    pub too_open: Option<crate::cloud::error::TooOpen>,
 }
 
 // Hand-written so a secret can never reach a log (STYLE.md 12).
@@ -285,6 +302,7 @@ impl Config {
                 path: self.path.clone(),
                 line: None,
                 message: "no `[[vip]]` entry: havip needs at least one VIP to manage".into(),
+                source: None,
             });
         }
         Ok(())
@@ -320,24 +338,36 @@ impl Config {
     }
 
     /// Selects VIPs by `--vip NAME`, or all of them; an unknown name is a usage error.
-    pub fn select(&self, name: Option<&str>) -> Result<Vec<&VipConfig>, String> {
+    pub fn select(&self, name: Option<&str>) -> Result<Vec<&VipConfig>, UnknownVip> {
         match name {
             None => Ok(self.vips.iter().collect()),
             Some(n) => match self.vip(n) {
                 Some(v) => Ok(vec![v]),
-                None => Err(format!(
-                    "no VIP named {} in {} (configured: {})",
-                    bounds::clip_quoted(n),
-                    self.path.display(),
-                    self.vips
-                        .iter()
-                        .map(|v| v.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                None => Err(UnknownVip {
+                    name: n.to_owned(),
+                    path: self.path.clone(),
+                    configured: self.vips.iter().map(|v| v.name.clone()).collect(),
+                }),
             },
         }
     }
+}
+
+/// A `--vip NAME` the file does not define (a usage error: exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no VIP named {} in {} (configured: {})",
+    bounds::clip_quoted(name),
+    path.display(),
+    configured.join(", ")
+)]
+pub struct UnknownVip {
+    /// The name asked for.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The names it does define.
+    pub configured: Vec<String>,
 }
 
 #[cfg(test)]

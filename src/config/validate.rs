@@ -33,13 +33,30 @@ pub fn is_resource_id(id: &str, prefix: &str) -> bool {
         })
 }
 
+/// A value that does not have the shape of a Tencent Cloud resource ID.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} is not {what} ({prefix}- and 8 lowercase letters or digits, e.g. {prefix}-1a2b3c4d)",
+    bounds::clip_quoted(id)
+)]
+pub(super) struct BadResourceId {
+    id: String,
+    prefix: &'static str,
+    what: &'static str,
+}
+
 /// [`is_resource_id`], with the message for the configuration: `"x" is not a HAVIP ID (…)`.
-pub(super) fn check_resource_id(id: &str, prefix: &str, what: &str) -> Result<(), String> {
+pub(super) fn check_resource_id(
+    id: &str,
+    prefix: &'static str,
+    what: &'static str,
+) -> Result<(), BadResourceId> {
     if is_resource_id(id, prefix) {
         return Ok(());
     }
-    Err(format!(
-        "{} is not {what} ({prefix}- and 8 lowercase letters or digits, e.g. {prefix}-1a2b3c4d)",
-        bounds::clip_quoted(id)
-    ))
+    Err(BadResourceId {
+        id: id.to_owned(),
+        prefix,
+        what,
+    })
 }

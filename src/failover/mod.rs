@@ -514,10 +514,7 @@ impl CallObserver for CallLog {
 
     fn on_call(&self, rec: &CallRecord) {
         let duration = chrono::Duration::from_std(rec.duration).unwrap_or_default();
-        let outcome = match &rec.outcome {
-            Ok(()) => "ok".to_string(),
-            Err(code) => code.clone(),
-        };
+        let outcome = rec.outcome.as_str().to_owned();
         let mutating = rec.mutating;
         if let (Some(w), true) = (&self.writes, mutating) {
             let n = {
