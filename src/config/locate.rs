@@ -42,12 +42,14 @@ impl Source<'_> {
         // toml's own message carries a snippet; the first line is the useful part, and the
         // span gives the line in our uniform `file:line: message` form.
         let msg = e.message().trim().to_string();
-        // toml says nothing about some characters (a control character in a comment).
+        // toml says nothing about some characters (a control character in a comment), nor
+        // about some files that end in the middle of a value (`endpoint = [` and a comment).
         let msg = match e
             .span()
-            .and_then(|s| self.text.get(s.start..)?.chars().next())
+            .map(|s| self.text.get(s.start..).and_then(|t| t.chars().next()))
         {
-            Some(c) if msg.is_empty() => format!("character {c:?} is not allowed here"),
+            Some(Some(c)) if msg.is_empty() => format!("character {c:?} is not allowed here"),
+            _ if msg.is_empty() => "the file ends before this value does".to_string(),
             _ => msg,
         };
         let msg = match e.span().and_then(|s| key_at(self.text, s.start)) {

@@ -429,3 +429,11 @@ fn a_group_readable_config_file_with_a_secret_is_refused() {
     let p = write(dir.path(), &minimal(), 0o644);
     assert!(Config::load(&p, None).is_ok());
 }
+
+/// Found by `config_toml_soup_from_the_real_keys`: toml gives no message for a file that ends
+/// inside an array after a comment, and the error line said nothing after the line number.
+#[test]
+fn a_file_ending_inside_a_value_says_so() {
+    let e = Config::parse("endpoint = [\n# ", Path::new("t.toml"), None).unwrap_err();
+    assert!(e.message.contains("ends before this value"), "{e}");
+}
