@@ -55,14 +55,21 @@ impl VrrpState {
     }
 }
 
-impl fmt::Display for VrrpState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl VrrpState {
+    /// keepalived's spelling: `MASTER`, `BACKUP`, `FAULT`, `STOP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             VrrpState::Master => "MASTER",
             VrrpState::Backup => "BACKUP",
             VrrpState::Fault => "FAULT",
             VrrpState::Stop => "STOP",
-        })
+        }
+    }
+}
+
+impl fmt::Display for VrrpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
