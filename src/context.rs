@@ -180,13 +180,17 @@ impl Context {
                 "the metadata service is needed for node discovery".into(),
             ))
         })?;
-        // Secrets written in the file are scrubbed from alerts too (the environment's always
-        // are).
-        let secrets = cfg
+        // The credentials of the environment and of the file are scrubbed from alerts.
+        let file_secrets = cfg
             .credentials
             .iter()
             .flat_map(|c| [c.secret_key.clone(), c.token.clone()])
-            .flatten()
+            .flatten();
+        let secrets = self
+            .env
+            .secrets()
+            .map(str::to_owned)
+            .chain(file_secrets)
             .collect::<Vec<_>>();
         let alerter = Alerter::new(&cfg.alert).with_secrets(secrets);
         Ok(Arc::new(

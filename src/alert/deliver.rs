@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::AlertEvent;
-use super::scrub::{clean_secrets, scrub_event, scrub_str, SECRET_ENV};
+use super::scrub::{clean_secrets, scrub_event, scrub_str};
 use super::target::AlertTarget;
 use super::webhook::HttpClient;
 use super::{exec, webhook, wecom};
@@ -103,21 +103,20 @@ impl fmt::Debug for Alerter {
 }
 
 impl Alerter {
-    /// An alerter for `targets`. The values of `TENCENTCLOUD_SECRET_ID`, `_SECRET_KEY` and
-    /// `_TOKEN` in the environment are registered as secrets to scrub.
+    /// An alerter for `targets`, with no secrets registered yet: it reads no environment (the
+    /// context hands the credentials' values down through [`Alerter::with_secrets`]).
     pub fn new(targets: &[AlertTarget]) -> Self {
-        let env_secrets = SECRET_ENV.iter().filter_map(|k| std::env::var(k).ok());
         Alerter {
             inner: Arc::new(Inner {
                 targets: targets.to_vec(),
-                secrets: clean_secrets(env_secrets),
+                secrets: Vec::new(),
                 http: HttpClient::new(),
             }),
         }
     }
 
-    /// Registers more literal secrets (credentials from a profile file or the CVM role) that
-    /// must never appear in an alert.
+    /// Registers literal secrets (the credentials of the environment, the file, a profile file
+    /// or the CVM role) that must never appear in an alert.
     pub fn with_secrets<I, S>(self, secrets: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -8,13 +8,9 @@ use serde_json::Value;
 
 use super::event::AlertEvent;
 
-/// Environment variables an exec hook must not inherit: havip's own credentials. Their values
-/// are also registered as secrets to scrub.
-pub(super) const SECRET_ENV: [&str; 3] = [
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TENCENTCLOUD_TOKEN",
-];
+/// Environment variables an exec hook must not inherit: havip's own credentials (their values
+/// reach the [`super::Alerter`] as secrets to scrub through the context's environment capture).
+pub(super) use crate::cloud::credentials::SECRET_ENV;
 const REDACTED: &str = "** redacted **";
 
 /// A URL for logs: scheme, host, port and path, without user info, query or fragment (a WeCom

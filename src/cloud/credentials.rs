@@ -175,7 +175,7 @@ impl EnvVars {
     }
 
     /// The variables that matter here, read from the process environment (the only place
-    /// havip reads it, but for logging's `HAVIP_LOG` and the alert scrubber's secrets).
+    /// havip reads it, but for logging's `HAVIP_LOG`).
     pub fn from_process() -> Self {
         const NAMES: &[&str] = &[
             ENV_SECRET_ID,
@@ -205,6 +205,11 @@ impl EnvVars {
         )
     }
 
+    /// The values of the [`SECRET_ENV`] variables that are set, to be kept out of every alert.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        SECRET_ENV.iter().filter_map(|k| self.get(k))
+    }
+
     /// The value of `name` if set and not blank.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -219,6 +224,9 @@ pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
 pub const ENV_TOKEN: &str = "TENCENTCLOUD_TOKEN";
 pub const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
 pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
+/// The variables whose values are secrets: never logged, scrubbed from alerts, and removed from
+/// an alert hook's environment.
+pub const SECRET_ENV: [&str; 3] = [ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN];
 
 /// Credentials from `TENCENTCLOUD_SECRET_ID` + `TENCENTCLOUD_SECRET_KEY` (+ `TENCENTCLOUD_TOKEN`);
 /// `Ok(None)` when neither is set. One without the other is an error: silently falling through
