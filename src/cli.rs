@@ -54,7 +54,7 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// What the flags say about reaching the cloud, as client options (`None` fields are left to
     /// the configuration file and the environment). `deadline` is `--timeout`.
-    pub fn client_options(&self) -> ClientOptions {
+    pub(crate) fn client_options(&self) -> ClientOptions {
         ClientOptions {
             endpoint: self.endpoint.clone().filter(|s| !s.is_empty()),
             region: self.region.clone(),

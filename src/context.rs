@@ -38,7 +38,7 @@ pub enum Error {
 
 impl Error {
     /// Whether this is a problem of configuration (exit 2) rather than of the cloud.
-    pub fn is_setup(&self) -> bool {
+    pub(crate) fn is_setup(&self) -> bool {
         match self {
             Error::Config(_) | Error::Setup { .. } => true,
             Error::Cloud(e) => e.is_setup(),
@@ -109,7 +109,7 @@ impl Context {
     }
 
     /// `HAVIP_STATE_DIR`, when set: wins over the file's `state_dir`.
-    pub fn state_dir_env(&self) -> Option<PathBuf> {
+    pub(crate) fn state_dir_env(&self) -> Option<PathBuf> {
         self.env.get(STATE_DIR_ENV).map(PathBuf::from)
     }
 
@@ -123,14 +123,14 @@ impl Context {
     }
 
     /// The configuration of a command that manages VIPs: it must have at least one `[[vip]]`.
-    pub fn managed_config(&self) -> Result<Arc<Config>, Error> {
+    pub(crate) fn managed_config(&self) -> Result<Arc<Config>, Error> {
         let cfg = self.config()?;
         cfg.require_vips()?;
         Ok(cfg)
     }
 
     /// The configuration when there is one to read (named, or at the default path).
-    pub fn config_if_present(&self) -> Result<Option<Arc<Config>>, Error> {
+    pub(crate) fn config_if_present(&self) -> Result<Option<Arc<Config>>, Error> {
         if self.source.present() {
             self.config().map(Some)
         } else {
@@ -140,7 +140,7 @@ impl Context {
 
     /// The client options: the flags, over the file's settings and credentials when a
     /// configuration is given. A raw call needs nothing else of the file (no `[[vip]]`).
-    pub fn client_options(&self, cfg: Option<&Config>) -> Result<ClientOptions, Error> {
+    pub(crate) fn client_options(&self, cfg: Option<&Config>) -> Result<ClientOptions, Error> {
         match cfg {
             Some(cfg) => file_options(cfg, &self.flags).map_err(|source| Error::Setup {
                 path: cfg.path.clone(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Whether a cause whose text the line already holds is written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repeats {
+pub(crate) enum Repeats {
     /// Every cause, as it is.
     Keep,
     /// A cause whose text the line already holds is left out (reqwest and hyper often repeat
@@ -17,7 +17,7 @@ pub enum Repeats {
 }
 
 /// `head`, then the text of each of `e`'s sources (not `e` itself), each after `: `.
-pub fn with_sources(head: String, e: &dyn Error, repeats: Repeats) -> String {
+pub(crate) fn with_sources(head: String, e: &dyn Error, repeats: Repeats) -> String {
     let mut out = head;
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -32,13 +32,13 @@ pub fn with_sources(head: String, e: &dyn Error, repeats: Repeats) -> String {
 }
 
 /// `e` and its sources joined with `: `, each cause once, so "error sending request" says why.
-pub fn error_chain(e: &dyn Error) -> String {
+pub(crate) fn error_chain(e: &dyn Error) -> String {
     with_sources(e.to_string(), e, Repeats::Skip)
 }
 
 /// What an HTTP request's failure was, as reports name it: `timed out`, `connection failed`
 /// or `request failed`.
-pub fn http_failure_kind(e: &reqwest::Error) -> &'static str {
+pub(crate) fn http_failure_kind(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -51,7 +51,7 @@ pub fn http_failure_kind(e: &reqwest::Error) -> &'static str {
 /// A file operation that failed: `cannot open /var/lib/havip/iam.lock: Permission denied`.
 #[derive(Debug, thiserror::Error)]
 #[error("{what} {}: {source}", path.display())]
-pub struct PathError {
+pub(crate) struct PathError {
     /// What was being done: `cannot open`, `cannot read`, …
     what: String,
     path: PathBuf,
@@ -61,7 +61,7 @@ pub struct PathError {
 
 /// `e`, said of `path` (`what` is `cannot open`, `cannot write`, …), as an I/O error of the
 /// same kind whose source is the original: callers that speak `io::Result` keep doing so.
-pub fn io_at_path(what: &str, path: &Path, e: std::io::Error) -> std::io::Error {
+pub(crate) fn io_at_path(what: &str, path: &Path, e: std::io::Error) -> std::io::Error {
     let kind = e.kind();
     std::io::Error::new(
         kind,

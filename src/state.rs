@@ -174,7 +174,7 @@ impl VipState {
     }
 
     /// `<dir>/<vip>.event.json`.
-    pub fn event_path(&self) -> PathBuf {
+    pub(crate) fn event_path(&self) -> PathBuf {
         self.dir.join(format!("{}.event.json", self.vip))
     }
 
@@ -183,7 +183,7 @@ impl VipState {
     }
 
     /// `<dir>/<vip>.lock`, held while a procedure may write to the cloud.
-    pub fn run_lock_path(&self) -> PathBuf {
+    pub(crate) fn run_lock_path(&self) -> PathBuf {
         self.dir.join(format!("{}.lock", self.vip))
     }
 
@@ -297,7 +297,7 @@ fn lock_file(path: &Path, blocking: bool) -> io::Result<Option<LockGuard>> {
 
 /// Replaces `path` with `bytes` so a reader sees the old or the new content, never a mix, and
 /// a crash after return loses nothing: temp file, fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

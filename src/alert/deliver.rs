@@ -146,7 +146,7 @@ impl Alerter {
     /// [`Alerter::send`], with every target's timeout capped by `budget` (what is left of the
     /// event's deadline): an alert target configured with a long timeout must not keep a
     /// notify handler alive past its deadline.
-    pub async fn send_within(&self, ev: &AlertEvent, budget: Duration) -> Vec<Delivery> {
+    pub(crate) async fn send_within(&self, ev: &AlertEvent, budget: Duration) -> Vec<Delivery> {
         if self.inner.targets.is_empty() {
             return Vec::new();
         }

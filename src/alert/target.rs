@@ -11,7 +11,7 @@ use super::event::Severity;
 use super::scrub::redact_url;
 
 /// How long a target may take when its `timeout` is not set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// WeCom robot message format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

@@ -57,7 +57,7 @@ pub(super) async fn send(
 }
 
 /// The WeCom robot message for an event.
-pub fn wecom_message(ev: &AlertEvent, format: WecomFormat, mentioned: &[String]) -> Value {
+pub(crate) fn wecom_message(ev: &AlertEvent, format: WecomFormat, mentioned: &[String]) -> Value {
     let time = ev.time.format("%Y-%m-%d %H:%M:%S UTC");
     match format {
         WecomFormat::Markdown => {

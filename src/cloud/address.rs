@@ -62,8 +62,9 @@ pub struct Address {
 }
 
 impl Address {
+    #[cfg(test)]
     /// Unbound (`UNBIND`) or bound to an ENI that is attached to nothing (`BIND_ENI`): billed idle.
-    pub fn is_idle_status(&self) -> bool {
+    pub(crate) fn is_idle_status(&self) -> bool {
         matches!(
             self.address_status,
             AddressStatus::Unbind | AddressStatus::BindEni
@@ -126,11 +127,6 @@ impl AddressStatus {
             other => AddressStatus::Other(other.to_string()),
         }
     }
-
-    /// Bound to something (`BIND`, `BIND_ENI`).
-    pub fn is_bound(&self) -> bool {
-        matches!(self, AddressStatus::Bind | AddressStatus::BindEni)
-    }
 }
 
 impl std::fmt::Display for AddressStatus {
@@ -182,7 +178,7 @@ impl AssociateAddress {
     }
 
     /// Bind `address_id` to `private_ip` on the ENI `eni_id`.
-    pub fn to_eni_ip(
+    pub(crate) fn to_eni_ip(
         address_id: impl Into<String>,
         eni_id: impl Into<String>,
         private_ip: impl Into<String>,

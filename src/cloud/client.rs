@@ -13,20 +13,18 @@ use tokio::time::Instant;
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
 use super::retry::RetryPolicy;
-pub use super::wire::{
-    decode_envelope, default_endpoint, host_header, load_ca_file, parse_endpoint, parse_http_date,
-    redacted_authorization, MAX_RESPONSE_BYTES,
-};
+pub use super::wire::{decode_envelope, parse_endpoint, parse_http_date};
 use super::wire::{decode_response, is_loopback, read_body, request_id_of, send_error};
+pub(crate) use super::wire::{default_endpoint, host_header, load_ca_file, redacted_authorization};
 use super::{Action, Error, ErrorClass};
 use crate::bounds::clip_to;
 
 /// The Content-Type sent and signed. Exactly this, no charset: the signed value must be the
 /// sent value (API.md §1.2).
-pub const CONTENT_TYPE: &str = "application/json";
+pub(crate) const CONTENT_TYPE: &str = "application/json";
 /// Sent as `X-TC-RequestClient`, shaped like the SDKs' `SDK_PYTHON_3.1.195`: the SDKs only allow
 /// `[0-9a-zA-Z-_,;.]` in this header, so no `/`.
-pub const REQUEST_CLIENT: &str = concat!("HAVIP_", env!("CARGO_PKG_VERSION"));
+pub(crate) const REQUEST_CLIENT: &str = concat!("HAVIP_", env!("CARGO_PKG_VERSION"));
 
 /// How the client reaches the API.
 #[derive(Clone, Debug)]
@@ -234,7 +232,7 @@ impl Client {
     }
 
     /// The deadline a call starting at `start` runs under.
-    pub fn effective_deadline(&self, start: Instant) -> Instant {
+    pub(crate) fn effective_deadline(&self, start: Instant) -> Instant {
         self.deadline.unwrap_or(start + self.inner.cfg.deadline)
     }
 
@@ -245,7 +243,7 @@ impl Client {
     }
 
     /// Where the credentials come from (for logs).
-    pub fn credentials_source(&self) -> String {
+    pub(crate) fn credentials_source(&self) -> String {
         self.inner.creds.source()
     }
 

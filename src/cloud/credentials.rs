@@ -19,11 +19,11 @@ use super::metadata::Metadata;
 use super::Error;
 
 /// A boxed future, so credential providers can sit behind `Arc<dyn CredentialProvider>`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Refresh temporary credentials this long before they expire: the SDKs do, because a request
 /// signed just before expiry may arrive just after (API.md §4.1).
-pub const REFRESH_MARGIN_SECS: i64 = 300;
+pub(crate) const REFRESH_MARGIN_SECS: i64 = 300;
 
 const REDACTED: &str = "** redacted **";
 
@@ -69,7 +69,7 @@ impl Credentials {
     }
 
     /// Sets the expiry, Unix seconds.
-    pub fn with_expiry(mut self, unix: i64) -> Self {
+    pub(crate) fn with_expiry(mut self, unix: i64) -> Self {
         self.expires_at = Some(unix);
         self
     }
@@ -91,7 +91,7 @@ impl Credentials {
     }
 
     /// Whether these credentials should be replaced at `now` (Unix seconds).
-    pub fn needs_refresh(&self, now: i64) -> bool {
+    pub(crate) fn needs_refresh(&self, now: i64) -> bool {
         matches!(self.expires_at, Some(exp) if exp - now <= REFRESH_MARGIN_SECS)
     }
 }
@@ -164,7 +164,7 @@ impl fmt::Debug for EnvVars {
 impl EnvVars {
     /// [`EnvVars::from_process`], plus the variables `extra` names (the layers above the
     /// client read theirs through the same capture).
-    pub fn from_process_with(extra: &[&str]) -> Self {
+    pub(crate) fn from_process_with(extra: &[&str]) -> Self {
         let mut env = EnvVars::from_process();
         for n in extra {
             if let Ok(v) = std::env::var(n) {
@@ -194,7 +194,8 @@ impl EnvVars {
         )
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+    #[cfg(test)]
+    pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         EnvVars(
@@ -219,14 +220,14 @@ impl EnvVars {
     }
 }
 
-pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
-pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
-pub const ENV_TOKEN: &str = "TENCENTCLOUD_TOKEN";
-pub const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
-pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
+pub(crate) const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
+pub(crate) const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
+pub(crate) const ENV_TOKEN: &str = "TENCENTCLOUD_TOKEN";
+pub(crate) const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
+pub(crate) const ENV_REGION: &str = "TENCENTCLOUD_REGION";
 /// The variables whose values are secrets: never logged, scrubbed from alerts, and removed from
 /// an alert hook's environment.
-pub const SECRET_ENV: [&str; 3] = [ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN];
+pub(crate) const SECRET_ENV: [&str; 3] = [ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN];
 
 /// Credentials from `TENCENTCLOUD_SECRET_ID` + `TENCENTCLOUD_SECRET_KEY` (+ `TENCENTCLOUD_TOKEN`);
 /// `Ok(None)` when neither is set. One without the other is an error: silently falling through
@@ -252,7 +253,7 @@ pub fn from_env(env: &EnvVars) -> Result<Option<Credentials>, Error> {
 
 /// The profile files to try, in order: `TENCENTCLOUD_CREDENTIALS_FILE` if set (then only it),
 /// else `~/.tencentcloud/credentials` and `/etc/tencentcloud/credentials`.
-pub fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
+pub(crate) fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
     if let Some(p) = env.get(ENV_CREDENTIALS_FILE) {
         return vec![PathBuf::from(p)];
     }
@@ -268,7 +269,7 @@ pub fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
 /// does with private keys: a world-readable SecretKey is a leaked SecretKey, and failing loudly
 /// is how it gets fixed. The message continues the file's name ("profile file X …", "the
 /// configuration file …"), so the profile file and the configuration file say it alike.
-pub fn check_secret_file_mode(mode: u32) -> Result<(), TooOpen> {
+pub(crate) fn check_secret_file_mode(mode: u32) -> Result<(), TooOpen> {
     let mode = mode & 0o777;
     if mode & 0o077 != 0 {
         return Err(TooOpen(mode));
@@ -280,7 +281,7 @@ pub fn check_secret_file_mode(mode: u32) -> Result<(), TooOpen> {
 ///
 /// Refuses a file that group or others may access ([`check_secret_file_mode`]), and one larger
 /// than [`crate::bounds::MAX_CONFIG_BYTES`].
-pub fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
+pub(crate) fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
     use std::os::unix::fs::PermissionsExt;
     let cannot_read = |e: std::io::Error| Error::CredentialsFrom {
         place: format!("cannot read profile file {}", path.display()),
@@ -466,7 +467,7 @@ impl CredentialProvider for CvmRoleProvider {
 /// The default chain: explicit → environment → profile file → CVM role. Resolved on first use
 /// (parse first, resolve second: building a chain does no I/O) and then fixed.
 #[derive(Debug)]
-pub struct Chain {
+pub(crate) struct Chain {
     explicit: Option<Credentials>,
     env: EnvVars,
     profiles: Vec<PathBuf>,
@@ -480,7 +481,7 @@ pub struct Chain {
 
 impl Chain {
     /// `metadata: None` skips the CVM role (e.g. when the operator knows this is no CVM).
-    pub fn default_chain(
+    pub(crate) fn default_chain(
         explicit: Option<Credentials>,
         env: &EnvVars,
         metadata: Option<Metadata>,
@@ -497,15 +498,16 @@ impl Chain {
         }
     }
 
+    #[cfg(test)]
     /// Replaces the profile file list (tests, or a config file naming one).
-    pub fn with_profile_paths(mut self, paths: Vec<PathBuf>) -> Self {
+    pub(crate) fn with_profile_paths(mut self, paths: Vec<PathBuf>) -> Self {
         self.profiles = paths;
         self
     }
 
     /// Reads credentials from the profile file `path` only, which must exist (a configuration
     /// file naming it: a typo must not fall through to another source).
-    pub fn with_profile_file(mut self, path: PathBuf) -> Self {
+    pub(crate) fn with_profile_file(mut self, path: PathBuf) -> Self {
         self.profiles = vec![path];
         self.profile_named_by = Some("the configuration");
         self
@@ -516,7 +518,7 @@ impl Chain {
     /// key, a profile file that is too open, malformed or missing when named) is an error now,
     /// before any call, so that every command reports it as the configuration error it is.
     /// When none of them has credentials, the CVM role is left for the first call.
-    pub async fn resolve_local(&self) -> Result<(), Error> {
+    pub(crate) async fn resolve_local(&self) -> Result<(), Error> {
         let mut slot = self.resolved.lock().await;
         if slot.is_none() {
             if let Some(p) = self.find_local()? {
@@ -528,7 +530,7 @@ impl Chain {
     }
 
     /// Finds the first source that has credentials.
-    pub async fn resolve(&self) -> Result<Arc<dyn CredentialProvider>, Error> {
+    pub(crate) async fn resolve(&self) -> Result<Arc<dyn CredentialProvider>, Error> {
         let mut slot = self.resolved.lock().await;
         if let Some(p) = slot.as_ref() {
             return Ok(p.clone());

@@ -212,7 +212,7 @@ pub enum Error {
 }
 
 /// The typed error behind a configuration or credentials problem.
-pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A file holding a secret that group or others may access (its `st_mode` bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -246,8 +246,9 @@ impl Error {
         }
     }
 
+    #[cfg(test)]
     /// The innermost API error (Code, Message, RequestId), looking through wrappers.
-    pub fn api_error(&self) -> Option<(&str, &str, Option<&str>)> {
+    pub(crate) fn api_error(&self) -> Option<(&str, &str, Option<&str>)> {
         match self {
             Error::Api {
                 code,
@@ -290,7 +291,7 @@ impl Error {
 
     /// Whether this is a problem of setup (configuration, credentials, an untrusted
     /// certificate: the fix is `--ca-file`) rather than of the cloud.
-    pub fn is_setup(&self) -> bool {
+    pub(crate) fn is_setup(&self) -> bool {
         matches!(
             self,
             Error::Config(_)

@@ -57,8 +57,9 @@ pub struct HaVip {
 }
 
 impl HaVip {
+    #[cfg(test)]
     /// Whether the cloud shows some instance or ENI holding the VIP.
-    pub fn has_holder(&self) -> bool {
+    pub(crate) fn has_holder(&self) -> bool {
         !self.instance_id.is_empty() || !self.network_interface_id.is_empty()
     }
 

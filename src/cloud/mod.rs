@@ -18,20 +18,21 @@ pub mod region;
 pub mod retry;
 pub mod setup;
 pub mod task;
-pub mod wire;
+pub(crate) mod wire;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use client::{CallObserver, CallOutcome, CallRecord, Client, ClientConfig};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
+pub use credentials::{CredentialProvider, Credentials, EnvVars, StaticProvider};
 pub use error::{classify_code, Error, ErrorClass};
 pub use metadata::Metadata;
 pub use retry::RetryPolicy;
-pub use setup::{connect, ClientOptions};
+pub use setup::connect;
+pub use setup::ClientOptions;
 
 /// The VPC API version every action here uses.
-pub const VPC_VERSION: &str = "2017-03-12";
+pub(crate) const VPC_VERSION: &str = "2017-03-12";
 
 /// One API action: its request parameters (serialized as the JSON body) and its response.
 pub trait Action: Serialize + Send + Sync {
@@ -108,8 +109,9 @@ macro_rules! describe_action {
                 }
             }
 
-            /// The resources that match every filter.
-            pub fn by_filters(filters: Vec<$crate::cloud::Filter>) -> Self {
+            /// The resources that match every filter (not every Describe is searched so).
+            #[allow(dead_code)]
+            pub(crate) fn by_filters(filters: Vec<$crate::cloud::Filter>) -> Self {
                 $req {
                     filters,
                     ..Default::default()
@@ -189,7 +191,7 @@ pub struct Tag {
 }
 
 /// The largest page the Describe actions accept.
-pub const PAGE_LIMIT: u64 = 100;
+pub(crate) const PAGE_LIMIT: u64 = 100;
 
 /// A Describe action that pages with `Offset`/`Limit` and answers `TotalCount`.
 pub trait Paged: Action + Clone {

@@ -7,7 +7,7 @@ use super::Error;
 
 /// Resolves the region. `flag` is `--region` as given: `Some("")` means "no region" on purpose
 /// (global APIs such as CAM), so `X-TC-Region` is omitted and nothing else is consulted.
-pub async fn resolve_region(
+pub(crate) async fn resolve_region(
     flag: Option<&str>,
     env: &EnvVars,
     metadata: Option<&Metadata>,

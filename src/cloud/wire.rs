@@ -10,7 +10,7 @@ use super::Error;
 use crate::bounds::{clip, clip_quoted};
 
 /// The certificates of an extra trusted CA file (PEM; a bundle may hold several).
-pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+pub(crate) fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
     let pem =
         crate::bounds::read_file_capped(path, crate::bounds::MAX_CA_FILE_BYTES).map_err(|e| {
             Error::ConfigFrom {
@@ -33,7 +33,7 @@ pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>,
 
 /// The largest response body accepted. DescribeHaVips with 100 items is well under 1 MiB; a
 /// body beyond this is a broken server or proxy, and must not exhaust memory.
-pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads the body, refusing one larger than [`MAX_RESPONSE_BYTES`].
 pub(super) async fn read_body(mut resp: reqwest::Response, action: &str) -> Result<Vec<u8>, Error> {
@@ -72,7 +72,7 @@ pub(super) fn send_error(action: &str, e: &reqwest::Error) -> Error {
 }
 
 /// `https://<service>.tencentcloudapi.com`.
-pub fn default_endpoint(service: &str) -> String {
+pub(crate) fn default_endpoint(service: &str) -> String {
     format!("https://{service}.tencentcloudapi.com")
 }
 
@@ -133,7 +133,7 @@ pub(super) fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// The `Host` value as sent: the host, plus `:port` when it is not the scheme's default.
-pub fn host_header(url: &reqwest::Url) -> String {
+pub(crate) fn host_header(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -142,7 +142,7 @@ pub fn host_header(url: &reqwest::Url) -> String {
 }
 
 /// The Authorization header for logs: the SecretId shortened and the signature hidden.
-pub fn redacted_authorization(auth: &tc3_sign::Authorization) -> String {
+pub(crate) fn redacted_authorization(auth: &tc3_sign::Authorization) -> String {
     let id = &auth.secret_id;
     let shown: String = id.chars().take(4).collect();
     format!(

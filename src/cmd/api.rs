@@ -35,12 +35,12 @@ pub struct Args {
 /// The largest parameters accepted, as given (argument or stdin). The API takes POST bodies up
 /// to 10 MB; havip's own requests are a few hundred bytes, and an on-call command far beyond
 /// this is a mistake (a wrong file piped in) better refused here than uploaded.
-pub const MAX_PARAMS_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_PARAMS_BYTES: u64 = 1024 * 1024;
 /// The longest service and action names accepted (the API's are well under 64 characters).
-pub const MAX_NAME_CHARS: usize = 64;
+pub(crate) const MAX_NAME_CHARS: usize = 64;
 
 /// The whole command's deadline when `--timeout` is not given.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Known API versions per service; anything else needs `--api-version`.
 pub fn default_version(service: &str) -> Option<&'static str> {
@@ -170,7 +170,7 @@ pub fn prepare(
 }
 
 /// Reads stdin, but at most `cap` bytes (one more is an error naming the cap).
-pub fn read_stdin(cap: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_stdin(cap: u64) -> std::io::Result<Vec<u8>> {
     read_capped(std::io::stdin().lock(), cap)
 }
 

@@ -32,9 +32,9 @@ use crate::error_chain::{http_failure_kind, with_sources, Repeats};
 
 /// The whole probe's bound when neither the flag nor the file sets one. keepalived's
 /// `vrrp_script` default `timeout` is the script interval; 2 s stays well inside common ones.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The status an HTTP probe expects unless told otherwise.
-pub const DEFAULT_EXPECT: u16 = 200;
+pub(crate) const DEFAULT_EXPECT: u16 = 200;
 
 /// Probe the service for keepalived's `vrrp_script`.
 ///
@@ -260,7 +260,10 @@ pub fn plan(
 }
 
 /// The first drain flag that exists, if any. Errors other than "not there" fail closed.
-pub fn find_drain_flag(state_dir: &Path, vip: Option<&str>) -> Result<Option<PathBuf>, CheckError> {
+pub(crate) fn find_drain_flag(
+    state_dir: &Path,
+    vip: Option<&str>,
+) -> Result<Option<PathBuf>, CheckError> {
     let exists = |p: &Path| match std::fs::symlink_metadata(p) {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

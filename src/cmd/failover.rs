@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::failover::{planned_failover, FailoverOpts};
 
 /// How long to wait for the peer when `--timeout` is not given.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Move the VIP away from this node on purpose (maintenance), and time it.
 #[derive(Debug, clap::Args)]

@@ -24,7 +24,7 @@ pub struct CheckConfig {
 }
 
 /// `url::ParseError`, named through reqwest (which re-exports `Url` but not its error).
-pub type UrlParseError = <reqwest::Url as std::str::FromStr>::Err;
+pub(crate) type UrlParseError = <reqwest::Url as std::str::FromStr>::Err;
 
 /// Why a `[check]` section or a probe target is refused.
 #[derive(Debug, thiserror::Error)]
@@ -102,14 +102,14 @@ fn deserialize_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D:
     parse_status(n).map(Some).map_err(serde::de::Error::custom)
 }
 
-pub fn parse_status(n: i64) -> Result<u16, CheckConfigError> {
+pub(crate) fn parse_status(n: i64) -> Result<u16, CheckConfigError> {
     match u16::try_from(n) {
         Ok(s) if (100..=599).contains(&s) => Ok(s),
         _ => Err(CheckConfigError::Status(n)),
     }
 }
 
-pub fn parse_http_url(s: &str) -> Result<reqwest::Url, CheckConfigError> {
+pub(crate) fn parse_http_url(s: &str) -> Result<reqwest::Url, CheckConfigError> {
     let u = reqwest::Url::parse(s).map_err(|source| CheckConfigError::Url {
         url: s.to_owned(),
         source,
@@ -121,7 +121,7 @@ pub fn parse_http_url(s: &str) -> Result<reqwest::Url, CheckConfigError> {
 }
 
 /// `HOST:PORT` (a name, an IPv4 address, or a bracketed IPv6 address) with a port 1–65535.
-pub fn parse_tcp(s: &str) -> Result<(String, u16), CheckConfigError> {
+pub(crate) fn parse_tcp(s: &str) -> Result<(String, u16), CheckConfigError> {
     let bad = |why: &'static str| CheckConfigError::Address {
         addr: s.to_owned(),
         why,

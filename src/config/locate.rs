@@ -27,7 +27,12 @@ impl Source<'_> {
     }
 
     /// [`Source::err`], keeping the typed error the message was composed from.
-    pub fn err_from<E>(&self, span: Option<Range<usize>>, message: String, source: E) -> ConfigError
+    pub(crate) fn err_from<E>(
+        &self,
+        span: Option<Range<usize>>,
+        message: String,
+        source: E,
+    ) -> ConfigError
     where
         E: std::error::Error + Send + Sync + 'static,
     {
@@ -38,7 +43,7 @@ impl Source<'_> {
     }
 
     /// toml's own error, with its line and, when its message does not say it, the key.
-    pub fn toml_err(&self, e: &toml::de::Error) -> ConfigError {
+    pub(crate) fn toml_err(&self, e: &toml::de::Error) -> ConfigError {
         // toml's own message carries a snippet; the first line is the useful part, and the
         // span gives the line in our uniform `file:line: message` form.
         let msg = e.message().trim().to_string();

@@ -62,16 +62,16 @@ use serde::Deserialize;
 
 use crate::bounds;
 
-pub use validate::{is_resource_id, valid_vip_name};
+pub(crate) use validate::valid_vip_name;
 
 /// Where the file is looked for when neither `--config` nor `HAVIP_CONFIG` is given.
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/havip/havip.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/havip/havip.toml";
 /// Where per-VIP state, locks, drain flags and the journal live by default.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/havip";
+pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/havip";
 /// Overrides the state directory (for unprivileged use and tests).
-pub const STATE_DIR_ENV: &str = "HAVIP_STATE_DIR";
+pub(crate) const STATE_DIR_ENV: &str = "HAVIP_STATE_DIR";
 /// The whole-run deadline of one VIP when the file does not set `deadline` (issue 4: 60 s).
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A configuration problem: the message names the key, and the line when the file has one.
 /// A located diagnostic: the message is composed where the key's place is known (toml's own
@@ -309,7 +309,7 @@ impl Config {
     }
     /// The drain flags that make `havip check` fail for `vip`: one for all VIPs, one for this
     /// VIP. `havip failover` sets the second; an operator may touch the first by hand.
-    pub fn drain_flags(&self, vip: &str) -> [PathBuf; 2] {
+    pub(crate) fn drain_flags(&self, vip: &str) -> [PathBuf; 2] {
         [
             self.state_dir.join("drain"),
             self.state_dir.join(format!("{vip}.drain")),
@@ -322,7 +322,7 @@ impl Config {
     }
 
     /// The VIPs that follow keepalived's `vrrp_instance` `name`.
-    pub fn vips_for_instance(&self, name: &str) -> Vec<&VipConfig> {
+    pub(crate) fn vips_for_instance(&self, name: &str) -> Vec<&VipConfig> {
         self.vips
             .iter()
             .filter(|v| v.vrrp_instance == name)
@@ -330,7 +330,7 @@ impl Config {
     }
 
     /// The VIPs that follow keepalived's `vrrp_sync_group` `name`.
-    pub fn vips_for_group(&self, name: &str) -> Vec<&VipConfig> {
+    pub(crate) fn vips_for_group(&self, name: &str) -> Vec<&VipConfig> {
         self.vips
             .iter()
             .filter(|v| v.vrrp_group.as_deref() == Some(name))

@@ -6,7 +6,7 @@ use crate::bounds;
 /// Whether `name` may name a VIP: 1-64 characters of `A-Z a-z 0-9 . _ -`, not starting with a
 /// dot. VIP names become file names (state, lock, drain flag), so this is the one rule for the
 /// configuration and for every command that takes a VIP name.
-pub fn valid_vip_name(name: &str) -> bool {
+pub(crate) fn valid_vip_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
@@ -22,7 +22,7 @@ pub(super) fn valid_interface(s: &str) -> bool {
 
 /// Whether `id` has the shape of a Tencent Cloud resource ID: `<prefix>-` and exactly 8
 /// lowercase letters or digits (`havip-iam00099`, `ins-3g445roi`; tcsim checks the same).
-pub fn is_resource_id(id: &str, prefix: &str) -> bool {
+pub(crate) fn is_resource_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('-'))
         .is_some_and(|tail| {

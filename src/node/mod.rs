@@ -77,7 +77,7 @@ impl<'de> serde::Deserialize<'de> for MacAddr {
 
 /// Whether `name` can be an interface name: 1–15 bytes (IFNAMSIZ less the NUL), no `/`, no
 /// whitespace, no NUL, not `.` or `..` (the kernel's own `dev_valid_name`).
-pub fn valid_ifname(name: &str) -> bool {
+pub(crate) fn valid_ifname(name: &str) -> bool {
     !name.is_empty()
         && name.len() < libc::IFNAMSIZ
         && name != "."
@@ -178,13 +178,13 @@ pub fn interface_mac(iface: &str) -> io::Result<MacAddr> {
 /// One IPv4 address configured on the node, as `getifaddrs` reports it. `label` is the
 /// interface name or its alias label (`eth0:vip`), the way keepalived's `label` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalAddr {
+pub(crate) struct LocalAddr {
     pub label: String,
     pub ip: Ipv4Addr,
 }
 
 /// Every IPv4 address configured on this node (in the caller's network namespace).
-pub fn local_ipv4_addrs() -> io::Result<Vec<LocalAddr>> {
+pub(crate) fn local_ipv4_addrs() -> io::Result<Vec<LocalAddr>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs allocates a list we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -224,7 +224,7 @@ pub fn vip_present(iface: Option<&str>, ip: Ipv4Addr) -> io::Result<bool> {
 }
 
 /// The pure part of [`vip_present`].
-pub fn vip_in(addrs: &[LocalAddr], iface: Option<&str>, ip: Ipv4Addr) -> bool {
+pub(crate) fn vip_in(addrs: &[LocalAddr], iface: Option<&str>, ip: Ipv4Addr) -> bool {
     addrs.iter().any(|a| {
         a.ip == ip
             && iface.is_none_or(|want| {
