@@ -14,6 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+mod profile;
 pub mod region;
 pub mod retry;
 pub mod setup;
