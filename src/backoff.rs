@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// A capped exponential: `min(max, initial * factor^n)` for the `n`-th pause (0-based).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// The first pause.
     pub initial: Duration,
     /// Growth per pause (values below 1, or not finite, count as 1: never shrinking).
@@ -33,7 +33,7 @@ impl Backoff {
     }
 
     /// The pauses in order, as a loop consumes them.
-    pub fn pauses(&self) -> Pauses {
+    pub(crate) fn pauses(&self) -> Pauses {
         Pauses {
             backoff: self.clone(),
             n: 0,
@@ -43,19 +43,19 @@ impl Backoff {
 
 /// A loop's position in a [`Backoff`]: the next pause, and the one after.
 #[derive(Clone, Debug)]
-pub struct Pauses {
+pub(crate) struct Pauses {
     backoff: Backoff,
     n: u32,
 }
 
 impl Pauses {
     /// The pause the next call to [`Pauses::next_pause`] returns.
-    pub fn peek(&self) -> Duration {
+    pub(crate) fn peek(&self) -> Duration {
         self.backoff.delay(self.n)
     }
 
     /// The next pause; the one after it grows.
-    pub fn next_pause(&mut self) -> Duration {
+    pub(crate) fn next_pause(&mut self) -> Duration {
         let d = self.peek();
         self.n = self.n.saturating_add(1);
         d

@@ -9,16 +9,16 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// The largest configuration or profile file havip reads. Real ones are a few KiB.
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// The largest CA file: a full system bundle is about 200 KiB.
-pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// How much of a value (a server's body, a name, an ID) an error message repeats.
-pub const MAX_ECHO_BYTES: usize = 200;
+pub(crate) const MAX_ECHO_BYTES: usize = 200;
 /// The backstop for a whole message built from several parts.
-pub const MAX_MESSAGE_BYTES: usize = 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
 
 /// `n` bytes as people say it: `1 MiB`, `512 KiB`, `300 bytes`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const KIB: u64 = 1024;
     const MIB: u64 = 1024 * KIB;
     if n >= MIB && n % MIB == 0 {
@@ -32,7 +32,7 @@ pub fn human_bytes(n: u64) -> String {
 
 /// The error [`read_capped`] returns for input beyond its cap; it names the cap, the caller
 /// names the file.
-pub fn too_large(cap: u64) -> io::Error {
+pub(crate) fn too_large(cap: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::FileTooLarge,
         format!("larger than the {} limit", human_bytes(cap)),
@@ -41,7 +41,7 @@ pub fn too_large(cap: u64) -> io::Error {
 
 /// Reads all of `r`, but never more than `cap` bytes: one byte more is [`too_large`]. Only
 /// `cap + 1` bytes are ever read, so an endless source (`/dev/zero`, a FIFO) ends quickly.
-pub fn read_capped(r: impl Read, cap: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_capped(r: impl Read, cap: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     r.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
     if buf.len() as u64 > cap {
@@ -52,7 +52,7 @@ pub fn read_capped(r: impl Read, cap: u64) -> io::Result<Vec<u8>> {
 
 /// Reads the file at `path` with [`read_capped`]. Errors do not repeat the path: the caller's
 /// message names the file once.
-pub fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let f = std::fs::File::open(path)?;
     // A regular file that is already too big is refused without reading it.
     if let Ok(meta) = f.metadata() {
@@ -66,7 +66,7 @@ pub fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
 /// `s` if it is at most `max` bytes; else its start, cut at a character boundary, an ellipsis
 /// and the original length: `"abc… (102400 bytes)"`. The one helper every error message that
 /// repeats outside input uses.
-pub fn clip_to(s: &str, max: usize) -> String {
+pub(crate) fn clip_to(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -78,12 +78,12 @@ pub fn clip_to(s: &str, max: usize) -> String {
 }
 
 /// [`clip_to`] at [`MAX_ECHO_BYTES`]: for one value echoed in a message.
-pub fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     clip_to(s, MAX_ECHO_BYTES)
 }
 
 /// [`clip`] of the value's `Debug` form (quoted and escaped), as messages show names and IDs.
-pub fn clip_quoted(s: &str) -> String {
+pub(crate) fn clip_quoted(s: &str) -> String {
     if s.len() > MAX_ECHO_BYTES {
         // Quote only the part that is kept, so the cut never lands inside an escape.
         let kept = clip_to(s, MAX_ECHO_BYTES);

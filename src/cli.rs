@@ -56,7 +56,7 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// What the flags say about reaching the cloud, as client options (`None` fields are left to
     /// the configuration file and the environment). `deadline` is `--timeout`.
-    pub fn client_options(&self) -> ClientOptions {
+    pub(crate) fn client_options(&self) -> ClientOptions {
         ClientOptions {
             endpoint: self.endpoint.clone().filter(|s| !s.is_empty()),
             region: self.region.last().cloned(),
@@ -68,19 +68,42 @@ impl GlobalArgs {
     }
 }
 
+/// Why a duration flag was refused (clap prints it after the flag's name).
+#[derive(Debug, thiserror::Error)]
+pub enum DurationError {
+    /// A bare number that is negative, too large or not finite.
+    #[error("{0:?} is not a valid number of seconds")]
+    Seconds(String),
+    /// Not a humantime duration.
+    #[error("{text:?}: {source}")]
+    Humantime {
+        /// The flag's value.
+        text: String,
+        /// What humantime said.
+        #[source]
+        source: humantime::DurationError,
+    },
+    /// Zero.
+    #[error("must be greater than zero")]
+    Zero,
+}
+
 /// A duration as `30s`, `1m30s`, `500ms` (humantime), or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let d = if let Ok(secs) = s.parse::<f64>() {
         if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-            return Err(format!("{s:?} is not a valid number of seconds"));
+            return Err(DurationError::Seconds(s.to_owned()));
         }
         Duration::from_secs_f64(secs)
     } else {
-        humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?
+        humantime::parse_duration(s).map_err(|source| DurationError::Humantime {
+            text: s.to_owned(),
+            source,
+        })?
     };
     if d.is_zero() {
-        return Err("must be greater than zero".to_string());
+        return Err(DurationError::Zero);
     }
     Ok(d)
 }

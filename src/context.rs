@@ -38,7 +38,7 @@ pub enum Error {
 
 impl Error {
     /// Whether this is a problem of configuration (exit 2) rather than of the cloud.
-    pub fn is_setup(&self) -> bool {
+    pub(crate) fn is_setup(&self) -> bool {
         match self {
             Error::Config(_) | Error::Setup { .. } => true,
             Error::Cloud(e) => e.is_setup(),
@@ -124,7 +124,7 @@ impl Context {
     }
 
     /// `HAVIP_STATE_DIR`, when set: wins over the file's `state_dir`.
-    pub fn state_dir_env(&self) -> Option<PathBuf> {
+    pub(crate) fn state_dir_env(&self) -> Option<PathBuf> {
         self.env.get(STATE_DIR_ENV).map(PathBuf::from)
     }
 
@@ -138,14 +138,14 @@ impl Context {
     }
 
     /// The configuration of a command that manages VIPs: it must have at least one `[[vip]]`.
-    pub fn managed_config(&self) -> Result<Arc<Config>, Error> {
+    pub(crate) fn managed_config(&self) -> Result<Arc<Config>, Error> {
         let cfg = self.config()?;
         cfg.require_vips()?;
         Ok(cfg)
     }
 
     /// The configuration when there is one to read (named, or at the default path).
-    pub fn config_if_present(&self) -> Result<Option<Arc<Config>>, Error> {
+    pub(crate) fn config_if_present(&self) -> Result<Option<Arc<Config>>, Error> {
         if self.source.present() {
             self.config().map(Some)
         } else {
@@ -155,7 +155,7 @@ impl Context {
 
     /// The client options: the flags, over the file's settings and credentials when a
     /// configuration is given. A raw call needs nothing else of the file (no `[[vip]]`).
-    pub fn client_options(&self, cfg: Option<&Config>) -> Result<ClientOptions, Error> {
+    pub(crate) fn client_options(&self, cfg: Option<&Config>) -> Result<ClientOptions, Error> {
         match cfg {
             Some(cfg) => file_options(cfg, &self.flags).map_err(|source| Error::Setup {
                 path: cfg.path.clone(),
@@ -195,13 +195,17 @@ impl Context {
                 "the metadata service is needed for node discovery".into(),
             ))
         })?;
-        // Secrets written in the file are scrubbed from alerts too (the environment's always
-        // are).
-        let secrets = cfg
+        // The credentials of the environment and of the file are scrubbed from alerts.
+        let file_secrets = cfg
             .credentials
             .iter()
             .flat_map(|c| [c.secret_key.clone(), c.token.clone()])
-            .flatten()
+            .flatten();
+        let secrets = self
+            .env
+            .secrets()
+            .map(str::to_owned)
+            .chain(file_secrets)
             .collect::<Vec<_>>();
         let alerter = Alerter::new(&cfg.alert).with_secrets(secrets);
         Ok(Arc::new(
@@ -221,14 +225,20 @@ fn file_options(cfg: &Config, flags: &ClientOptions) -> Result<ClientOptions, cl
         ..flags.clone()
     };
     if let Some(c) = &cfg.credentials {
-        if let Some(too_open) = &c.too_open {
-            return Err(cloud::Error::Credentials(too_open.clone()));
+        if let Some(too_open) = c.too_open {
+            return Err(cloud::Error::TooOpen {
+                file: "the configuration file".into(),
+                source: too_open,
+            });
         }
         if let Some(id) = &c.secret_id {
             let key = c.secret_key.clone().unwrap_or_default();
             // `Config::parse` made the same checks (with the line); the caller names the file.
-            let mut creds = Credentials::new(id.clone(), key)
-                .map_err(|e| cloud::Error::Credentials(format!("[credentials]: {e}")))?;
+            let mut creds =
+                Credentials::new(id.clone(), key).map_err(|e| cloud::Error::CredentialsFrom {
+                    place: "[credentials]".into(),
+                    source: Box::new(e),
+                })?;
             if let Some(t) = &c.token {
                 creds = creds.with_token(t.clone());
             }

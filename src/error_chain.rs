@@ -1,8 +1,10 @@
 //! An error and its `source()` chain as one line, `outer: inner: cause`: the one walker behind
 //! every message that must say why (reqwest's "error sending request" alone does not), and the
-//! one name for what kind of HTTP failure it was.
+//! one name for what kind of HTTP failure it was; and [`io_at_path`], the one way a file
+//! operation's I/O error says what was done to which file while keeping the error as its source.
 
 use std::error::Error;
+use std::path::{Path, PathBuf};
 
 /// Whether a cause whose text the line already holds is written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +32,13 @@ pub fn with_sources(head: String, e: &dyn Error, repeats: Repeats) -> String {
 }
 
 /// `e` and its sources joined with `: `, each cause once, so "error sending request" says why.
-pub fn error_chain(e: &dyn Error) -> String {
+pub(crate) fn error_chain(e: &dyn Error) -> String {
     with_sources(e.to_string(), e, Repeats::Skip)
 }
 
 /// What an HTTP request's failure was, as reports name it: `timed out`, `connection failed`
 /// or `request failed`.
-pub fn http_failure_kind(e: &reqwest::Error) -> &'static str {
+pub(crate) fn http_failure_kind(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -44,6 +46,31 @@ pub fn http_failure_kind(e: &reqwest::Error) -> &'static str {
     } else {
         "request failed"
     }
+}
+
+/// A file operation that failed: `cannot open /var/lib/havip/iam.lock: Permission denied`.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {}: {source}", path.display())]
+pub(crate) struct PathError {
+    /// What was being done: `cannot open`, `cannot read`, …
+    what: String,
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
+/// `e`, said of `path` (`what` is `cannot open`, `cannot write`, …), as an I/O error of the
+/// same kind whose source is the original: callers that speak `io::Result` keep doing so.
+pub(crate) fn io_at_path(what: &str, path: &Path, e: std::io::Error) -> std::io::Error {
+    let kind = e.kind();
+    std::io::Error::new(
+        kind,
+        PathError {
+            what: what.to_owned(),
+            path: path.to_path_buf(),
+            source: e,
+        },
+    )
 }
 
 #[cfg(test)]

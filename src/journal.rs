@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::StrategyKind;
+use crate::error_chain::io_at_path;
 use crate::state::VrrpState;
 
 /// How a run ended.
@@ -38,7 +39,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// Whether the run may exit 0.
-    pub fn is_success(self) -> bool {
+    pub(crate) fn is_success(self) -> bool {
         !matches!(self, Verdict::Failed | Verdict::Unknown)
     }
 }
@@ -153,7 +154,7 @@ pub struct JournalRecord {
 /// outcome; a run killed at any point after a write leaves no run record. The next run for the
 /// VIP reports such runs ([`Journal::interrupted_runs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WriteRecord {
+pub(crate) struct WriteRecord {
     /// When the line was written.
     pub time: DateTime<Utc>,
     /// `intent` or `outcome`.
@@ -183,7 +184,7 @@ pub struct WriteRecord {
 /// The two lines around a cloud write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum WritePhase {
+pub(crate) enum WritePhase {
     /// Written (fsynced) before the request is sent.
     Intent,
     /// Written after the call ended, however it ended.
@@ -197,7 +198,7 @@ const INTERRUPTED_SCAN_BYTES: u64 = 1 << 20;
 
 /// A run that made writes and never recorded its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterruptedRun {
+pub(crate) struct InterruptedRun {
     /// Its run identifier (`<pid>-<start in unix ms>`).
     pub run: String,
     /// The event it acted for.
@@ -225,8 +226,9 @@ impl Journal {
         &self.path
     }
 
+    #[cfg(test)]
     /// Appends one run record as one line and fsyncs it before returning.
-    pub fn append(&self, rec: &JournalRecord) -> io::Result<()> {
+    pub(crate) fn append(&self, rec: &JournalRecord) -> io::Result<()> {
         self.append_line(rec)
     }
 
@@ -234,12 +236,7 @@ impl Journal {
     /// file ends in a torn line (a crash mid-write, a full disk), a newline is written first so
     /// the damage stays on that line and never swallows this record.
     pub fn append_line<T: Serialize>(&self, value: &T) -> io::Result<()> {
-        let ctx = |what: &str, e: io::Error| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot {what} {}: {e}", self.path.display()),
-            )
-        };
+        let ctx = |what: &str, e: io::Error| io_at_path(&format!("cannot {what}"), &self.path, e);
         if let Some(dir) = self.path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| ctx("create the directory of", e))?;
@@ -273,16 +270,15 @@ impl Journal {
     /// verdict (killed between a write and the end of the run), other than run `current`.
     /// Each write is given by its outcome when one was recorded, else by its intent. Call it
     /// while holding the VIP's run lock, so no other run of the VIP is in flight.
-    pub fn interrupted_runs(&self, vip: &str, current: &str) -> io::Result<Vec<InterruptedRun>> {
+    pub(crate) fn interrupted_runs(
+        &self,
+        vip: &str,
+        current: &str,
+    ) -> io::Result<Vec<InterruptedRun>> {
         let mut f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot open {}: {e}", self.path.display()),
-                ))
-            }
+            Err(e) => return Err(io_at_path("cannot open", &self.path, e)),
         };
         let len = f.metadata()?.len();
         let from = len.saturating_sub(INTERRUPTED_SCAN_BYTES);
@@ -335,12 +331,7 @@ impl Journal {
         let f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot open {}: {e}", self.path.display()),
-                ))
-            }
+            Err(e) => return Err(io_at_path("cannot open", &self.path, e)),
         };
         let mut out = VecDeque::with_capacity(n.min(4096));
         let mut damaged = 0;
@@ -348,12 +339,7 @@ impl Journal {
         let len = f.metadata()?.len();
         for line in BufReader::new(f.take(len)).split(b'\n') {
             // A directory opens but does not read (EISDIR): name the path, as for open.
-            let line = line.map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot read {}: {e}", self.path.display()),
-                )
-            })?;
+            let line = line.map_err(|e| io_at_path("cannot read", &self.path, e))?;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -392,7 +378,7 @@ fn ends_with_newline(f: &std::fs::File) -> io::Result<bool> {
 
 /// Where a journal line goes when the journal cannot be written: standard error and syslog
 /// (keepalived discards a notify script's output, so syslog is the copy that survives).
-pub fn fallback(line: &str) {
+pub(crate) fn fallback(line: &str) {
     eprintln!("havip: journal (not written to file): {line}");
     if let Ok(msg) = std::ffi::CString::new(format!("journal: {line}")) {
         // SAFETY: a constant format string and a NUL-terminated argument; syslog(3) opens
@@ -408,7 +394,7 @@ pub fn fallback(line: &str) {
 }
 
 /// The readable form `havip journal` prints for one record.
-pub fn render(rec: &JournalRecord) -> String {
+pub(crate) fn render(rec: &JournalRecord) -> String {
     let mut s = String::new();
     let event = rec.event.map(|e| format!(" {e}")).unwrap_or_default();
     let seq = rec.seq.map(|n| format!("#{n}")).unwrap_or_default();

@@ -1,6 +1,8 @@
 //! havip: keeps a Tencent Cloud HAVIP (and its EIP) where keepalived says it should be, and proves it.
 //!
-//! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
+//! The binary (`src/main.rs`) is a thin clap layer; everything lives here. What is `pub` is
+//! what the binary and the integration tests (`tests/`, `benches/`) use; the rest is
+//! `pub(crate)`, so an item nothing outside uses is found by the compiler's dead-code warning.
 
 pub mod alert;
 pub mod audit;

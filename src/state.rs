@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::backoff::Backoff;
+use crate::error_chain::io_at_path;
 use serde::{Deserialize, Serialize};
 
 /// A keepalived VRRP state as passed to notify scripts.
@@ -54,14 +55,21 @@ impl VrrpState {
     }
 }
 
-impl fmt::Display for VrrpState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl VrrpState {
+    /// keepalived's spelling: `MASTER`, `BACKUP`, `FAULT`, `STOP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             VrrpState::Master => "MASTER",
             VrrpState::Backup => "BACKUP",
             VrrpState::Fault => "FAULT",
             VrrpState::Stop => "STOP",
-        })
+        }
+    }
+}
+
+impl fmt::Display for VrrpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -166,7 +174,7 @@ impl VipState {
     }
 
     /// `<dir>/<vip>.event.json`.
-    pub fn event_path(&self) -> PathBuf {
+    pub(crate) fn event_path(&self) -> PathBuf {
         self.dir.join(format!("{}.event.json", self.vip))
     }
 
@@ -175,7 +183,7 @@ impl VipState {
     }
 
     /// `<dir>/<vip>.lock`, held while a procedure may write to the cloud.
-    pub fn run_lock_path(&self) -> PathBuf {
+    pub(crate) fn run_lock_path(&self) -> PathBuf {
         self.dir.join(format!("{}.lock", self.vip))
     }
 
@@ -183,28 +191,18 @@ impl VipState {
     pub fn read(&self) -> io::Result<Option<EventRecord>> {
         let path = self.event_path();
         match crate::bounds::read_file_capped(&path, crate::bounds::MAX_CONFIG_BYTES) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} is damaged: {e}", path.display()),
-                )
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| {
+                io::Error::new(io::ErrorKind::InvalidData, Damaged { path, source })
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io::Error::new(
-                e.kind(),
-                format!("cannot read {}: {e}", path.display()),
-            )),
+            Err(e) => Err(io_at_path("cannot read", &path, e)),
         }
     }
 
     /// Records `state` as the newest event and returns it with its sequence number.
     pub fn record(&self, state: VrrpState, trigger: &str) -> io::Result<EventRecord> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create {}: {e}", self.dir.display()),
-            )
-        })?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| io_at_path("cannot create", &self.dir, e))?;
         // The record lock is short (one read and one write), so a blocking flock is fine and
         // keeps sequence numbers dense and ordered.
         let _guard = lock_file(&self.record_lock_path(), true)?
@@ -260,6 +258,15 @@ impl VipState {
     }
 }
 
+/// A state file that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{} is damaged: {source}", path.display())]
+struct Damaged {
+    path: PathBuf,
+    #[source]
+    source: serde_json::Error,
+}
+
 /// Opens (creating) `path` and flocks it exclusively; `Ok(None)` when non-blocking and busy.
 fn lock_file(path: &Path, blocking: bool) -> io::Result<Option<LockGuard>> {
     let file = OpenOptions::new()
@@ -267,7 +274,7 @@ fn lock_file(path: &Path, blocking: bool) -> io::Result<Option<LockGuard>> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| io_at_path("cannot open", path, e))?;
     let op = if blocking {
         libc::LOCK_EX
     } else {
@@ -283,28 +290,21 @@ fn lock_file(path: &Path, blocking: bool) -> io::Result<Option<LockGuard>> {
         match e.raw_os_error() {
             Some(libc::EINTR) => continue,
             Some(libc::EWOULDBLOCK) if !blocking => return Ok(None),
-            _ => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot flock {}: {e}", path.display()),
-                ))
-            }
+            _ => return Err(io_at_path("cannot flock", path, e)),
         }
     }
 }
 
 /// Replaces `path` with `bytes` so a reader sees the old or the new content, never a mix, and
 /// a crash after return loses nothing: temp file, fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let ctx = |what: &str, p: &Path, e: io::Error| {
-        io::Error::new(e.kind(), format!("cannot {what} {}: {e}", p.display()))
-    };
+    let ctx = |what: &str, p: &Path, e: io::Error| io_at_path(&format!("cannot {what}"), p, e);
     {
         let mut f = File::create(&tmp).map_err(|e| ctx("create", &tmp, e))?;
         f.write_all(bytes).map_err(|e| ctx("write", &tmp, e))?;

@@ -3,13 +3,15 @@
 //! carelessly with the credentials in it.
 //!
 //! One test in its own binary, because it sets the credential variables in the process
-//! environment (where `Alerter::new` picks them up, as in production).
+//! environment (captured by `EnvVars` and handed to the alerter, as the context does in
+//! production; an exec hook must not inherit them).
 
 mod support;
 
 use std::time::Duration;
 
 use havip::alert::{AlertEvent, AlertKind, AlertTarget, Alerter, Outcome};
+use havip::cloud::EnvVars;
 use support::server::{refused_port, Behaviour, Receiver};
 use support::{EXAMPLE_SECRET_ID, EXAMPLE_SECRET_KEY};
 const ROLE_TOKEN: &str = "role-session-token-0123456789";
@@ -49,7 +51,9 @@ async fn no_secret_leaves_through_any_target() {
         alert: Vec<AlertTarget>,
     }
     let targets = toml::from_str::<F>(&cfg).expect("valid targets").alert;
-    let alerter = Alerter::new(&targets).with_secrets([ROLE_TOKEN]);
+    let env = EnvVars::from_process();
+    let secrets = env.secrets().map(String::from).chain([ROLE_TOKEN.into()]);
+    let alerter = Alerter::new(&targets).with_secrets(secrets);
 
     // Everything a careless caller could put in: the key in the message, an Authorization
     // header and the token in the details.

@@ -14,7 +14,7 @@ use havip::cloud::eni::{DescribeNetworkInterfaces, MigratePrivateIpAddress};
 use havip::cloud::havip::{DescribeHaVips, HaVipDisassociateAddressIp, HaVipState};
 use havip::cloud::task::{wait_eip_task, wait_vpc_task};
 use havip::cloud::{
-    fetch_all, fetch_all_concurrent, CallObserver, CallRecord, Client, ClientConfig,
+    fetch_all, fetch_all_concurrent, CallObserver, CallOutcome, CallRecord, Client, ClientConfig,
     CredentialProvider, Credentials, Error, ErrorClass, Metadata, RateLimit, RetryPolicy,
     StaticProvider, SystemClock,
 };
@@ -144,11 +144,14 @@ async fn observer_sees_attempts_outcome_and_request_id() {
         (recs[0].action.as_str(), recs[0].attempts),
         ("DescribeHaVips", 3)
     );
-    assert_eq!(recs[0].outcome, Ok(()));
+    assert_eq!(recs[0].outcome, CallOutcome::Ok);
     assert!(recs[0].request_id.is_some());
     assert_eq!(recs[0].params, json!({"HaVipIds": ["havip-iam00099"]}));
     assert_eq!(recs[1].attempts, 1);
-    assert_eq!(recs[1].outcome, Err("UnauthorizedOperation".to_string()));
+    assert_eq!(
+        recs[1].outcome,
+        CallOutcome::Failed("UnauthorizedOperation".to_string())
+    );
     assert!(recs[1].request_id.is_some());
 }
 

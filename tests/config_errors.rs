@@ -172,7 +172,10 @@ fn malformed_keepalived_arguments_exit_2() {
             &["notify", "--state", "MASTER", "--vip", "nope"],
             "no VIP named \"nope\"",
         ),
-        (&["notify", "--state", "UP"], "unknown state"),
+        (
+            &["notify", "--state", "UP"],
+            "invalid value 'UP' for '--state <STATE>'",
+        ),
         (
             &["notify", "--state", "MASTER", "INSTANCE", "VI_1", "MASTER"],
             "not both",

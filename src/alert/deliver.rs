@@ -7,10 +7,56 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::AlertEvent;
-use super::scrub::{clean_secrets, scrub_event, scrub_str, SECRET_ENV};
+use super::scrub::{clean_secrets, scrub_event, scrub_str};
 use super::target::AlertTarget;
 use super::webhook::HttpClient;
 use super::{exec, webhook, wecom};
+
+/// Why one target's delivery failed. Its text goes to the journal and the log only after
+/// [`scrub_str`] (a receiver's answer or a hook's stderr may echo a secret); URLs never reach
+/// it (reqwest's errors are stripped of theirs).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SendError {
+    #[error("encoding event: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The HTTP client could not be built (kept for every later target: shared).
+    #[error("building HTTP client: {0}")]
+    Client(#[source] Arc<reqwest::Error>),
+    /// The request failed: its kind (`timed out`, `connection failed`) and its causes.
+    #[error("{}", webhook::describe(.0))]
+    Http(#[source] reqwest::Error),
+    #[error("receiver answered HTTP {0}")]
+    Status(reqwest::StatusCode),
+    #[error("WeCom answered HTTP {0}")]
+    WecomStatus(reqwest::StatusCode),
+    #[error("WeCom answered more than {}", crate::bounds::human_bytes(*.0 as u64))]
+    WecomTooLong(usize),
+    #[error("WeCom errcode {code}: {}", crate::bounds::clip(message))]
+    Wecom { code: i64, message: String },
+    #[error("exec command is empty")]
+    EmptyCommand,
+    #[error("starting {hook}: {source}")]
+    Spawn {
+        hook: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("waiting for {hook}: {source}")]
+    Wait {
+        hook: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The hook exited unsuccessfully; `stderr` is the start of what it wrote, trimmed.
+    #[error("{hook} exited with {status}{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    Exited {
+        hook: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("timed out after {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
+}
 
 /// What happened to one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,21 +103,20 @@ impl fmt::Debug for Alerter {
 }
 
 impl Alerter {
-    /// An alerter for `targets`. The values of `TENCENTCLOUD_SECRET_ID`, `_SECRET_KEY` and
-    /// `_TOKEN` in the environment are registered as secrets to scrub.
+    /// An alerter for `targets`, with no secrets registered yet: it reads no environment (the
+    /// context hands the credentials' values down through [`Alerter::with_secrets`]).
     pub fn new(targets: &[AlertTarget]) -> Self {
-        let env_secrets = SECRET_ENV.iter().filter_map(|k| std::env::var(k).ok());
         Alerter {
             inner: Arc::new(Inner {
                 targets: targets.to_vec(),
-                secrets: clean_secrets(env_secrets),
+                secrets: Vec::new(),
                 http: HttpClient::new(),
             }),
         }
     }
 
-    /// Registers more literal secrets (credentials from a profile file or the CVM role) that
-    /// must never appear in an alert.
+    /// Registers literal secrets (the credentials of the environment, the file, a profile file
+    /// or the CVM role) that must never appear in an alert.
     pub fn with_secrets<I, S>(self, secrets: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -101,7 +146,7 @@ impl Alerter {
     /// [`Alerter::send`], with every target's timeout capped by `budget` (what is left of the
     /// event's deadline): an alert target configured with a long timeout must not keep a
     /// notify handler alive past its deadline.
-    pub async fn send_within(&self, ev: &AlertEvent, budget: Duration) -> Vec<Delivery> {
+    pub(crate) async fn send_within(&self, ev: &AlertEvent, budget: Duration) -> Vec<Delivery> {
         if self.inner.targets.is_empty() {
             return Vec::new();
         }
@@ -148,10 +193,7 @@ impl Inner {
         // The per-target bound is enforced here for every kind, whatever the transport does.
         let res = match tokio::time::timeout(limit, self.transport(target, ev, limit)).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out after {}",
-                humantime::format_duration(limit)
-            )),
+            Err(_) => Err(SendError::Timeout(limit)),
         };
         let elapsed = start.elapsed();
         let outcome = match res {
@@ -160,7 +202,7 @@ impl Inner {
                 Outcome::Sent
             }
             Err(e) => {
-                let e = scrub_str(&e, &self.secrets);
+                let e = scrub_str(&e.to_string(), &self.secrets);
                 tracing::warn!(target = %name, ?elapsed, "alert not delivered: {e}");
                 Outcome::Failed(e)
             }
@@ -178,7 +220,7 @@ impl Inner {
         target: &AlertTarget,
         ev: &AlertEvent,
         limit: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), SendError> {
         match target {
             AlertTarget::Webhook { url, .. } => webhook::send(&self.http, url, ev, limit).await,
             AlertTarget::Wecom {

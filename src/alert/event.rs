@@ -59,7 +59,7 @@ pub enum AlertKind {
 
 impl AlertKind {
     /// The severity an event of this kind has unless the sender says otherwise.
-    pub fn default_severity(self) -> Severity {
+    pub(crate) fn default_severity(self) -> Severity {
         match self {
             AlertKind::Switch | AlertKind::Backup | AlertKind::Recovered | AlertKind::Test => {
                 Severity::Info
@@ -137,7 +137,7 @@ impl AlertEvent {
     }
 
     /// A one-line title: `[critical] havip iam: failure on ins-iam00021`.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         format!(
             "[{}] havip {}: {} on {}",
             self.severity, self.vip, self.kind, self.node

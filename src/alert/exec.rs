@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStderr, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
+use super::deliver::SendError;
 use super::event::AlertEvent;
 use super::scrub::SECRET_ENV;
 use super::target::ExecCommand;
@@ -19,12 +20,13 @@ const EXEC_STDERR_MAX: usize = 2048;
 /// Runs an exec hook: its own process group (so a timeout kills everything it started), event
 /// JSON on stdin, `HAVIP_ALERT_*` set, havip's credentials removed from its environment.
 /// The caller bounds it in time: on expiry the future is dropped, which kills the group.
-pub(super) async fn run(command: &ExecCommand, ev: &AlertEvent) -> Result<(), String> {
+pub(super) async fn run(command: &ExecCommand, ev: &AlertEvent) -> Result<(), SendError> {
     let mut cmd = hook_command(command, ev)?;
-    let body = serde_json::to_vec(ev).map_err(|e| format!("encoding event: {e}"))?;
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", command_name(command)))?;
+    let body = serde_json::to_vec(ev).map_err(SendError::Encode)?;
+    let mut child = cmd.spawn().map_err(|source| SendError::Spawn {
+        hook: command_name(command),
+        source,
+    })?;
     let mut guard = KillGroup(child.id());
 
     let writer = feed_stdin(child.stdin.take(), body);
@@ -32,10 +34,10 @@ pub(super) async fn run(command: &ExecCommand, ev: &AlertEvent) -> Result<(), St
 
     // The caller's timeout bounds this; on expiry the future is dropped and the guard kills
     // the group.
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("waiting for {}: {e}", command_name(command)))?;
+    let status = child.wait().await.map_err(|source| SendError::Wait {
+        hook: command_name(command),
+        source,
+    })?;
     writer.abort();
     // Something the hook left in the background may hold stderr open: do not wait for it.
     let stderr = tokio::time::timeout(Duration::from_millis(200), reader)
@@ -50,7 +52,7 @@ pub(super) async fn run(command: &ExecCommand, ev: &AlertEvent) -> Result<(), St
 }
 
 /// The hook's process: program and arguments, its environment, its pipes, its own group.
-fn hook_command(command: &ExecCommand, ev: &AlertEvent) -> Result<Command, String> {
+fn hook_command(command: &ExecCommand, ev: &AlertEvent) -> Result<Command, SendError> {
     let mut cmd = match command {
         ExecCommand::Shell(s) => {
             let mut c = Command::new("/bin/sh");
@@ -58,9 +60,7 @@ fn hook_command(command: &ExecCommand, ev: &AlertEvent) -> Result<Command, Strin
             c
         }
         ExecCommand::Argv(v) => {
-            let (prog, args) = v
-                .split_first()
-                .ok_or_else(|| "exec command is empty".to_owned())?;
+            let (prog, args) = v.split_first().ok_or(SendError::EmptyCommand)?;
             let mut c = Command::new(prog);
             c.args(args);
             c
@@ -114,16 +114,14 @@ fn keep_stderr(stderr: Option<ChildStderr>) -> JoinHandle<Vec<u8>> {
 }
 
 /// Success is exit status 0; a failure names the hook, its status and its stderr.
-fn verdict(command: &ExecCommand, status: ExitStatus, stderr: &[u8]) -> Result<(), String> {
+fn verdict(command: &ExecCommand, status: ExitStatus, stderr: &[u8]) -> Result<(), SendError> {
     if status.success() {
         Ok(())
     } else {
-        let tail = String::from_utf8_lossy(stderr);
-        let tail = tail.trim();
-        Err(if tail.is_empty() {
-            format!("{} exited with {status}", command_name(command))
-        } else {
-            format!("{} exited with {status}: {tail}", command_name(command))
+        Err(SendError::Exited {
+            hook: command_name(command),
+            status,
+            stderr: String::from_utf8_lossy(stderr).trim().to_owned(),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! This host's name, the `node` of events sent before the instance ID is known.
 
 /// The host name, for events sent before the instance ID is known.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: buf is writable for its length; gethostname NUL-terminates when it fits.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

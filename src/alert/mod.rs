@@ -42,10 +42,9 @@ mod target;
 mod webhook;
 mod wecom;
 
-pub use deliver::{Alerter, Delivery, Outcome};
+pub use deliver::{Alerter, Outcome};
 pub use event::{AlertEvent, AlertKind, Severity};
-pub use hostname::hostname;
-pub use scrub::{redact_url, scrub_event, scrub_str};
+pub(crate) use hostname::hostname;
+pub(crate) use scrub::redact_url;
 pub(crate) use target::deserialize_timeout;
-pub use target::{AlertTarget, ExecCommand, WecomFormat, DEFAULT_TIMEOUT};
-pub use wecom::wecom_message;
+pub use target::AlertTarget;

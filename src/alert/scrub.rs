@@ -8,18 +8,14 @@ use serde_json::Value;
 
 use super::event::AlertEvent;
 
-/// Environment variables an exec hook must not inherit: havip's own credentials. Their values
-/// are also registered as secrets to scrub.
-pub(super) const SECRET_ENV: [&str; 3] = [
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TENCENTCLOUD_TOKEN",
-];
+/// Environment variables an exec hook must not inherit: havip's own credentials (their values
+/// reach the [`super::Alerter`] as secrets to scrub through the context's environment capture).
+pub(super) use crate::cloud::credentials::SECRET_ENV;
 const REDACTED: &str = "** redacted **";
 
 /// A URL for logs: scheme, host, port and path, without user info, query or fragment (a WeCom
 /// robot's `?key=` is its credential).
-pub fn redact_url(s: &str) -> String {
+pub(crate) fn redact_url(s: &str) -> String {
     match reqwest::Url::parse(s) {
         Ok(mut u) => {
             let had_query = u.query().is_some();
@@ -70,7 +66,7 @@ fn secret_key(k: &str) -> bool {
 
 /// The event as it may leave this node: secret-named keys in `details` replaced, and every
 /// string scrubbed by [`scrub_str`].
-pub fn scrub_event(ev: &AlertEvent, secrets: &[String]) -> AlertEvent {
+pub(crate) fn scrub_event(ev: &AlertEvent, secrets: &[String]) -> AlertEvent {
     AlertEvent {
         vip: scrub_str(&ev.vip, secrets),
         kind: ev.kind,
@@ -103,7 +99,7 @@ fn scrub_value(v: &Value, secrets: &[String]) -> Value {
 }
 
 /// Replaces the registered secrets, TC3 `Signature=` values and SecretIds (`AKID…`) in `s`.
-pub fn scrub_str(s: &str, secrets: &[String]) -> String {
+pub(crate) fn scrub_str(s: &str, secrets: &[String]) -> String {
     let mut out = s.to_owned();
     for sec in secrets {
         if out.contains(sec.as_str()) {

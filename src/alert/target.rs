@@ -11,7 +11,7 @@ use super::event::Severity;
 use super::scrub::redact_url;
 
 /// How long a target may take when its `timeout` is not set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// WeCom robot message format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -91,13 +91,31 @@ fn deserialize_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
     Ok(s)
 }
 
-fn check_url(s: &str) -> Result<reqwest::Url, String> {
-    let u = reqwest::Url::parse(s).map_err(|e| format!("invalid URL {}: {e}", redact_url(s)))?;
+/// Why an `[[alert]]` entry is refused. URLs are kept redacted (a WeCom URL holds its key).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The URL does not parse.
+    #[error("invalid URL {redacted}: {source}")]
+    Url {
+        redacted: String,
+        #[source]
+        source: crate::config::check::UrlParseError,
+    },
+    /// Not `http(s)://` with a host.
+    #[error("invalid URL {0}: expected http:// or https:// with a host")]
+    UrlScheme(String),
+    /// A zero timeout (`target` is the redacted target).
+    #[error("{target}: timeout must be more than 0s")]
+    ZeroTimeout { target: String },
+}
+
+fn check_url(s: &str) -> Result<reqwest::Url, TargetError> {
+    let u = reqwest::Url::parse(s).map_err(|source| TargetError::Url {
+        redacted: redact_url(s),
+        source,
+    })?;
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "invalid URL {}: expected http:// or https:// with a host",
-            redact_url(s)
-        ));
+        return Err(TargetError::UrlScheme(redact_url(s)));
     }
     Ok(u)
 }
@@ -159,9 +177,11 @@ impl AlertTarget {
     }
 
     /// Checks what serde cannot: a zero timeout would make a target useless.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), TargetError> {
         if self.timeout().is_zero() {
-            return Err(format!("{self}: timeout must be more than 0s"));
+            return Err(TargetError::ZeroTimeout {
+                target: self.to_string(),
+            });
         }
         match self {
             AlertTarget::Webhook { url, .. } | AlertTarget::Wecom { url, .. } => {
@@ -213,10 +233,8 @@ mod tests {
         alert: Vec<AlertTarget>,
     }
 
-    fn parse(s: &str) -> Result<Vec<AlertTarget>, String> {
-        toml::from_str::<Cfg>(s)
-            .map(|c| c.alert)
-            .map_err(|e| e.to_string())
+    fn parse(s: &str) -> Result<Vec<AlertTarget>, toml::de::Error> {
+        toml::from_str::<Cfg>(s).map(|c| c.alert)
     }
 
     #[test]
@@ -284,11 +302,13 @@ mod tests {
             ("type = \"webhook\"", "url"),
         ];
         for (body, want) in cases {
-            let err = parse(&format!("[[alert]]\n{body}\n")).unwrap_err();
+            let err = parse(&format!("[[alert]]\n{body}\n"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{body:?}: {err}");
         }
         let zero = parse("[[alert]]\ntype = \"webhook\"\nurl = \"http://x/\"\ntimeout = \"0s\"\n");
-        assert!(zero.unwrap_err().contains("more than 0s"));
+        assert!(zero.unwrap_err().to_string().contains("more than 0s"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::deliver::SendError;
 use super::event::{AlertEvent, Severity};
 use super::target::WecomFormat;
 use super::webhook::{http_err, HttpClient};
@@ -23,23 +24,20 @@ pub(super) async fn send(
     mentioned: &[String],
     ev: &AlertEvent,
     limit: Duration,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     let msg = wecom_message(ev, format, mentioned);
-    let body = serde_json::to_vec(&msg).map_err(|e| format!("encoding event: {e}"))?;
+    let body = serde_json::to_vec(&msg).map_err(SendError::Encode)?;
     let resp = http.post(url, body, limit).await?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(format!("WeCom answered HTTP {status}"));
+        return Err(SendError::WecomStatus(status));
     }
     // WeCom's answer is a small JSON object; read no more than 64 KiB of it.
     let mut resp = resp;
     let mut text = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(http_err)? {
         if text.len() + chunk.len() > WECOM_ANSWER_MAX {
-            return Err(format!(
-                "WeCom answered more than {}",
-                crate::bounds::human_bytes(WECOM_ANSWER_MAX as u64)
-            ));
+            return Err(SendError::WecomTooLong(WECOM_ANSWER_MAX));
         }
         text.extend_from_slice(&chunk);
     }
@@ -48,10 +46,10 @@ pub(super) async fn send(
         if let Some(code) = v.get("errcode").and_then(Value::as_i64) {
             if code != 0 {
                 let msg = v.get("errmsg").and_then(Value::as_str).unwrap_or("");
-                return Err(format!(
-                    "WeCom errcode {code}: {}",
-                    crate::bounds::clip(msg)
-                ));
+                return Err(SendError::Wecom {
+                    code,
+                    message: msg.to_owned(),
+                });
             }
         }
     }
@@ -59,7 +57,7 @@ pub(super) async fn send(
 }
 
 /// The WeCom robot message for an event.
-pub fn wecom_message(ev: &AlertEvent, format: WecomFormat, mentioned: &[String]) -> Value {
+pub(crate) fn wecom_message(ev: &AlertEvent, format: WecomFormat, mentioned: &[String]) -> Value {
     let time = ev.time.format("%Y-%m-%d %H:%M:%S UTC");
     match format {
         WecomFormat::Markdown => {

@@ -3,60 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{nullable, string_or_number, vpc_action, Filter, Paged, Tag};
+use super::{describe_action, nullable, string_or_number, vpc_action, Tag};
 
-/// `DescribeAddresses`. `address_ids` and the `address-id` filter cannot be combined.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeAddresses {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub address_ids: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub filters: Vec<Filter>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-}
-
-impl DescribeAddresses {
-    pub fn by_ids<S: Into<String>>(ids: impl IntoIterator<Item = S>) -> Self {
-        DescribeAddresses {
-            address_ids: ids.into_iter().map(Into::into).collect(),
-            ..Default::default()
-        }
-    }
-
-    pub fn by_filters(filters: Vec<Filter>) -> Self {
-        DescribeAddresses {
-            filters,
-            ..Default::default()
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeAddressesResponse {
-    #[serde(default, deserialize_with = "nullable")]
-    pub total_count: u64,
-    #[serde(default, deserialize_with = "nullable")]
-    pub address_set: Vec<Address>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub request_id: String,
-}
-
-vpc_action!(DescribeAddresses => DescribeAddressesResponse, "DescribeAddresses");
-
-impl Paged for DescribeAddresses {
-    type Item = Address;
-    fn set_page(&mut self, offset: u64, limit: u64) {
-        self.offset = Some(offset);
-        self.limit = Some(limit);
-    }
-    fn split(resp: DescribeAddressesResponse) -> (u64, Vec<Address>) {
-        (resp.total_count, resp.address_set)
-    }
+describe_action! {
+    /// `DescribeAddresses`. `address_ids` and the `address-id` filter cannot be combined.
+    DescribeAddresses { address_ids } => DescribeAddressesResponse { address_set: Address }
 }
 
 /// An EIP. Fields the API marks nullable read as empty / zero / false.
@@ -111,8 +62,9 @@ pub struct Address {
 }
 
 impl Address {
+    #[cfg(test)]
     /// Unbound (`UNBIND`) or bound to an ENI that is attached to nothing (`BIND_ENI`): billed idle.
-    pub fn is_idle_status(&self) -> bool {
+    pub(crate) fn is_idle_status(&self) -> bool {
         matches!(
             self.address_status,
             AddressStatus::Unbind | AddressStatus::BindEni
@@ -243,7 +195,7 @@ impl AssociateAddress {
     }
 
     /// Bind `address_id` to `private_ip` on the ENI `eni_id`.
-    pub fn to_eni_ip(
+    pub(crate) fn to_eni_ip(
         address_id: impl Into<String>,
         eni_id: impl Into<String>,
         private_ip: impl Into<String>,

@@ -13,23 +13,20 @@ use tokio::time::Instant;
 
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
-use super::metadata::error_chain;
 use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
-pub use super::wire::{
-    decode_envelope, default_endpoint, host_header, load_ca_file, parse_endpoint, parse_http_date,
-    redacted_authorization, MAX_RESPONSE_BYTES,
-};
+pub use super::wire::{decode_envelope, parse_endpoint, parse_http_date};
 use super::wire::{decode_response, is_loopback, read_body, request_id_of, send_error};
+pub(crate) use super::wire::{default_endpoint, host_header, load_ca_file, redacted_authorization};
 use super::{Action, Error, ErrorClass};
 use crate::bounds::clip_to;
 
 /// The Content-Type sent and signed. Exactly this, no charset: the signed value must be the
 /// sent value (API.md §1.2).
-pub const CONTENT_TYPE: &str = "application/json";
+pub(crate) const CONTENT_TYPE: &str = "application/json";
 /// Sent as `X-TC-RequestClient`, shaped like the SDKs' `SDK_PYTHON_3.1.195`: the SDKs only allow
 /// `[0-9a-zA-Z-_,;.]` in this header, so no `/`.
-pub const REQUEST_CLIENT: &str = concat!("HAVIP_", env!("CARGO_PKG_VERSION"));
+pub(crate) const REQUEST_CLIENT: &str = concat!("HAVIP_", env!("CARGO_PKG_VERSION"));
 
 /// How the client reaches the API.
 #[derive(Clone, Debug)]
@@ -88,11 +85,28 @@ pub struct CallRecord {
     pub request_id: Option<String>,
     pub duration: Duration,
     pub attempts: u32,
-    /// `Err` holds the API error code, or the error class when there is no code.
-    pub outcome: Result<(), String>,
+    pub outcome: CallOutcome,
     /// Whether the action can change the cloud ([`super::Action::MUTATING`]).
     pub mutating: bool,
     pub params: Value,
+}
+
+/// How one API call ended, as journals name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    Ok,
+    /// The API error code, or the error class when there is no code ([`Error::label`]).
+    Failed(String),
+}
+
+impl CallOutcome {
+    /// `ok`, or the error's label.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Failed(label) => label,
+        }
+    }
 }
 
 /// A TencentCloud API client. Cheap to clone; clones share the connection pool, the
@@ -178,9 +192,10 @@ impl Client {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("http client: {}", error_chain(&e))))?;
+        let http = builder.build().map_err(|e| Error::ConfigFrom {
+            what: "http client".into(),
+            source: Box::new(e),
+        })?;
         let rate_limit = cfg.rate_limit.clone();
         Ok(Client {
             inner: Arc::new(Inner {
@@ -262,7 +277,7 @@ impl Client {
     }
 
     /// The deadline a call starting at `start` runs under.
-    pub fn effective_deadline(&self, start: Instant) -> Instant {
+    pub(crate) fn effective_deadline(&self, start: Instant) -> Instant {
         self.deadline.unwrap_or(start + self.inner.cfg.deadline)
     }
 
@@ -283,14 +298,16 @@ impl Client {
     }
 
     /// Where the credentials come from (for logs).
-    pub fn credentials_source(&self) -> String {
+    pub(crate) fn credentials_source(&self) -> String {
         self.inner.creds.source()
     }
 
     /// Calls a typed action and decodes its response.
     pub async fn call<A: Action>(&self, req: &A) -> Result<A::Response, Error> {
-        let params = serde_json::to_value(req)
-            .map_err(|e| Error::Config(format!("cannot encode {} parameters: {e}", A::ACTION)))?;
+        let params = serde_json::to_value(req).map_err(|e| Error::ConfigFrom {
+            what: format!("cannot encode {} parameters", A::ACTION),
+            source: Box::new(e),
+        })?;
         let start = Instant::now();
         self.before(A::SERVICE, A::ACTION, A::MUTATING);
         let (result, attempts) = self
@@ -346,8 +363,11 @@ impl Client {
     ) {
         let Some(obs) = &self.observer else { return };
         let (request_id, outcome) = match result {
-            Ok((_, id)) => (id.clone(), Ok(())),
-            Err(e) => (e.request_id().map(str::to_string), Err(e.label())),
+            Ok((_, id)) => (id.clone(), CallOutcome::Ok),
+            Err(e) => (
+                e.request_id().map(str::to_string),
+                CallOutcome::Failed(e.label()),
+            ),
         };
         obs.on_call(&CallRecord {
             service: service.to_string(),
@@ -377,10 +397,11 @@ impl Client {
         let body = match serde_json::to_vec(params) {
             Ok(b) => b,
             Err(e) => {
-                return (
-                    Err(Error::Config(format!("cannot encode parameters: {e}"))),
-                    0,
-                )
+                let e = Error::ConfigFrom {
+                    what: "cannot encode parameters".into(),
+                    source: Box::new(e),
+                };
+                return (Err(e), 0);
             }
         };
         let url = match cfg
@@ -523,7 +544,10 @@ impl Client {
                 timestamp,
             },
         )
-        .map_err(|e| Error::Config(format!("cannot sign: {e}")))?;
+        .map_err(|e| Error::ConfigFrom {
+            what: "cannot sign".into(),
+            source: Box::new(e),
+        })?;
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(
                 "request {service} {version} {action} to {url}\n\

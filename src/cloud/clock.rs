@@ -4,7 +4,7 @@
 //! client gets that time from. Monotonic timing (timeouts, deadlines) uses `tokio::time` instead.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall-clock time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -35,7 +35,8 @@ impl FixedClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = unix;
     }
 
-    pub fn advance(&self, by: Duration) {
+    #[cfg(test)]
+    pub(crate) fn advance(&self, by: std::time::Duration) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *t = t.saturating_add(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
     }
@@ -63,7 +64,7 @@ mod tests {
     fn fixed_clock_moves_only_when_told() {
         let c = FixedClock::new(1_700_000_000);
         assert_eq!(c.now_unix(), 1_700_000_000);
-        c.advance(Duration::from_secs(30));
+        c.advance(std::time::Duration::from_secs(30));
         assert_eq!(c.now_unix(), 1_700_000_030);
         c.set(5);
         assert_eq!(c.now_unix(), 5);

@@ -2,16 +2,17 @@
 //! by its family, in [`super::classify_code`].
 
 /// A resource (HAVIP, EIP, ENI, …) does not exist.
-pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFound";
+pub(crate) const RESOURCE_NOT_FOUND: &str = "ResourceNotFound";
 /// `AssociateHaVipInstance`: the instance or ENI is already in the drift range.
-pub const DUPLICATED_HAVIP_ASSOCIATIONS: &str = "InvalidParameterValue.DuplicatedHaVipAssociations";
+pub(crate) const DUPLICATED_HAVIP_ASSOCIATIONS: &str =
+    "InvalidParameterValue.DuplicatedHaVipAssociations";
 /// `HaVipAssociateAddressIp`: the HAVIP already has an EIP bound.
-pub const HAVIP_ALREADY_BOUND: &str = "UnsupportedOperation.BindEIP";
+pub(crate) const HAVIP_ALREADY_BOUND: &str = "UnsupportedOperation.BindEIP";
 /// `HaVipDisassociateAddressIp`: the HAVIP has no EIP bound.
-pub const HAVIP_NOT_BOUND: &str = "UnsupportedOperation.UnbindEIP";
+pub(crate) const HAVIP_NOT_BOUND: &str = "UnsupportedOperation.UnbindEIP";
 /// `DisassociateAddress`: the EIP is not bound (nothing to unbind).
-pub const ADDRESS_STATUS_NOT_PERMIT: &str = "InvalidAddressIdStatus.NotPermit";
+pub(crate) const ADDRESS_STATUS_NOT_PERMIT: &str = "InvalidAddressIdStatus.NotPermit";
 /// `AuthFailure.SignatureExpire`: the request's timestamp is outside the 5-minute window.
-pub const SIGNATURE_EXPIRE: &str = "AuthFailure.SignatureExpire";
+pub(crate) const SIGNATURE_EXPIRE: &str = "AuthFailure.SignatureExpire";
 /// `AuthFailure.TokenFailure`: temporary credentials expired.
-pub const TOKEN_FAILURE: &str = "AuthFailure.TokenFailure";
+pub(crate) const TOKEN_FAILURE: &str = "AuthFailure.TokenFailure";

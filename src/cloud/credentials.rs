@@ -18,11 +18,11 @@ use super::metadata::Metadata;
 use super::Error;
 
 /// A boxed future, so credential providers can sit behind `Arc<dyn CredentialProvider>`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Refresh temporary credentials this long before they expire: the SDKs do, because a request
 /// signed just before expiry may arrive just after (API.md §4.1).
-pub const REFRESH_MARGIN_SECS: i64 = 300;
+pub(crate) const REFRESH_MARGIN_SECS: i64 = 300;
 
 const REDACTED: &str = "** redacted **";
 
@@ -68,7 +68,7 @@ impl Credentials {
     }
 
     /// Sets the expiry, Unix seconds.
-    pub fn with_expiry(mut self, unix: i64) -> Self {
+    pub(crate) fn with_expiry(mut self, unix: i64) -> Self {
         self.expires_at = Some(unix);
         self
     }
@@ -90,7 +90,7 @@ impl Credentials {
     }
 
     /// Whether these credentials should be replaced at `now` (Unix seconds).
-    pub fn needs_refresh(&self, now: i64) -> bool {
+    pub(crate) fn needs_refresh(&self, now: i64) -> bool {
         matches!(self.expires_at, Some(exp) if exp - now <= REFRESH_MARGIN_SECS)
     }
 }
@@ -163,7 +163,7 @@ impl fmt::Debug for EnvVars {
 impl EnvVars {
     /// [`EnvVars::from_process`], plus the variables `extra` names (the layers above the
     /// client read theirs through the same capture).
-    pub fn from_process_with(extra: &[&str]) -> Self {
+    pub(crate) fn from_process_with(extra: &[&str]) -> Self {
         let mut env = EnvVars::from_process();
         for n in extra {
             if let Ok(v) = std::env::var(n) {
@@ -174,7 +174,7 @@ impl EnvVars {
     }
 
     /// The variables that matter here, read from the process environment (the only place
-    /// havip reads it, but for logging's `HAVIP_LOG` and the alert scrubber's secrets).
+    /// havip reads it, but for logging's `HAVIP_LOG`).
     pub fn from_process() -> Self {
         const NAMES: &[&str] = &[
             ENV_SECRET_ID,
@@ -193,7 +193,8 @@ impl EnvVars {
         )
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+    #[cfg(test)]
+    pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         EnvVars(
@@ -202,6 +203,11 @@ impl EnvVars {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
         )
+    }
+
+    /// The values of the [`SECRET_ENV`] variables that are set, to be kept out of every alert.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        SECRET_ENV.iter().filter_map(|k| self.get(k))
     }
 
     /// The value of `name` if set and not blank.
@@ -213,11 +219,14 @@ impl EnvVars {
     }
 }
 
-pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
-pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
-pub const ENV_TOKEN: &str = "TENCENTCLOUD_TOKEN";
-pub const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
-pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
+pub(crate) const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
+pub(crate) const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
+pub(crate) const ENV_TOKEN: &str = "TENCENTCLOUD_TOKEN";
+pub(crate) const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
+pub(crate) const ENV_REGION: &str = "TENCENTCLOUD_REGION";
+/// The variables whose values are secrets: never logged, scrubbed from alerts, and removed from
+/// an alert hook's environment.
+pub(crate) const SECRET_ENV: [&str; 3] = [ENV_SECRET_ID, ENV_SECRET_KEY, ENV_TOKEN];
 
 /// Credentials from `TENCENTCLOUD_SECRET_ID` + `TENCENTCLOUD_SECRET_KEY` (+ `TENCENTCLOUD_TOKEN`);
 /// `Ok(None)` when neither is set. One without the other is an error: silently falling through
@@ -226,8 +235,10 @@ pub fn from_env(env: &EnvVars) -> Result<Option<Credentials>, Error> {
     match (env.get(ENV_SECRET_ID), env.get(ENV_SECRET_KEY)) {
         (None, None) => Ok(None),
         (Some(id), Some(key)) => {
-            let creds = Credentials::new(id, key)
-                .map_err(|e| Error::Credentials(format!("from the environment: {e}")))?;
+            let creds = Credentials::new(id, key).map_err(|e| Error::CredentialsFrom {
+                place: "from the environment".into(),
+                source: Box::new(e),
+            })?;
             Ok(Some(creds.with_token(env.get(ENV_TOKEN).unwrap_or(""))))
         }
         (Some(_), None) => Err(Error::Credentials(format!(
@@ -241,7 +252,7 @@ pub fn from_env(env: &EnvVars) -> Result<Option<Credentials>, Error> {
 
 /// The profile files to try, in order: `TENCENTCLOUD_CREDENTIALS_FILE` if set (then only it),
 /// else `~/.tencentcloud/credentials` and `/etc/tencentcloud/credentials`.
-pub fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
+pub(crate) fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
     if let Some(p) = env.get(ENV_CREDENTIALS_FILE) {
         return vec![PathBuf::from(p)];
     }
@@ -253,96 +264,8 @@ pub fn profile_paths(env: &EnvVars) -> Vec<PathBuf> {
     paths
 }
 
-/// Refuses a file holding a secret that group or others may access (by its `st_mode`), as ssh
-/// does with private keys: a world-readable SecretKey is a leaked SecretKey, and failing loudly
-/// is how it gets fixed. The message continues the file's name ("profile file X …", "the
-/// configuration file …"), so the profile file and the configuration file say it alike.
-pub fn check_secret_file_mode(mode: u32) -> Result<(), String> {
-    let mode = mode & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "has permissions {mode:04o}, which are too open: it holds a secret key and must not \
-             be accessible by group or others; run `chmod 600` on it"
-        ));
-    }
-    Ok(())
-}
-
-/// Reads the `[default]` profile from `path`. `Ok(None)` if the file does not exist.
-///
-/// Refuses a file that group or others may access ([`check_secret_file_mode`]), and one larger
-/// than [`crate::bounds::MAX_CONFIG_BYTES`].
-pub fn read_profile(path: &Path) -> Result<Option<Credentials>, Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let cannot_read = |e: std::io::Error| {
-        Error::Credentials(format!("cannot read profile file {}: {e}", path.display()))
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(cannot_read(e)),
-    };
-    let meta = file.metadata().map_err(cannot_read)?;
-    if meta.is_dir() {
-        return Err(Error::Credentials(format!(
-            "profile file {} is a directory",
-            path.display()
-        )));
-    }
-    check_secret_file_mode(meta.permissions().mode())
-        .map_err(|m| Error::Credentials(format!("profile file {} {m}", path.display())))?;
-    let bytes =
-        crate::bounds::read_capped(file, crate::bounds::MAX_CONFIG_BYTES).map_err(cannot_read)?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        Error::Credentials(format!("profile file {} is not UTF-8 text", path.display()))
-    })?;
-    parse_profile(&text, "default")
-        .map(Some)
-        .map_err(|e| Error::Credentials(format!("profile file {}: {e}", path.display())))
-}
-
-/// Parses the INI profile format (`[section]`, `key = value`, `#`/`;` comments) and returns the
-/// credentials of `section` (`secret_id`, `secret_key`, optional `token`).
-pub fn parse_profile(text: &str, section: &str) -> Result<Credentials, String> {
-    let mut current: Option<&str> = None;
-    let mut found_section = false;
-    let (mut id, mut key, mut token) = (None, None, None);
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix('[') {
-            let name = rest
-                .strip_suffix(']')
-                .ok_or_else(|| format!("line {}: unterminated section header", n + 1))?
-                .trim();
-            current = Some(name);
-            found_section |= name == section;
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else {
-            return Err(format!("line {}: expected key = value", n + 1));
-        };
-        if current != Some(section) {
-            continue;
-        }
-        let v = v.trim().to_string();
-        match k.trim() {
-            "secret_id" => id = Some(v),
-            "secret_key" => key = Some(v),
-            "token" => token = Some(v),
-            _ => {}
-        }
-    }
-    if !found_section {
-        return Err(format!("no [{section}] section"));
-    }
-    let id = id.ok_or_else(|| format!("[{section}] has no secret_id"))?;
-    let key = key.ok_or_else(|| format!("[{section}] has no secret_key"))?;
-    let creds = Credentials::new(id, key).map_err(|e| e.to_string())?;
-    Ok(creds.with_token(token.unwrap_or_default()))
-}
+pub(crate) use super::profile::{check_secret_file_mode, read_profile};
+pub use super::profile::{parse_profile, ProfileError};
 
 /// Temporary credentials of the CVM's CAM role, from the metadata service; cached and refreshed
 /// [`REFRESH_MARGIN_SECS`] before `ExpiredTime`.
@@ -382,7 +305,10 @@ impl CvmRoleProvider {
     async fn fetch(&self) -> Result<Credentials, Error> {
         let rc = self.metadata.role_credentials(&self.role).await?;
         let creds = Credentials::new(rc.tmp_secret_id.clone(), rc.tmp_secret_key.clone())
-            .map_err(|e| Error::Credentials(format!("CAM role {:?}: {e}", self.role)))?
+            .map_err(|e| Error::CredentialsFrom {
+                place: format!("CAM role {:?}", self.role),
+                source: Box::new(e),
+            })?
             .with_token(rc.token.clone())
             .with_expiry(rc.expired_time);
         tracing::debug!(role = %self.role, expires_at = rc.expired_time, "fetched CAM role credentials");
@@ -420,7 +346,7 @@ impl CredentialProvider for CvmRoleProvider {
 /// The default chain: explicit → environment → profile file → CVM role. Resolved on first use
 /// (parse first, resolve second: building a chain does no I/O) and then fixed.
 #[derive(Debug)]
-pub struct Chain {
+pub(crate) struct Chain {
     explicit: Option<Credentials>,
     env: EnvVars,
     profiles: Vec<PathBuf>,
@@ -434,7 +360,7 @@ pub struct Chain {
 
 impl Chain {
     /// `metadata: None` skips the CVM role (e.g. when the operator knows this is no CVM).
-    pub fn default_chain(
+    pub(crate) fn default_chain(
         explicit: Option<Credentials>,
         env: &EnvVars,
         metadata: Option<Metadata>,
@@ -451,15 +377,16 @@ impl Chain {
         }
     }
 
+    #[cfg(test)]
     /// Replaces the profile file list (tests, or a config file naming one).
-    pub fn with_profile_paths(mut self, paths: Vec<PathBuf>) -> Self {
+    pub(crate) fn with_profile_paths(mut self, paths: Vec<PathBuf>) -> Self {
         self.profiles = paths;
         self
     }
 
     /// Reads credentials from the profile file `path` only, which must exist (a configuration
     /// file naming it: a typo must not fall through to another source).
-    pub fn with_profile_file(mut self, path: PathBuf) -> Self {
+    pub(crate) fn with_profile_file(mut self, path: PathBuf) -> Self {
         self.profiles = vec![path];
         self.profile_named_by = Some("the configuration");
         self
@@ -470,7 +397,7 @@ impl Chain {
     /// key, a profile file that is too open, malformed or missing when named) is an error now,
     /// before any call, so that every command reports it as the configuration error it is.
     /// When none of them has credentials, the CVM role is left for the first call.
-    pub async fn resolve_local(&self) -> Result<(), Error> {
+    pub(crate) async fn resolve_local(&self) -> Result<(), Error> {
         let mut slot = self.resolved.lock().await;
         if slot.is_none() {
             if let Some(p) = self.find_local()? {
@@ -482,7 +409,7 @@ impl Chain {
     }
 
     /// Finds the first source that has credentials.
-    pub async fn resolve(&self) -> Result<Arc<dyn CredentialProvider>, Error> {
+    pub(crate) async fn resolve(&self) -> Result<Arc<dyn CredentialProvider>, Error> {
         let mut slot = self.resolved.lock().await;
         if let Some(p) = slot.as_ref() {
             return Ok(p.clone());
@@ -647,10 +574,12 @@ mod tests {
         assert!(
             parse_profile("[other]\nsecret_id=a\nsecret_key=b\n", "default")
                 .unwrap_err()
+                .to_string()
                 .contains("no [default]")
         );
         assert!(parse_profile("[default]\nsecret_id=a\n", "default")
             .unwrap_err()
+            .to_string()
             .contains("secret_key"));
         assert!(parse_profile("[default\n", "default").is_err());
         assert!(parse_profile("[default]\ngarbage\n", "default").is_err());

@@ -3,67 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{nullable, vpc_action, Filter, Paged, RequestIdOnly, Tag};
+use super::{describe_action, nullable, vpc_action, Filter, RequestIdOnly, Tag};
 
-/// `DescribeNetworkInterfaces`. `network_interface_ids` and `filters` cannot be combined.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeNetworkInterfaces {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub network_interface_ids: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub filters: Vec<Filter>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
+describe_action! {
+    /// `DescribeNetworkInterfaces`. `network_interface_ids` and `filters` cannot be combined.
+    DescribeNetworkInterfaces { network_interface_ids }
+        => DescribeNetworkInterfacesResponse { network_interface_set: NetworkInterface }
 }
 
 impl DescribeNetworkInterfaces {
-    pub fn by_ids<S: Into<String>>(ids: impl IntoIterator<Item = S>) -> Self {
-        DescribeNetworkInterfaces {
-            network_interface_ids: ids.into_iter().map(Into::into).collect(),
-            ..Default::default()
-        }
-    }
-
-    pub fn by_filters(filters: Vec<Filter>) -> Self {
-        DescribeNetworkInterfaces {
-            filters,
-            ..Default::default()
-        }
-    }
-
     /// The ENIs attached to `instance_id` (filter `attachment.instance-id`).
     pub fn of_instance(instance_id: impl Into<String>) -> Self {
         Self::by_filters(vec![Filter::new(
             "attachment.instance-id",
             [instance_id.into()],
         )])
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeNetworkInterfacesResponse {
-    #[serde(default, deserialize_with = "nullable")]
-    pub network_interface_set: Vec<NetworkInterface>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub total_count: u64,
-    #[serde(default, deserialize_with = "nullable")]
-    pub request_id: String,
-}
-
-vpc_action!(DescribeNetworkInterfaces => DescribeNetworkInterfacesResponse, "DescribeNetworkInterfaces");
-
-impl Paged for DescribeNetworkInterfaces {
-    type Item = NetworkInterface;
-    fn set_page(&mut self, offset: u64, limit: u64) {
-        self.offset = Some(offset);
-        self.limit = Some(limit);
-    }
-    fn split(resp: DescribeNetworkInterfacesResponse) -> (u64, Vec<NetworkInterface>) {
-        (resp.total_count, resp.network_interface_set)
     }
 }
 

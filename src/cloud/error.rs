@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::codes;
 use crate::bounds::{clip, clip_to, MAX_MESSAGE_BYTES};
+use crate::error_chain::error_chain;
 
 /// What kind of failure an error is, for retry decisions and for reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,7 +173,54 @@ pub enum Error {
     /// The client is misconfigured (endpoint, CA file, region, …).
     #[error("configuration: {}", clip_to(.0, MAX_MESSAGE_BYTES))]
     Config(String),
+    /// Credentials from `place` cannot be used, for the reason `source` gives.
+    #[error("credentials: {place}: {}", clip_to(&error_chain(source.as_ref()), MAX_MESSAGE_BYTES))]
+    CredentialsFrom {
+        /// Where they came from: `from the environment`, `profile file …`, `CAM role "…"`.
+        place: String,
+        #[source]
+        source: Cause,
+    },
+    /// A file holding a secret may be read by group or others (`file` names it).
+    #[error("credentials: {file} {source}")]
+    TooOpen {
+        /// `profile file …`, `the configuration file`.
+        file: String,
+        #[source]
+        source: TooOpen,
+    },
+    /// No region was given and the metadata service did not tell it.
+    #[error(
+        "configuration: no region: pass --region or set {} (metadata {metadata} did not answer: \
+         {source})",
+        super::credentials::ENV_REGION
+    )]
+    NoRegion {
+        /// The metadata service's address.
+        metadata: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// The client is misconfigured, for the reason `source` gives (`what` names the setting).
+    #[error("configuration: {what}: {}", clip_to(&error_chain(source.as_ref()), MAX_MESSAGE_BYTES))]
+    ConfigFrom {
+        /// The setting: `endpoint …`, `CA file …`, `http client`.
+        what: String,
+        #[source]
+        source: Cause,
+    },
 }
+
+/// The typed error behind a configuration or credentials problem.
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A file holding a secret that group or others may access (its `st_mode` bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "has permissions {0:04o}, which are too open: it holds a secret key and must not be \
+     accessible by group or others; run `chmod 600` on it"
+)]
+pub struct TooOpen(pub u32);
 
 impl Error {
     /// The API error code, when the cloud gave one (also through a clock-skew wrapper).
@@ -199,7 +247,7 @@ impl Error {
     }
 
     /// The innermost API error (Code, Message, RequestId), looking through wrappers.
-    pub fn api_error(&self) -> Option<(&str, &str, Option<&str>)> {
+    pub(crate) fn api_error(&self) -> Option<(&str, &str, Option<&str>)> {
         match self {
             Error::Api {
                 code,
@@ -229,18 +277,29 @@ impl Error {
             Error::ClockSkew { .. } => ErrorClass::ClockSkew,
             Error::DeadlineExceeded { .. } => ErrorClass::Deadline,
             Error::TaskFailed { .. } => ErrorClass::Client,
-            Error::Decode { .. } | Error::Credentials(_) | Error::Config(_) | Error::Tls { .. } => {
-                ErrorClass::Local
-            }
+            Error::Decode { .. }
+            | Error::Credentials(_)
+            | Error::CredentialsFrom { .. }
+            | Error::TooOpen { .. }
+            | Error::Config(_)
+            | Error::ConfigFrom { .. }
+            | Error::NoRegion { .. }
+            | Error::Tls { .. } => ErrorClass::Local,
         }
     }
 
     /// Whether this is a problem of setup (configuration, credentials, an untrusted
     /// certificate: the fix is `--ca-file`) rather than of the cloud.
-    pub fn is_setup(&self) -> bool {
+    pub(crate) fn is_setup(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Credentials(_) | Error::Tls { .. }
+            Error::Config(_)
+                | Error::ConfigFrom { .. }
+                | Error::NoRegion { .. }
+                | Error::Credentials(_)
+                | Error::CredentialsFrom { .. }
+                | Error::TooOpen { .. }
+                | Error::Tls { .. }
         )
     }
 

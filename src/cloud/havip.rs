@@ -5,60 +5,11 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{nullable, vpc_action, Filter, Paged, RequestIdOnly, Tag};
+use super::{describe_action, nullable, vpc_action, RequestIdOnly, Tag};
 
-/// `DescribeHaVips`. `ha_vip_ids` and `filters` cannot be combined.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeHaVips {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ha_vip_ids: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub filters: Vec<Filter>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-}
-
-impl DescribeHaVips {
-    pub fn by_ids<S: Into<String>>(ids: impl IntoIterator<Item = S>) -> Self {
-        DescribeHaVips {
-            ha_vip_ids: ids.into_iter().map(Into::into).collect(),
-            ..Default::default()
-        }
-    }
-
-    pub fn by_filters(filters: Vec<Filter>) -> Self {
-        DescribeHaVips {
-            filters,
-            ..Default::default()
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeHaVipsResponse {
-    #[serde(default, deserialize_with = "nullable")]
-    pub total_count: u64,
-    #[serde(default, deserialize_with = "nullable")]
-    pub ha_vip_set: Vec<HaVip>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub request_id: String,
-}
-
-vpc_action!(DescribeHaVips => DescribeHaVipsResponse, "DescribeHaVips");
-
-impl Paged for DescribeHaVips {
-    type Item = HaVip;
-    fn set_page(&mut self, offset: u64, limit: u64) {
-        self.offset = Some(offset);
-        self.limit = Some(limit);
-    }
-    fn split(resp: DescribeHaVipsResponse) -> (u64, Vec<HaVip>) {
-        (resp.total_count, resp.ha_vip_set)
-    }
+describe_action! {
+    /// `DescribeHaVips`. `ha_vip_ids` and `filters` cannot be combined.
+    DescribeHaVips { ha_vip_ids } => DescribeHaVipsResponse { ha_vip_set: HaVip }
 }
 
 /// A HAVIP. Unbound fields come back as `""` (or `null`), read as empty.
@@ -107,7 +58,7 @@ pub struct HaVip {
 
 impl HaVip {
     /// Whether the cloud shows some instance or ENI holding the VIP.
-    pub fn has_holder(&self) -> bool {
+    pub(crate) fn has_holder(&self) -> bool {
         !self.instance_id.is_empty() || !self.network_interface_id.is_empty()
     }
 
@@ -281,6 +232,7 @@ vpc_action!(HaVipDisassociateAddressIp => RequestIdOnly, "HaVipDisassociateAddre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::{Filter, Paged};
     use serde_json::json;
 
     #[test]

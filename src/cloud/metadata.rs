@@ -17,9 +17,9 @@ use crate::bounds::{clip, clip_quoted};
 pub(crate) use crate::error_chain::error_chain;
 
 /// The metadata base URL on a real CVM.
-pub const DEFAULT_BASE_URL: &str = "http://metadata.tencentyun.com";
+pub(crate) const DEFAULT_BASE_URL: &str = "http://metadata.tencentyun.com";
 /// The environment variable that overrides [`DEFAULT_BASE_URL`].
-pub const ENDPOINT_ENV: &str = "HAVIP_METADATA_ENDPOINT";
+pub(crate) const ENDPOINT_ENV: &str = "HAVIP_METADATA_ENDPOINT";
 /// The metadata service's link-local address on a CVM (what `metadata.tencentyun.com` resolves to).
 pub const SERVICE_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 0, 23);
 /// The metadata service's name on a CVM.
@@ -74,7 +74,7 @@ impl Metadata {
 
     /// As [`Metadata::new`], also trusting the CA in `ca_file` for an `https` base URL (a
     /// simulator or proxy in front of the service; the real one is plain http).
-    pub fn with_ca_file(
+    pub(crate) fn with_ca_file(
         base_url: &str,
         timeout: Duration,
         ca_file: Option<&std::path::Path>,
@@ -90,9 +90,10 @@ impl Metadata {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("metadata client: {e}")))?;
+        let http = builder.build().map_err(|e| Error::ConfigFrom {
+            what: "metadata client".into(),
+            source: Box::new(e),
+        })?;
         Ok(Metadata {
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
@@ -113,7 +114,7 @@ impl Metadata {
     }
 
     /// The value at `path`, trimmed; `Ok(None)` when the service answers 404 (no such item).
-    pub async fn get_opt(&self, path: &str) -> Result<Option<String>, Error> {
+    pub(crate) async fn get_opt(&self, path: &str) -> Result<Option<String>, Error> {
         let url = self.url(path);
         let resp = self
             .http
@@ -153,10 +154,6 @@ impl Metadata {
         self.get("placement/region").await
     }
 
-    pub async fn zone(&self) -> Result<String, Error> {
-        self.get("placement/zone").await
-    }
-
     /// The primary ENI's MAC, as the service writes it (uppercase on real CVMs; compare
     /// case-insensitively).
     pub async fn mac(&self) -> Result<String, Error> {
@@ -172,17 +169,6 @@ impl Metadata {
             .to_string())
     }
 
-    /// The MACs of all ENIs (`network/interfaces/macs/`), without the trailing `/`.
-    pub async fn macs(&self) -> Result<Vec<String>, Error> {
-        Ok(list_lines(&self.get("network/interfaces/macs/").await?))
-    }
-
-    /// The private IPv4s on the ENI with `mac`.
-    pub async fn local_ipv4s(&self, mac: &str) -> Result<Vec<String>, Error> {
-        let path = format!("network/interfaces/macs/{mac}/local-ipv4s/");
-        Ok(list_lines(&self.get(&path).await?))
-    }
-
     /// The CAM role bound to this instance; `Ok(None)` when there is none (404 or empty).
     pub async fn role_name(&self) -> Result<Option<String>, Error> {
         Ok(self
@@ -192,7 +178,7 @@ impl Metadata {
     }
 
     /// The role's temporary credentials. Requires `Code == "Success"`.
-    pub async fn role_credentials(&self, role: &str) -> Result<RoleCredentials, Error> {
+    pub(crate) async fn role_credentials(&self, role: &str) -> Result<RoleCredentials, Error> {
         let path = format!("cam/security-credentials/{role}");
         let body = self.get_opt(&path).await?.ok_or_else(|| {
             Error::Credentials(format!(
@@ -222,8 +208,10 @@ impl Metadata {
 /// (169.254.0.23, `metadata.tencentyun.com`) or to loopback (a simulator on this host).
 pub fn check_base_url(base_url: &str) -> Result<reqwest::Url, Error> {
     let shown = clip_quoted(base_url);
-    let url = reqwest::Url::parse(base_url)
-        .map_err(|e| Error::Config(format!("metadata endpoint {shown}: {e}")))?;
+    let url = reqwest::Url::parse(base_url).map_err(|e| Error::ConfigFrom {
+        what: format!("metadata endpoint {shown}"),
+        source: Box::new(e),
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::Config(format!(
             "metadata endpoint {}: must not contain credentials (user:password@)",
@@ -274,7 +262,7 @@ fn list_lines(body: &str) -> Vec<String> {
 
 /// The largest metadata answer read: the items are a few bytes, a credentials document well
 /// under 4 KiB. More is a broken service (or not the metadata service at all).
-pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// Reads a metadata answer, refusing one larger than [`MAX_METADATA_BYTES`].
 async fn read_small_body(mut resp: reqwest::Response, url: &str) -> Result<String, Error> {

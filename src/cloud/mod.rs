@@ -14,26 +14,28 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+mod profile;
 pub mod ratelimit;
 pub mod region;
 pub mod retry;
 pub mod setup;
 pub mod task;
-pub mod wire;
+pub(crate) mod wire;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use client::{CallObserver, CallRecord, Client, ClientConfig};
+pub use client::{CallObserver, CallOutcome, CallRecord, Client, ClientConfig};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
+pub use credentials::{CredentialProvider, Credentials, EnvVars, StaticProvider};
 pub use error::{classify_code, Error, ErrorClass};
 pub use metadata::Metadata;
 pub use ratelimit::RateLimit;
 pub use retry::RetryPolicy;
-pub use setup::{connect, ClientOptions};
+pub use setup::connect;
+pub use setup::ClientOptions;
 
 /// The VPC API version every action here uses.
-pub const VPC_VERSION: &str = "2017-03-12";
+pub(crate) const VPC_VERSION: &str = "2017-03-12";
 
 /// One API action: its request parameters (serialized as the JSON body) and its response.
 pub trait Action: Serialize + Send + Sync {
@@ -108,6 +110,80 @@ macro_rules! vpc_action {
 }
 pub(crate) use vpc_action;
 
+/// Declares a paged VPC `Describe*` action: the request (by IDs or by filters, which the API
+/// does not let one combine; `Offset`/`Limit` set by [`fetch_all`]), the response (`TotalCount`,
+/// the set, `RequestId`), and its [`Paged`] impl. The action's name is the request type's.
+macro_rules! describe_action {
+    (
+        $(#[$doc:meta])*
+        $req:ident { $ids:ident } => $resp:ident { $set:ident: $item:ty }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        pub struct $req {
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub $ids: Vec<String>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub filters: Vec<$crate::cloud::Filter>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub offset: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub limit: Option<u64>,
+        }
+
+        impl $req {
+            /// These resources, by ID.
+            pub fn by_ids<S: Into<String>>(ids: impl IntoIterator<Item = S>) -> Self {
+                $req {
+                    $ids: ids.into_iter().map(Into::into).collect(),
+                    ..Default::default()
+                }
+            }
+
+            /// The resources that match every filter (not every Describe is searched so).
+            #[allow(dead_code)]
+            pub(crate) fn by_filters(filters: Vec<$crate::cloud::Filter>) -> Self {
+                $req {
+                    filters,
+                    ..Default::default()
+                }
+            }
+        }
+
+        #[doc = concat!("`", stringify!($req), "`'s answer.")]
+        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        pub struct $resp {
+            #[serde(default, deserialize_with = "crate::cloud::nullable")]
+            pub total_count: u64,
+            #[serde(default, deserialize_with = "crate::cloud::nullable")]
+            pub $set: Vec<$item>,
+            #[serde(default, deserialize_with = "crate::cloud::nullable")]
+            pub request_id: String,
+        }
+
+        impl $crate::cloud::Action for $req {
+            const SERVICE: &'static str = "vpc";
+            const VERSION: &'static str = $crate::cloud::VPC_VERSION;
+            const ACTION: &'static str = stringify!($req);
+            type Response = $resp;
+        }
+
+        impl $crate::cloud::Paged for $req {
+            type Item = $item;
+            fn set_page(&mut self, offset: u64, limit: u64) {
+                self.offset = Some(offset);
+                self.limit = Some(limit);
+            }
+            fn split(resp: $resp) -> (u64, Vec<$item>) {
+                (resp.total_count, resp.$set)
+            }
+        }
+    };
+}
+pub(crate) use describe_action;
+
 /// A query filter: filters are AND-ed, values within one are OR-ed; booleans as `"TRUE"`/`"FALSE"`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -147,7 +223,7 @@ pub struct Tag {
 }
 
 /// The largest page the Describe actions accept.
-pub const PAGE_LIMIT: u64 = 100;
+pub(crate) const PAGE_LIMIT: u64 = 100;
 
 /// A Describe action that pages with `Offset`/`Limit` and answers `TotalCount`.
 pub trait Paged: Action + Clone {

@@ -54,7 +54,7 @@ pub fn is_region_name(r: &str) -> bool {
 
 /// Resolves the region. `flag` is `--region` as given: `Some("")` means "no region" on purpose
 /// (global APIs such as CAM), so `X-TC-Region` is omitted and nothing else is consulted.
-pub async fn resolve_region(
+pub(crate) async fn resolve_region(
     flag: Option<&str>,
     env: &EnvVars,
     metadata: Option<&Metadata>,
@@ -72,10 +72,10 @@ pub async fn resolve_region(
     };
     match md.region().await {
         Ok(r) => validate(r.trim()),
-        Err(e) => Err(Error::Config(format!(
-            "no region: pass --region or set {ENV_REGION} (metadata {} did not answer: {e})",
-            md.base_url()
-        ))),
+        Err(e) => Err(Error::NoRegion {
+            metadata: md.base_url().to_owned(),
+            source: Box::new(e),
+        }),
     }
 }
 
@@ -122,7 +122,8 @@ mod tests {
         let e = resolve_region(None, &EnvVars::default(), Some(&md))
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Config(_)), "{e}");
+        assert!(matches!(e, Error::NoRegion { .. }), "{e}");
+        assert!(e.is_setup(), "{e}");
         assert!(e.to_string().contains("--region"), "{e}");
     }
 }

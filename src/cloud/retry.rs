@@ -70,7 +70,7 @@ impl RetryPolicy {
 
     /// Whether attempt `failed_attempt` (1-based) failing with `class` allows another attempt
     /// (the deadline is checked by the caller).
-    pub fn should_retry(&self, class: ErrorClass, failed_attempt: u32) -> bool {
+    pub(crate) fn should_retry(&self, class: ErrorClass, failed_attempt: u32) -> bool {
         class.is_retryable() && failed_attempt < self.max_attempts
     }
 }

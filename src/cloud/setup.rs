@@ -17,7 +17,7 @@ use super::{Client, ClientConfig, Error};
 
 /// How long one metadata request may take: off a CVM nothing answers, and that must not eat
 /// the command's deadline.
-pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Everything a command knows about how to reach the cloud; `None` means "resolve it".
 #[derive(Clone, Debug, Default)]
@@ -76,7 +76,7 @@ pub async fn connect(opts: &ClientOptions, env: &EnvVars) -> Result<Client, Erro
 
 /// [`connect`], also handing back the metadata client it built (`None` when disabled), for
 /// callers that need it too (node discovery): one client, one read of the CA file.
-pub async fn connect_with_metadata(
+pub(crate) async fn connect_with_metadata(
     opts: &ClientOptions,
     env: &EnvVars,
 ) -> Result<(Client, Option<Metadata>), Error> {

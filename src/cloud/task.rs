@@ -75,10 +75,10 @@ pub struct DescribeTaskResultResponse {
 vpc_action!(DescribeTaskResult => DescribeTaskResultResponse, "DescribeTaskResult");
 
 /// How a waiter polls: the first pause, growth per poll, the longest pause.
-pub type PollPolicy = Backoff;
+pub(crate) type PollPolicy = Backoff;
 
 /// The default polling of a task: 300 ms, growing by 1.6, at most 3 s.
-pub const DEFAULT_POLL: Backoff = Backoff {
+pub(crate) const DEFAULT_POLL: Backoff = Backoff {
     initial: Duration::from_millis(300),
     factor: 1.6,
     max: Duration::from_secs(3),
@@ -86,7 +86,7 @@ pub const DEFAULT_POLL: Backoff = Backoff {
 
 /// Where a task stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaskStatus {
+pub(crate) enum TaskStatus {
     Running,
     Success,
     Failed,
@@ -113,7 +113,7 @@ pub async fn wait_vpc_task(
     wait_vpc_task_with(client, request_id, &DEFAULT_POLL).await
 }
 
-pub async fn wait_vpc_task_with(
+pub(crate) async fn wait_vpc_task_with(
     client: &Client,
     request_id: &str,
     poll: &PollPolicy,
@@ -145,7 +145,7 @@ pub async fn wait_eip_task(
     wait_eip_task_with(client, task_id, &DEFAULT_POLL).await
 }
 
-pub async fn wait_eip_task_with(
+pub(crate) async fn wait_eip_task_with(
     client: &Client,
     task_id: &str,
     poll: &PollPolicy,

@@ -10,11 +10,18 @@ use super::Error;
 use crate::bounds::{clip, clip_quoted};
 
 /// The certificates of an extra trusted CA file (PEM; a bundle may hold several).
-pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
-    let pem = crate::bounds::read_file_capped(path, crate::bounds::MAX_CA_FILE_BYTES)
-        .map_err(|e| Error::Config(format!("cannot read CA file {}: {e}", path.display())))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| Error::Config(format!("CA file {}: {}", path.display(), error_chain(&e))))?;
+pub(crate) fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let pem =
+        crate::bounds::read_file_capped(path, crate::bounds::MAX_CA_FILE_BYTES).map_err(|e| {
+            Error::ConfigFrom {
+                what: format!("cannot read CA file {}", path.display()),
+                source: Box::new(e),
+            }
+        })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::ConfigFrom {
+        what: format!("CA file {}", path.display()),
+        source: Box::new(e),
+    })?;
     if certs.is_empty() {
         return Err(Error::Config(format!(
             "CA file {} holds no PEM certificate",
@@ -26,7 +33,7 @@ pub fn load_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>,
 
 /// The largest response body accepted. DescribeHaVips with 100 items is well under 1 MiB; a
 /// body beyond this is a broken server or proxy, and must not exhaust memory.
-pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads the body, refusing one larger than [`MAX_RESPONSE_BYTES`].
 pub(super) async fn read_body(mut resp: reqwest::Response, action: &str) -> Result<Vec<u8>, Error> {
@@ -65,7 +72,7 @@ pub(super) fn send_error(action: &str, e: &reqwest::Error) -> Error {
 }
 
 /// `https://<service>.tencentcloudapi.com`.
-pub fn default_endpoint(service: &str) -> String {
+pub(crate) fn default_endpoint(service: &str) -> String {
     format!("https://{service}.tencentcloudapi.com")
 }
 
@@ -74,8 +81,10 @@ pub fn default_endpoint(service: &str) -> String {
 pub fn parse_endpoint(endpoint: &str, service: &str) -> Result<reqwest::Url, Error> {
     let text = endpoint.trim().replace("{service}", service);
     let endpoint = clip_quoted(endpoint);
-    let url = reqwest::Url::parse(&text)
-        .map_err(|e| Error::Config(format!("endpoint {endpoint}: {e}")))?;
+    let url = reqwest::Url::parse(&text).map_err(|e| Error::ConfigFrom {
+        what: format!("endpoint {endpoint}"),
+        source: Box::new(e),
+    })?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(Error::Config(format!("endpoint {endpoint} has no host")));
     }
@@ -124,7 +133,7 @@ pub(super) fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// The `Host` value as sent: the host, plus `:port` when it is not the scheme's default.
-pub fn host_header(url: &reqwest::Url) -> String {
+pub(crate) fn host_header(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -133,7 +142,7 @@ pub fn host_header(url: &reqwest::Url) -> String {
 }
 
 /// The Authorization header for logs: the SecretId shortened and the signature hidden.
-pub fn redacted_authorization(auth: &tc3_sign::Authorization) -> String {
+pub(crate) fn redacted_authorization(auth: &tc3_sign::Authorization) -> String {
     let id = &auth.secret_id;
     let shown: String = id.chars().take(4).collect();
     format!(
@@ -276,7 +285,11 @@ mod tests {
             "nonsense",
         ] {
             let e = parse_endpoint(bad, "vpc").unwrap_err();
-            assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
+            assert!(
+                matches!(e, Error::Config(_) | Error::ConfigFrom { .. }),
+                "{bad}: {e}"
+            );
+            assert!(e.is_setup(), "{bad}: {e}");
         }
         let e = parse_endpoint("http://10.0.0.1", "vpc")
             .unwrap_err()

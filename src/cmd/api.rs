@@ -35,12 +35,12 @@ pub struct Args {
 /// The largest parameters accepted, as given (argument or stdin). The API takes POST bodies up
 /// to 10 MB; havip's own requests are a few hundred bytes, and an on-call command far beyond
 /// this is a mistake (a wrong file piped in) better refused here than uploaded.
-pub const MAX_PARAMS_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_PARAMS_BYTES: u64 = 1024 * 1024;
 /// The longest service and action names accepted (the API's are well under 64 characters).
-pub const MAX_NAME_CHARS: usize = 64;
+pub(crate) const MAX_NAME_CHARS: usize = 64;
 
 /// The whole command's deadline when `--timeout` is not given.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Known API versions per service; anything else needs `--api-version`.
 pub fn default_version(service: &str) -> Option<&'static str> {
@@ -62,13 +62,24 @@ pub struct Request {
     pub params: Value,
 }
 
+/// Why `havip api`'s arguments were refused: a usage error (exit 2), nothing was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error("cannot read parameters from stdin: {0}")]
+    Stdin(#[source] std::io::Error),
+    #[error("parameters are not valid JSON: {}", crate::bounds::clip(&.0.to_string()))]
+    Json(#[source] serde_json::Error),
+}
+
 /// Validates the arguments; `stdin` is read only for `-`, and is given the cap: it returns at
 /// most `MAX_PARAMS_BYTES + 1` bytes (see [`read_stdin`]), so an endless pipe cannot exhaust
 /// memory.
 pub fn prepare(
     args: &Args,
     stdin: impl FnOnce(u64) -> std::io::Result<Vec<u8>>,
-) -> Result<Request, UsageError> {
+) -> Result<Request, ArgsError> {
     let service = args.service.trim();
     if service.is_empty()
         || service.len() > MAX_NAME_CHARS
@@ -79,7 +90,8 @@ pub fn prepare(
         return Err(UsageError(format!(
             "service {} must be a product short name such as vpc, cvm or cam",
             clip_quoted(service)
-        )));
+        ))
+        .into());
     }
     let action = args.action.trim();
     if action.is_empty()
@@ -89,7 +101,8 @@ pub fn prepare(
         return Err(UsageError(format!(
             "action {} must be an action name such as DescribeHaVips",
             clip_quoted(action)
-        )));
+        ))
+        .into());
     }
     let version = match (&args.api_version, default_version(service)) {
         (Some(v), _) => {
@@ -101,7 +114,8 @@ pub fn prepare(
                 return Err(UsageError(format!(
                     "--api-version {} must look like 2017-03-12",
                     clip_quoted(v)
-                )));
+                ))
+                .into());
             }
             v.to_string()
         }
@@ -109,14 +123,16 @@ pub fn prepare(
         (None, None) => {
             return Err(UsageError(format!(
                 "no known API version for service {service:?}; pass --api-version"
-            )))
+            ))
+            .into())
         }
     };
-    let too_large = |from: &str| {
+    let too_large = |from: &str| -> ArgsError {
         UsageError(format!(
             "parameters {from} are {}; nothing was sent",
             crate::bounds::too_large(MAX_PARAMS_BYTES)
         ))
+        .into()
     };
     let bytes: Vec<u8> = match args.params.as_deref() {
         None => b"{}".to_vec(),
@@ -124,7 +140,7 @@ pub fn prepare(
             if e.kind() == std::io::ErrorKind::FileTooLarge {
                 too_large("from stdin")
             } else {
-                UsageError(format!("cannot read parameters from stdin: {e}"))
+                ArgsError::Stdin(e)
             }
         })?,
         Some(t) => t.as_bytes().to_vec(),
@@ -139,16 +155,11 @@ pub fn prepare(
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| UsageError("parameters are not UTF-8 text".into()))?;
     let params: Value = serde_json::from_str(if text.trim().is_empty() { "{}" } else { text })
-        .map_err(|e| {
-            UsageError(format!(
-                "parameters are not valid JSON: {}",
-                crate::bounds::clip(&e.to_string())
-            ))
-        })?;
+        .map_err(ArgsError::Json)?;
     if !params.is_object() {
-        return Err(UsageError(
-            "parameters must be a JSON object, e.g. '{\"Limit\": 10}'".into(),
-        ));
+        return Err(
+            UsageError("parameters must be a JSON object, e.g. '{\"Limit\": 10}'".into()).into(),
+        );
     }
     Ok(Request {
         service: service.to_string(),
@@ -159,7 +170,7 @@ pub fn prepare(
 }
 
 /// Reads stdin, but at most `cap` bytes (one more is an error naming the cap).
-pub fn read_stdin(cap: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_stdin(cap: u64) -> std::io::Result<Vec<u8>> {
     read_capped(std::io::stdin().lock(), cap)
 }
 
@@ -239,7 +250,8 @@ mod tests {
             Err(std::io::Error::other("closed"))
         })
         .unwrap_err();
-        assert!(e.0.contains("stdin"));
+        assert!(matches!(e, ArgsError::Stdin(_)), "{e}");
+        assert!(e.to_string().contains("stdin"));
     }
 
     /// Issue 7: 50 MB of valid JSON went to the server before it refused them.
@@ -249,17 +261,17 @@ mod tests {
             "{{\"Filters\":\"{}\"}}",
             "x".repeat(MAX_PARAMS_BYTES as usize)
         );
-        let e = prepare(&args("vpc", "DescribeHaVips", Some(&big)), no_stdin).unwrap_err();
-        assert!(
-            e.0.contains("1 MiB") && e.0.contains("nothing was sent"),
-            "{e}"
-        );
+        let e = prepare(&args("vpc", "DescribeHaVips", Some(&big)), no_stdin)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 MiB") && e.contains("nothing was sent"), "{e}");
         // From stdin: the reader is handed the cap and reads no more than one byte past it.
         let e = prepare(&args("vpc", "DescribeHaVips", Some("-")), |cap| {
             read_capped(std::io::repeat(b' '), cap)
         })
-        .unwrap_err();
-        assert!(e.0.contains("from stdin") && e.0.contains("1 MiB"), "{e}");
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("from stdin") && e.contains("1 MiB"), "{e}");
         // Exactly the cap is fine.
         let mut at_cap = b"{}".to_vec();
         at_cap.resize(MAX_PARAMS_BYTES as usize, b' ');
@@ -278,8 +290,8 @@ mod tests {
             a.api_version = Some("1".repeat(100_000));
             a
         }] {
-            let e = prepare(&a, no_stdin).unwrap_err();
-            assert!(e.0.len() < 400 && e.0.contains("(100000 bytes)"), "{e}");
+            let e = prepare(&a, no_stdin).unwrap_err().to_string();
+            assert!(e.len() < 400 && e.contains("(100000 bytes)"), "{e}");
         }
     }
 }

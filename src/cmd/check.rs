@@ -26,15 +26,15 @@ use std::process::ExitCode;
 use crate::context::Context;
 use std::time::{Duration, Instant};
 
-use crate::config::check::{parse_http_url, parse_status, parse_tcp};
-use crate::config::CheckConfig;
+use crate::config::check::{parse_http_url, parse_status, parse_tcp, CheckConfigError};
+use crate::config::{CheckConfig, UnknownVip};
 use crate::error_chain::{http_failure_kind, with_sources, Repeats};
 
 /// The whole probe's bound when neither the flag nor the file sets one. keepalived's
 /// `vrrp_script` default `timeout` is the script interval; 2 s stays well inside common ones.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The status an HTTP probe expects unless told otherwise.
-pub const DEFAULT_EXPECT: u16 = 200;
+pub(crate) const DEFAULT_EXPECT: u16 = 200;
 
 /// Probe the service for keepalived's `vrrp_script`.
 ///
@@ -105,18 +105,84 @@ pub struct Plan {
 }
 
 /// Why the check failed. `Misconfigured` maps to exit 2, the rest to exit 1.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error("misconfigured: {0}")]
-    Misconfigured(String),
+    Misconfigured(#[source] Misconfigured),
     #[error("drained: {} exists", .0.display())]
     Drained(PathBuf),
-    #[error("cannot tell whether the node is drained: {0}")]
-    DrainUnknown(String),
+    #[error("cannot tell whether the node is drained: {}: {source}", path.display())]
+    DrainUnknown {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{probe}: {reason}")]
-    Probe { probe: String, reason: String },
+    Probe {
+        probe: String,
+        #[source]
+        reason: ProbeError,
+    },
     #[error("timed out after {} ({probe})", humantime::format_duration(*.after))]
     Timeout { probe: String, after: Duration },
+}
+
+/// What is wrong with the check's own setup (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Misconfigured {
+    #[error(
+        "nothing to probe: give --http URL or --tcp HOST:PORT, or a [check] section in the \
+         configuration"
+    )]
+    NothingToProbe,
+    #[error(transparent)]
+    Target(#[from] CheckConfigError),
+    #[error("--timeout must be more than 0s")]
+    ZeroTimeout,
+    #[error("invalid VIP name {0:?}")]
+    VipName(String),
+    #[error("cannot read CA file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The configuration file is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] crate::context::Error),
+    /// `--vip` names a VIP the file does not define.
+    #[error(transparent)]
+    UnknownVip(#[from] UnknownVip),
+}
+
+impl From<Misconfigured> for CheckError {
+    fn from(e: Misconfigured) -> Self {
+        CheckError::Misconfigured(e)
+    }
+}
+
+impl From<CheckConfigError> for CheckError {
+    fn from(e: CheckConfigError) -> Self {
+        CheckError::Misconfigured(e.into())
+    }
+}
+
+/// Why one probe failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("the CA file is not a PEM certificate: {0}")]
+    CaPem(#[source] reqwest::Error),
+    #[error("building HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// The request failed: its kind (`timed out`, `connection failed`) and its causes.
+    #[error("{}", with_sources(http_failure_kind(.0).to_owned(), .0, Repeats::Keep))]
+    Http(#[source] reqwest::Error),
+    #[error("answered {got}, expected {expect}")]
+    Status { got: u16, expect: u16 },
+    #[error(transparent)]
+    Address(#[from] CheckConfigError),
+    #[error("connection failed: {0}")]
+    Connect(#[source] io::Error),
 }
 
 impl CheckError {
@@ -136,7 +202,6 @@ pub fn plan(
     config_state_dir: Option<&Path>,
     env_state_dir: Option<PathBuf>,
 ) -> Result<Plan, CheckError> {
-    let mis = CheckError::Misconfigured;
     let from_flags = args.http.is_some() || args.tcp.is_some();
     let (http, expect, tcp, timeout) = if from_flags {
         (
@@ -146,7 +211,7 @@ pub fn plan(
             args.probe_timeout,
         )
     } else if let Some(c) = section {
-        c.validate().map_err(mis)?;
+        c.validate()?;
         (
             c.http.clone(),
             c.expect,
@@ -154,31 +219,29 @@ pub fn plan(
             args.probe_timeout.or(c.timeout),
         )
     } else {
-        return Err(mis(
-            "nothing to probe: give --http URL or --tcp HOST:PORT, or a [check] section in the configuration".to_owned(),
-        ));
+        return Err(Misconfigured::NothingToProbe.into());
     };
     let mut probes = Vec::new();
     if let Some(url) = http {
-        parse_http_url(&url).map_err(mis)?;
+        parse_http_url(&url)?;
         let expect = match expect {
-            Some(e) => parse_status(i64::from(e)).map_err(mis)?,
+            Some(e) => parse_status(i64::from(e))?,
             None => DEFAULT_EXPECT,
         };
         probes.push(Probe::Http { url, expect });
     }
     if let Some(addr) = tcp {
-        parse_tcp(&addr).map_err(mis)?;
+        parse_tcp(&addr)?;
         probes.push(Probe::Tcp { addr });
     }
     let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
     if timeout.is_zero() {
-        return Err(mis("--timeout must be more than 0s".to_owned()));
+        return Err(Misconfigured::ZeroTimeout.into());
     }
     if let Some(v) = &args.vip {
         // The configuration's rule for VIP names: they become file names.
         if !crate::config::valid_vip_name(v) {
-            return Err(mis(format!("invalid VIP name {v:?}")));
+            return Err(Misconfigured::VipName(v.clone()).into());
         }
     }
     let state_dir = args
@@ -197,11 +260,17 @@ pub fn plan(
 }
 
 /// The first drain flag that exists, if any. Errors other than "not there" fail closed.
-pub fn find_drain_flag(state_dir: &Path, vip: Option<&str>) -> Result<Option<PathBuf>, CheckError> {
+pub(crate) fn find_drain_flag(
+    state_dir: &Path,
+    vip: Option<&str>,
+) -> Result<Option<PathBuf>, CheckError> {
     let exists = |p: &Path| match std::fs::symlink_metadata(p) {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(CheckError::DrainUnknown(format!("{}: {e}", p.display()))),
+        Err(source) => Err(CheckError::DrainUnknown {
+            path: p.to_path_buf(),
+            source,
+        }),
     };
     let global = state_dir.join("drain");
     if exists(&global)? {
@@ -217,16 +286,17 @@ pub fn find_drain_flag(state_dir: &Path, vip: Option<&str>) -> Result<Option<Pat
                 Ok(e) => e,
                 // No state directory yet (first boot): nothing is drained.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => {
-                    return Err(CheckError::DrainUnknown(format!(
-                        "{}: {e}",
-                        state_dir.display()
-                    )))
+                Err(source) => {
+                    return Err(CheckError::DrainUnknown {
+                        path: state_dir.to_path_buf(),
+                        source,
+                    })
                 }
             };
             for entry in entries {
-                let entry = entry.map_err(|e| {
-                    CheckError::DrainUnknown(format!("{}: {e}", state_dir.display()))
+                let entry = entry.map_err(|source| CheckError::DrainUnknown {
+                    path: state_dir.to_path_buf(),
+                    source,
                 })?;
                 let name = entry.file_name();
                 if name.to_string_lossy().ends_with(".drain") {
@@ -253,11 +323,9 @@ pub async fn execute(plan: &Plan) -> Result<String, CheckError> {
         {
             Some(
                 crate::bounds::read_file_capped(p, crate::bounds::MAX_CA_FILE_BYTES).map_err(
-                    |e| {
-                        CheckError::Misconfigured(format!(
-                            "cannot read CA file {}: {e}",
-                            p.display()
-                        ))
+                    |source| Misconfigured::CaFile {
+                        path: p.clone(),
+                        source,
                     },
                 )?,
             )
@@ -290,13 +358,16 @@ pub async fn execute(plan: &Plan) -> Result<String, CheckError> {
     Ok(passed.join("; "))
 }
 
-async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> Result<(), String> {
+async fn run_probe(
+    probe: &Probe,
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+) -> Result<(), ProbeError> {
     match probe {
         Probe::Http { url, expect } => {
             let mut builder = reqwest::Client::builder();
             if let Some(pem) = ca_pem {
-                let cert = reqwest::Certificate::from_pem(pem)
-                    .map_err(|e| format!("the CA file is not a PEM certificate: {e}"))?;
+                let cert = reqwest::Certificate::from_pem(pem).map_err(ProbeError::CaPem)?;
                 builder = builder.add_root_certificate(cert);
             }
             let client = builder
@@ -307,14 +378,14 @@ async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> R
                 .timeout(timeout)
                 .user_agent(concat!("havip-check/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| format!("building HTTP client: {e}"))?;
-            let resp = client.get(url).send().await.map_err(|e| {
-                let kind = http_failure_kind(&e).to_owned();
-                with_sources(kind, &e, Repeats::Keep)
-            })?;
-            let status = resp.status().as_u16();
-            if status != *expect {
-                return Err(format!("answered {status}, expected {expect}"));
+                .map_err(ProbeError::Client)?;
+            let resp = client.get(url).send().await.map_err(ProbeError::Http)?;
+            let got = resp.status().as_u16();
+            if got != *expect {
+                return Err(ProbeError::Status {
+                    got,
+                    expect: *expect,
+                });
             }
             Ok(())
         }
@@ -323,7 +394,7 @@ async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> R
             tokio::net::TcpStream::connect((host.as_str(), port))
                 .await
                 .map(drop)
-                .map_err(|e| format!("connection failed: {e}"))
+                .map_err(ProbeError::Connect)
         }
     }
 }
@@ -334,8 +405,8 @@ async fn run_probe(probe: &Probe, timeout: Duration, ca_pem: Option<&[u8]>) -> R
 fn load_config(
     ctx: &Context,
     vip: Option<&str>,
-) -> Result<(Option<CheckConfig>, Option<PathBuf>), String> {
-    let Some(cfg) = ctx.config_if_present().map_err(|e| e.to_string())? else {
+) -> Result<(Option<CheckConfig>, Option<PathBuf>), Misconfigured> {
+    let Some(cfg) = ctx.config_if_present()? else {
         return Ok((None, None));
     };
     if let Some(v) = vip {
@@ -359,7 +430,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e),
             }
         }
-        Err(e) => Err(CheckError::Misconfigured(e)),
+        Err(e) => Err(e.into()),
     };
     Ok(match outcome {
         Ok(passed) => {
@@ -386,10 +457,9 @@ mod tests {
         check: Option<CheckConfig>,
     }
 
-    fn section(s: &str) -> Result<CheckConfig, String> {
-        toml::from_str::<File>(s)
-            .map_err(|e| e.to_string())
-            .and_then(|f| f.check.ok_or_else(|| "no [check]".to_owned()))
+    /// The `[check]` section of `s`, or toml's error as text (the test looks for words in it).
+    fn section(s: &str) -> Result<CheckConfig, toml::de::Error> {
+        toml::from_str::<File>(s).map(|f| f.check.expect("a [check] section"))
     }
 
     #[test]
@@ -412,18 +482,22 @@ mod tests {
             ("http = \"http://h/\"\ntimeout = \"0s\"", "more than 0s"),
             ("http = \"http://h/\"\ntimeout = \"fast\"", "fast"),
         ] {
-            let err = section(&format!("[check]\n{body}\n")).unwrap_err();
+            let err = section(&format!("[check]\n{body}\n"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{body:?}: {err}");
         }
         assert!(section("[check]\n")
             .unwrap()
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("needs `http` or `tcp`"));
         assert!(section("[check]\ntcp = \"h:1\"\nexpect = 200\n")
             .unwrap()
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("expect"));
     }
 

@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::failover::{planned_failover, FailoverOpts};
 
 /// How long to wait for the peer when `--timeout` is not given.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Move the VIP away from this node on purpose (maintenance), and time it.
 #[derive(Debug, clap::Args)]
@@ -48,7 +48,7 @@ pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
             ))
             .into())
         }
-        (Some(n), _) => cfg.select(Some(n)).map_err(UsageError)?[0].clone(),
+        (Some(n), _) => cfg.select(Some(n))?[0].clone(),
     };
     if !args.dry_run
         && !confirm(

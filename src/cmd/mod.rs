@@ -89,6 +89,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<crate::config::ConfigError>().is_some()
+            || cause.downcast_ref::<crate::config::UnknownVip>().is_some()
+            || cause.downcast_ref::<api::ArgsError>().is_some()
         {
             return 2;
         }
@@ -105,7 +107,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// Exit status when the cloud work ended well but local bookkeeping (state file, lock,
 /// journal) did not keep up: the failover happened, and the operator must still hear that
 /// this node's records are incomplete.
-pub const EXIT_LOCAL_DEGRADED: u8 = 3;
+pub(crate) const EXIT_LOCAL_DEGRADED: u8 = 3;
 
 /// Prints one block per VIP and returns the exit code: 1 if any failed or is UNKNOWN, else
 /// [`EXIT_LOCAL_DEGRADED`] if any run's local bookkeeping failed, else 0.

@@ -25,8 +25,8 @@ pub struct Args {
     #[arg(value_name = "KEEPALIVED_ARGS", num_args = 0..=4, allow_hyphen_values = false)]
     pub keepalived: Vec<String>,
     /// The new state, for notify_master/notify_backup/… hooks (instead of the generic form).
-    #[arg(long, value_name = "STATE")]
-    pub state: Option<String>,
+    #[arg(long, value_name = "STATE", ignore_case = true)]
+    pub state: Option<VrrpState>,
     /// With --state: only this VIP [default: every configured VIP].
     #[arg(long, value_name = "NAME")]
     pub vip: Option<String>,
@@ -55,6 +55,27 @@ impl Event {
     }
 }
 
+/// `--state`'s values: keepalived's spellings (what `Display` writes), any case, and `DELETED`
+/// (sent when an instance is removed on reload) for `STOP`, as [`VrrpState::parse`] reads them.
+impl clap::ValueEnum for VrrpState {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            VrrpState::Master,
+            VrrpState::Backup,
+            VrrpState::Fault,
+            VrrpState::Stop,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let v = clap::builder::PossibleValue::new(self.as_str());
+        Some(match self {
+            VrrpState::Stop => v.alias("DELETED"),
+            _ => v,
+        })
+    }
+}
+
 fn parse_state(s: &str) -> Result<VrrpState, UsageError> {
     VrrpState::parse(s).ok_or_else(|| {
         UsageError(format!(
@@ -73,7 +94,7 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
         (None, []) => Err(UsageError(
             "notify: missing arguments: expected TYPE NAME STATE [PRIORITY] (as keepalived passes them) or --state STATE".into(),
         )),
-        (Some(s), []) => Ok(Event::Explicit(a.vip.clone(), parse_state(s)?)),
+        (Some(s), []) => Ok(Event::Explicit(a.vip.clone(), *s)),
         (None, args) => {
             if a.vip.is_some() {
                 return Err(UsageError(
@@ -116,7 +137,7 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
 
 /// The VIPs an event concerns. `Ok(empty)` for a group nothing follows (keepalived notifies
 /// groups and their instances; VIPs usually follow instances).
-pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, UsageError> {
+pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>> {
     match ev {
         Event::Instance(name, _) => {
             let v = cfg.vips_for_instance(name);
@@ -132,12 +153,13 @@ pub fn select<'a>(cfg: &'a Config, ev: &Event) -> Result<Vec<&'a VipConfig>, Usa
                             .collect::<Vec<_>>()
                             .join(", ")
                     )
-                )));
+                ))
+                .into());
             }
             Ok(v)
         }
         Event::Group(name, _) => Ok(cfg.vips_for_group(name)),
-        Event::Explicit(name, _) => cfg.select(name.as_deref()).map_err(UsageError),
+        Event::Explicit(name, _) => Ok(cfg.select(name.as_deref())?),
     }
 }
 
@@ -170,7 +192,7 @@ mod tests {
     fn args(pos: &[&str], state: Option<&str>, vip: Option<&str>) -> Args {
         Args {
             keepalived: pos.iter().map(|s| s.to_string()).collect(),
-            state: state.map(Into::into),
+            state: state.map(|s| <VrrpState as clap::ValueEnum>::from_str(s, true).unwrap()),
             vip: vip.map(Into::into),
             dry_run: false,
         }
@@ -252,11 +274,40 @@ mod tests {
                 Some("iam"),
                 "--vip goes with --state",
             ),
-            (&[], Some("LEADER"), None, "unknown state"),
         ];
         for (pos, st, vip, needle) in bad {
             let e = parse_event(&args(pos, *st, *vip)).unwrap_err();
             assert!(e.0.contains(needle), "{pos:?}: {e}");
+        }
+    }
+
+    /// `--state` takes what keepalived's STATE takes: the four names in any case, and DELETED.
+    #[test]
+    fn state_flag_spellings() {
+        use clap::Parser;
+        let state = |s: &str| -> Result<Option<VrrpState>, clap::Error> {
+            let cli = crate::cli::Cli::try_parse_from(["havip", "notify", "--state", s])?;
+            match cli.command {
+                crate::cmd::Command::Notify(a) => Ok(a.state),
+                _ => unreachable!("notify parses as notify"),
+            }
+        };
+        for (s, want) in [
+            ("MASTER", VrrpState::Master),
+            ("master", VrrpState::Master),
+            ("Backup", VrrpState::Backup),
+            ("FAULT", VrrpState::Fault),
+            ("STOP", VrrpState::Stop),
+            ("DELETED", VrrpState::Stop),
+            ("deleted", VrrpState::Stop),
+        ] {
+            assert_eq!(state(s).unwrap(), Some(want), "{s}");
+            assert_eq!(VrrpState::parse(s), Some(want), "{s}");
+        }
+        for s in ["LEADER", "UP", "", "MASTER "] {
+            let e = state(s).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue, "{s}: {e}");
+            assert_eq!(VrrpState::parse(s), None, "{s}");
         }
     }
 }

@@ -18,7 +18,6 @@ mod render;
 
 use render::Paint;
 
-use super::UsageError;
 use crate::config::VipConfig;
 use crate::context::Context;
 use crate::error_chain::error_chain;
@@ -153,8 +152,7 @@ fn vip_json(s: &Shown) -> VipJson<'_> {
 async fn observe(args: &Args, ctx: &Context) -> Result<(Option<String>, Vec<Shown>)> {
     let cfg = ctx.managed_config()?;
     let selected: Vec<VipConfig> = cfg
-        .select(args.vip.as_deref())
-        .map_err(UsageError)?
+        .select(args.vip.as_deref())?
         .into_iter()
         .cloned()
         .collect();

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{confirm, print_reports, UsageError};
+use super::{confirm, print_reports};
 use crate::context::Context;
 use crate::failover::{handle_events, Trigger};
 use crate::state::VrrpState;
@@ -29,8 +29,7 @@ pub struct Args {
 pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let cfg = ctx.managed_config()?;
     let vips: Vec<_> = cfg
-        .select(args.vip.as_deref())
-        .map_err(UsageError)?
+        .select(args.vip.as_deref())?
         .into_iter()
         .cloned()
         .collect();

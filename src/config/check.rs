@@ -23,14 +23,54 @@ pub struct CheckConfig {
     pub timeout: Option<Duration>,
 }
 
+/// `url::ParseError`, named through reqwest (which re-exports `Url` but not its error).
+pub(crate) type UrlParseError = <reqwest::Url as std::str::FromStr>::Err;
+
+/// Why a `[check]` section or a probe target is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckConfigError {
+    /// Neither probe.
+    #[error("[check] needs `http` or `tcp` (or both)")]
+    NoProbe,
+    /// `expect` without `http`.
+    #[error("[check] `expect` applies to `http`, which is not set")]
+    ExpectWithoutHttp,
+    /// A zero `timeout`.
+    #[error("[check] `timeout` must be more than 0s")]
+    ZeroTimeout,
+    /// A status outside 100-599.
+    #[error("expected status {0} is not an HTTP status (100-599)")]
+    Status(i64),
+    /// A URL that does not parse.
+    #[error("invalid check URL {url:?}: {source}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// Why it does not parse.
+        #[source]
+        source: UrlParseError,
+    },
+    /// A URL that is not `http(s)://` with a host.
+    #[error("invalid check URL {0:?}: expected http:// or https:// with a host")]
+    UrlScheme(String),
+    /// An address that is not `HOST:PORT`.
+    #[error("invalid check address {addr:?}: {why} (expected HOST:PORT)")]
+    Address {
+        /// The address as given.
+        addr: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
 impl CheckConfig {
     /// Checks the combination: at least one probe, and `expect` only with `http`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckConfigError> {
         if self.http.is_none() && self.tcp.is_none() {
-            return Err("[check] needs `http` or `tcp` (or both)".to_owned());
+            return Err(CheckConfigError::NoProbe);
         }
         if self.expect.is_some() && self.http.is_none() {
-            return Err("[check] `expect` applies to `http`, which is not set".to_owned());
+            return Err(CheckConfigError::ExpectWithoutHttp);
         }
         if let Some(u) = &self.http {
             parse_http_url(u)?;
@@ -39,7 +79,7 @@ impl CheckConfig {
             parse_tcp(t)?;
         }
         if self.timeout.is_some_and(|t| t.is_zero()) {
-            return Err("[check] `timeout` must be more than 0s".to_owned());
+            return Err(CheckConfigError::ZeroTimeout);
         }
         Ok(())
     }
@@ -62,28 +102,30 @@ fn deserialize_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D:
     parse_status(n).map(Some).map_err(serde::de::Error::custom)
 }
 
-pub fn parse_status(n: i64) -> Result<u16, String> {
+pub(crate) fn parse_status(n: i64) -> Result<u16, CheckConfigError> {
     match u16::try_from(n) {
         Ok(s) if (100..=599).contains(&s) => Ok(s),
-        _ => Err(format!(
-            "expected status {n} is not an HTTP status (100-599)"
-        )),
+        _ => Err(CheckConfigError::Status(n)),
     }
 }
 
-pub fn parse_http_url(s: &str) -> Result<reqwest::Url, String> {
-    let u = reqwest::Url::parse(s).map_err(|e| format!("invalid check URL {s:?}: {e}"))?;
+pub(crate) fn parse_http_url(s: &str) -> Result<reqwest::Url, CheckConfigError> {
+    let u = reqwest::Url::parse(s).map_err(|source| CheckConfigError::Url {
+        url: s.to_owned(),
+        source,
+    })?;
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "invalid check URL {s:?}: expected http:// or https:// with a host"
-        ));
+        return Err(CheckConfigError::UrlScheme(s.to_owned()));
     }
     Ok(u)
 }
 
 /// `HOST:PORT` (a name, an IPv4 address, or a bracketed IPv6 address) with a port 1–65535.
-pub fn parse_tcp(s: &str) -> Result<(String, u16), String> {
-    let bad = |why: &str| format!("invalid check address {s:?}: {why} (expected HOST:PORT)");
+pub(crate) fn parse_tcp(s: &str) -> Result<(String, u16), CheckConfigError> {
+    let bad = |why: &'static str| CheckConfigError::Address {
+        addr: s.to_owned(),
+        why,
+    };
     let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
     let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
     if port == 0 {

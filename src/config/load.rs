@@ -19,12 +19,15 @@ impl Config {
             path: path.to_path_buf(),
             line: None,
             message,
+            source: None,
         };
-        let file = std::fs::File::open(path)
-            .map_err(|e| fail(format!("cannot read the configuration file: {e}")))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| fail(format!("cannot read the configuration file: {e}")))?;
+        let cannot_read = |e: std::io::Error| ConfigError {
+            message: format!("cannot read the configuration file: {e}"),
+            source: Some(std::sync::Arc::new(e)),
+            ..fail(String::new())
+        };
+        let file = std::fs::File::open(path).map_err(cannot_read)?;
+        let meta = file.metadata().map_err(cannot_read)?;
         if meta.is_dir() {
             return Err(fail(
                 "cannot read the configuration file: it is a directory".into(),
@@ -36,8 +39,7 @@ impl Config {
                 bounds::too_large(MAX_CONFIG_BYTES)
             )));
         }
-        let bytes = bounds::read_capped(file, MAX_CONFIG_BYTES)
-            .map_err(|e| fail(format!("cannot read the configuration file: {e}")))?;
+        let bytes = bounds::read_capped(file, MAX_CONFIG_BYTES).map_err(cannot_read)?;
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(format!(
                 "the configuration file is not UTF-8 text (invalid byte at offset {})",
@@ -53,9 +55,7 @@ impl Config {
         {
             use std::os::unix::fs::PermissionsExt;
             c.too_open =
-                crate::cloud::credentials::check_secret_file_mode(meta.permissions().mode())
-                    .err()
-                    .map(|too_open| format!("the configuration file {too_open}"));
+                crate::cloud::credentials::check_secret_file_mode(meta.permissions().mode()).err();
         }
         Ok(cfg)
     }

@@ -22,20 +22,39 @@ impl Source<'_> {
             path: self.path.to_path_buf(),
             line: span.map(|s| line_of(self.text, s.start)),
             message: bounds::clip_to(&message, bounds::MAX_MESSAGE_BYTES),
+            source: None,
+        }
+    }
+
+    /// [`Source::err`], keeping the typed error the message was composed from.
+    pub(crate) fn err_from<E>(
+        &self,
+        span: Option<Range<usize>>,
+        message: String,
+        source: E,
+    ) -> ConfigError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        ConfigError {
+            source: Some(std::sync::Arc::new(source)),
+            ..self.err(span, message)
         }
     }
 
     /// toml's own error, with its line and, when its message does not say it, the key.
-    pub fn toml_err(&self, e: &toml::de::Error) -> ConfigError {
+    pub(crate) fn toml_err(&self, e: &toml::de::Error) -> ConfigError {
         // toml's own message carries a snippet; the first line is the useful part, and the
         // span gives the line in our uniform `file:line: message` form.
         let msg = e.message().trim().to_string();
-        // toml says nothing about some characters (a control character in a comment).
+        // toml says nothing about some characters (a control character in a comment), nor
+        // about some files that end in the middle of a value (`endpoint = [` and a comment).
         let msg = match e
             .span()
-            .and_then(|s| self.text.get(s.start..)?.chars().next())
+            .map(|s| self.text.get(s.start..).and_then(|t| t.chars().next()))
         {
-            Some(c) if msg.is_empty() => format!("character {c:?} is not allowed here"),
+            Some(Some(c)) if msg.is_empty() => format!("character {c:?} is not allowed here"),
+            _ if msg.is_empty() => "the file ends before this value does".to_string(),
             _ => msg,
         };
         let msg = match e.span().and_then(|s| key_at(self.text, s.start)) {

@@ -62,19 +62,22 @@ use serde::Deserialize;
 
 use crate::bounds;
 
-pub use validate::{is_resource_id, valid_vip_name};
+pub(crate) use validate::valid_vip_name;
 
 /// Where the file is looked for when neither `--config` nor `HAVIP_CONFIG` is given.
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/havip/havip.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/havip/havip.toml";
 /// Where per-VIP state, locks, drain flags and the journal live by default.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/havip";
+pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/havip";
 /// Overrides the state directory (for unprivileged use and tests).
-pub const STATE_DIR_ENV: &str = "HAVIP_STATE_DIR";
+pub(crate) const STATE_DIR_ENV: &str = "HAVIP_STATE_DIR";
 /// The whole-run deadline of one VIP when the file does not set `deadline` (issue 4: 60 s).
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A configuration problem: the message names the key, and the line when the file has one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A located diagnostic: the message is composed where the key's place is known (toml's own
+/// errors reach us as text); where a typed error is behind it (the file could not be read, a
+/// resource ID or an `[[alert]]` entry was refused), that error is kept as the source.
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     /// The file the problem is in.
     pub path: PathBuf,
@@ -82,7 +85,17 @@ pub struct ConfigError {
     pub line: Option<usize>,
     /// What is wrong, naming the key.
     pub message: String,
+    /// The typed error behind the message, if any.
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, self.line, &self.message) == (&other.path, other.line, &other.message)
+    }
+}
+
+impl Eq for ConfigError {}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,7 +106,11 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
 
 /// How a VIP follows keepalived (ARCHITECTURE.md "Strategies").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -214,7 +231,7 @@ pub struct CredentialsConfig {
     /// mode is), while commands that need none (`havip check`, keepalived's health probe) still
     /// run, so an upgrade never takes a VIP down over a file mode.
     #[serde(skip)]
-    pub too_open: Option<String>,
+    pub too_open: Option<crate::cloud::error::TooOpen>,
 }
 
 // Hand-written so a secret can never reach a log (STYLE.md 12).
@@ -285,13 +302,14 @@ impl Config {
                 path: self.path.clone(),
                 line: None,
                 message: "no `[[vip]]` entry: havip needs at least one VIP to manage".into(),
+                source: None,
             });
         }
         Ok(())
     }
     /// The drain flags that make `havip check` fail for `vip`: one for all VIPs, one for this
     /// VIP. `havip failover` sets the second; an operator may touch the first by hand.
-    pub fn drain_flags(&self, vip: &str) -> [PathBuf; 2] {
+    pub(crate) fn drain_flags(&self, vip: &str) -> [PathBuf; 2] {
         [
             self.state_dir.join("drain"),
             self.state_dir.join(format!("{vip}.drain")),
@@ -304,7 +322,7 @@ impl Config {
     }
 
     /// The VIPs that follow keepalived's `vrrp_instance` `name`.
-    pub fn vips_for_instance(&self, name: &str) -> Vec<&VipConfig> {
+    pub(crate) fn vips_for_instance(&self, name: &str) -> Vec<&VipConfig> {
         self.vips
             .iter()
             .filter(|v| v.vrrp_instance == name)
@@ -312,7 +330,7 @@ impl Config {
     }
 
     /// The VIPs that follow keepalived's `vrrp_sync_group` `name`.
-    pub fn vips_for_group(&self, name: &str) -> Vec<&VipConfig> {
+    pub(crate) fn vips_for_group(&self, name: &str) -> Vec<&VipConfig> {
         self.vips
             .iter()
             .filter(|v| v.vrrp_group.as_deref() == Some(name))
@@ -320,24 +338,36 @@ impl Config {
     }
 
     /// Selects VIPs by `--vip NAME`, or all of them; an unknown name is a usage error.
-    pub fn select(&self, name: Option<&str>) -> Result<Vec<&VipConfig>, String> {
+    pub fn select(&self, name: Option<&str>) -> Result<Vec<&VipConfig>, UnknownVip> {
         match name {
             None => Ok(self.vips.iter().collect()),
             Some(n) => match self.vip(n) {
                 Some(v) => Ok(vec![v]),
-                None => Err(format!(
-                    "no VIP named {} in {} (configured: {})",
-                    bounds::clip_quoted(n),
-                    self.path.display(),
-                    self.vips
-                        .iter()
-                        .map(|v| v.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                None => Err(UnknownVip {
+                    name: n.to_owned(),
+                    path: self.path.clone(),
+                    configured: self.vips.iter().map(|v| v.name.clone()).collect(),
+                }),
             },
         }
     }
+}
+
+/// A `--vip NAME` the file does not define (a usage error: exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no VIP named {} in {} (configured: {})",
+    bounds::clip_quoted(name),
+    path.display(),
+    configured.join(", ")
+)]
+pub struct UnknownVip {
+    /// The name asked for.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The names it does define.
+    pub configured: Vec<String>,
 }
 
 #[cfg(test)]

@@ -164,12 +164,14 @@ fn credentials_problem(c: &CredentialsConfig) -> Option<String> {
 fn node(src: &Source, n: RawNode) -> Result<NodeConfig, ConfigError> {
     if let Some(id) = &n.instance_id {
         if let Err(m) = check_resource_id(id.get_ref(), "ins", "an instance ID") {
-            return Err(src.err(Some(id.span()), format!("key `node.instance_id`: {m}")));
+            let message = format!("key `node.instance_id`: {m}");
+            return Err(src.err_from(Some(id.span()), message, m));
         }
     }
     if let Some(id) = &n.eni_id {
         if let Err(m) = check_resource_id(id.get_ref(), "eni", "an ENI ID") {
-            return Err(src.err(Some(id.span()), format!("key `node.eni_id`: {m}")));
+            let message = format!("key `node.eni_id`: {m}");
+            return Err(src.err_from(Some(id.span()), message, m));
         }
     }
     Ok(NodeConfig {
@@ -186,7 +188,7 @@ fn alerts(src: &Source, raw: Vec<Spanned<AlertTarget>>) -> Result<Vec<AlertTarge
         let span = a.span();
         let a = a.into_inner();
         a.validate()
-            .map_err(|m| src.err(Some(span.clone()), format!("`[[alert]]` entry: {m}")))?;
+            .map_err(|m| src.err_from(Some(span.clone()), format!("`[[alert]]` entry: {m}"), m))?;
         alert.push(a);
     }
     Ok(alert)
@@ -197,6 +199,6 @@ fn check(src: &Source, c: Spanned<CheckConfig>) -> Result<CheckConfig, ConfigErr
     let span = c.span();
     let c = c.into_inner();
     c.validate()
-        .map_err(|m| src.err(Some(span.clone()), format!("section `[check]`: {m}")))?;
+        .map_err(|m| src.err_from(Some(span.clone()), format!("section `[check]`: {m}"), m))?;
     Ok(c)
 }

@@ -240,7 +240,11 @@ fn strategies_and_selection() {
     assert_eq!(c.vips_for_group("G").len(), 1);
     assert_eq!(c.vips[1].target.kind(), StrategyKind::Eip);
     assert_eq!(c.select(None).unwrap().len(), 2);
-    assert!(c.select(Some("zzz")).unwrap_err().contains("p, e"));
+    assert!(c
+        .select(Some("zzz"))
+        .unwrap_err()
+        .to_string()
+        .contains("p, e"));
     assert_eq!(c.vips[0].deadline, DEFAULT_DEADLINE);
 }
 
@@ -398,8 +402,10 @@ fn a_group_readable_config_file_with_a_secret_is_refused() {
         let p = write(dir.path(), &text, mode);
         // It loads (a health probe needs no credentials), with its credentials refused.
         let cfg = Config::load(&p, None).unwrap();
-        let e = cfg.credentials.unwrap().too_open.unwrap();
-        let profile_wording = crate::cloud::credentials::check_secret_file_mode(mode).unwrap_err();
+        let e = cfg.credentials.unwrap().too_open.unwrap().to_string();
+        let profile_wording = crate::cloud::credentials::check_secret_file_mode(mode)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(&profile_wording) && e.contains("too open"),
             "{e}"
@@ -422,4 +428,12 @@ fn a_group_readable_config_file_with_a_secret_is_refused() {
     // Without a secret in it the file may be world-readable, as /etc files are.
     let p = write(dir.path(), &minimal(), 0o644);
     assert!(Config::load(&p, None).is_ok());
+}
+
+/// Found by `config_toml_soup_from_the_real_keys`: toml gives no message for a file that ends
+/// inside an array after a comment, and the error line said nothing after the line number.
+#[test]
+fn a_file_ending_inside_a_value_says_so() {
+    let e = Config::parse("endpoint = [\n# ", Path::new("t.toml"), None).unwrap_err();
+    assert!(e.message.contains("ends before this value"), "{e}");
 }

@@ -166,7 +166,8 @@ impl Entry<'_> {
         }
         if let Some(i) = &v.eip_id {
             if let Err(m) = check_resource_id(i.get_ref(), "eip", "an EIP ID") {
-                return Err(self.err(i.span(), format!("{} {m}", self.ctx("eip_id"))));
+                let message = format!("{} {m}", self.ctx("eip_id"));
+                return Err(self.src.err_from(Some(i.span()), message, m));
             }
         }
         Ok(Some(EipRef {
@@ -182,7 +183,8 @@ impl Entry<'_> {
             return Err(self.required_err(format!("{} is required", self.ctx("havip_id"))));
         };
         if let Err(m) = check_resource_id(h.get_ref(), "havip", "a HAVIP ID") {
-            return Err(self.err(h.span(), format!("{} {m}", self.ctx("havip_id"))));
+            let message = format!("{} {m}", self.ctx("havip_id"));
+            return Err(self.src.err_from(Some(h.span()), message, m));
         }
         if let Some(t) = &v.eip_takeover {
             if *t.get_ref() && eip.is_none() {

@@ -133,7 +133,7 @@ pub fn plan(d: &Desired, o: &Option<Observed>) -> Plan<Step> {
 }
 
 /// The strategy's state across the loop.
-pub struct EipStrategy {
+pub(crate) struct EipStrategy {
     /// What we want.
     pub desired: Desired,
 }

@@ -41,7 +41,7 @@ pub fn report(vip: &VipConfig, out: Outcome, elapsed: Duration, local: Vec<Strin
 }
 
 /// Journals a superseded event without alerting (an alert per stale event would be a storm).
-pub fn finish_quiet(
+pub(crate) fn finish_quiet(
     engine: &Engine,
     vip: &VipConfig,
     run: &Run,

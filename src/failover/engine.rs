@@ -51,7 +51,7 @@ impl Engine {
     }
 
     /// This node's name for alerts: its instance, else the host name.
-    pub fn node_name(&self) -> String {
+    pub(crate) fn node_name(&self) -> String {
         self.instance_id
             .clone()
             .unwrap_or_else(|_| crate::alert::hostname())

@@ -20,7 +20,7 @@ use crate::state::{EventRecord, LockError, VipState, VrrpState};
 
 /// Runs one event for several VIPs concurrently, each under its own deadline (`deadline`
 /// replaces the configured one when given), and returns the reports in the VIPs' order.
-pub async fn handle_events(
+pub(crate) async fn handle_events(
     engine: Arc<Engine>,
     vips: Vec<VipConfig>,
     state: VrrpState,
@@ -59,7 +59,7 @@ pub async fn handle_events(
 
 /// Handles one keepalived event (or a takeover, which is a MASTER event of its own) for one VIP:
 /// record → lock → re-read → act if still newest → journal → alert.
-pub async fn handle_event(
+pub(crate) async fn handle_event(
     engine: Arc<Engine>,
     vip: VipConfig,
     state: VrrpState,

@@ -73,7 +73,7 @@ pub enum Holder {
 
 impl Holder {
     /// Whether the cloud shows this node, and only this node, as the holder.
-    pub fn is_this_node(&self) -> bool {
+    pub(crate) fn is_this_node(&self) -> bool {
         matches!(self, Holder::ThisNode(_))
     }
 

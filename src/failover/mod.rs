@@ -21,9 +21,9 @@ pub mod private_ip;
 pub mod vip;
 
 pub use engine::{Engine, Report, Trigger};
-pub use event::{handle_event, handle_events};
+pub(crate) use event::handle_events;
 pub use holder::{Details, EipDetails, Holder, Seat};
-pub use planned::{planned_failover, FailoverOpts};
+pub(crate) use planned::{planned_failover, FailoverOpts};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -62,7 +62,7 @@ impl<S> Default for Plan<S> {
 
 impl<S: fmt::Display> Plan<S> {
     /// True when the observed state is the desired one.
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.steps.is_empty() && self.waits.is_empty() && self.blockers.is_empty()
     }
 
@@ -105,7 +105,7 @@ pub struct WriteError {
 /// Turns a client error of a write into a step error naming action, code and RequestId:
 /// retryable when the client's taxonomy says so or when the write's task ended FAILED (a
 /// task failure is the cloud's answer for this attempt, not a verdict on the request).
-pub fn write_error(what: impl Into<String>, source: cloud::Error) -> StepError {
+pub(crate) fn write_error(what: impl Into<String>, source: cloud::Error) -> StepError {
     let retry = source.is_retryable() || matches!(source, cloud::Error::TaskFailed { .. });
     let e = WriteError {
         what: what.into(),
@@ -150,7 +150,7 @@ impl Cx {
     }
 
     /// Fails with [`StepError::Superseded`] when a newer event was recorded for this VIP.
-    pub fn check_current(&self) -> Result<(), StepError> {
+    pub(crate) fn check_current(&self) -> Result<(), StepError> {
         match &self.guard {
             Some((state, seq)) if state.superseded(*seq) => Err(StepError::Superseded),
             _ => Ok(()),
@@ -158,7 +158,7 @@ impl Cx {
     }
 
     /// Time left before the deadline.
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
 }
@@ -214,7 +214,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// An outcome with no plan and no write: it ended before a strategy could act.
-    pub fn without_plan(verdict: Verdict, message: String) -> Outcome {
+    pub(crate) fn without_plan(verdict: Verdict, message: String) -> Outcome {
         Outcome {
             verdict,
             message,
@@ -237,7 +237,7 @@ const PAUSE: Backoff = Backoff {
 };
 
 /// Drives `s` to the desired state (or just plans, when `dry_run`).
-pub async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcome {
+pub(crate) async fn reconcile<S: Strategy>(s: &mut S, cx: &Cx, dry_run: bool) -> Outcome {
     let mut plan_text: Option<Vec<String>> = None;
     let mut changed = false;
     let mut tries: HashMap<S::Step, u32> = HashMap::new();
@@ -424,7 +424,7 @@ impl LocalTrouble {
     }
 
     /// The problems noted so far.
-    pub fn notes(&self) -> Vec<String> {
+    pub(crate) fn notes(&self) -> Vec<String> {
         self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -440,7 +440,7 @@ impl LocalTrouble {
 
 /// Who a run's writes are journaled for.
 #[derive(Debug, Clone)]
-pub struct WriteJournal {
+pub(crate) struct WriteJournal {
     /// The journal file.
     pub journal: Journal,
     /// The VIP name.
@@ -454,7 +454,7 @@ pub struct WriteJournal {
 }
 
 /// A new run identifier: this process and the moment it started.
-pub fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     format!("{}-{}", std::process::id(), Utc::now().timestamp_millis())
 }
 
@@ -478,7 +478,7 @@ impl CallLog {
     }
 
     /// A log that also journals the intent and outcome of every write.
-    pub fn journaling(writes: WriteJournal) -> Arc<CallLog> {
+    pub(crate) fn journaling(writes: WriteJournal) -> Arc<CallLog> {
         Arc::new(CallLog {
             writes: Some(writes),
             ..CallLog::default()
@@ -519,10 +519,7 @@ impl CallObserver for CallLog {
 
     fn on_call(&self, rec: &CallRecord) {
         let duration = chrono::Duration::from_std(rec.duration).unwrap_or_default();
-        let outcome = match &rec.outcome {
-            Ok(()) => "ok".to_string(),
-            Err(code) => code.clone(),
-        };
+        let outcome = rec.outcome.as_str().to_owned();
         let mutating = rec.mutating;
         if let (Some(w), true) = (&self.writes, mutating) {
             let n = {

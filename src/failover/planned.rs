@@ -25,7 +25,7 @@ const POLL: Backoff = Backoff {
 
 /// Options of a planned failover.
 #[derive(Debug, Clone, Copy)]
-pub struct FailoverOpts {
+pub(crate) struct FailoverOpts {
     /// How long to wait for the peer.
     pub timeout: Duration,
     /// Leave the drain flag in place afterwards.
@@ -37,7 +37,11 @@ pub struct FailoverOpts {
 /// A planned switch away from this node: drain, wait for the cloud to show the peer (and the
 /// EIP still bound), report the time, undrain. Refuses when this node does not hold the VIP or
 /// no peer may take it.
-pub async fn planned_failover(engine: Arc<Engine>, vip: VipConfig, opts: FailoverOpts) -> Report {
+pub(crate) async fn planned_failover(
+    engine: Arc<Engine>,
+    vip: VipConfig,
+    opts: FailoverOpts,
+) -> Report {
     let started = Instant::now();
     let deadline = started + opts.timeout;
     let calls = CallLog::new();

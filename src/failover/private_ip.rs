@@ -111,7 +111,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
 }
 
 /// The strategy's state across the loop.
-pub struct PrivateIpStrategy {
+pub(crate) struct PrivateIpStrategy {
     /// What we want.
     pub desired: Desired,
 }

@@ -15,7 +15,7 @@ use crate::config::{Target, VipConfig};
 use crate::journal::Verdict;
 
 /// A VIP's strategy, ready to observe or reconcile.
-pub enum VipStrategy {
+pub(crate) enum VipStrategy {
     /// `strategy = "havip"`.
     Havip(HavipStrategy),
     /// `strategy = "private-ip"`.
@@ -80,7 +80,7 @@ impl VipStrategy {
     }
 
     /// Drives the strategy to the desired state (or only plans, when `dry_run`).
-    pub async fn reconcile(&mut self, cx: &Cx, dry_run: bool) -> Outcome {
+    pub(crate) async fn reconcile(&mut self, cx: &Cx, dry_run: bool) -> Outcome {
         match self {
             VipStrategy::Havip(s) => {
                 let mut out = reconcile(s, cx, dry_run).await;
@@ -147,7 +147,7 @@ pub struct HoldView {
 
 impl HoldView {
     /// Whether a peer allowed to hold the VIP holds it, with the EIP in place.
-    pub fn peer_holds(&self) -> bool {
+    pub(crate) fn peer_holds(&self) -> bool {
         let Some(seat) = self.holder.other() else {
             return false;
         };
@@ -160,7 +160,7 @@ impl HoldView {
 }
 
 /// Builds and runs the VIP's strategy (the MASTER procedure).
-pub async fn promote(
+pub(crate) async fn promote(
     engine: &Engine,
     vip: &VipConfig,
     since: DateTime<Utc>,

@@ -18,7 +18,7 @@ use super::{interface_hw, MacAddr};
 
 /// Ethernet frames shorter than 60 bytes (without FCS) are runts; NICs pad them, but a veth or a
 /// capture would see the short frame, so the frame is padded here, as the wire would carry it.
-pub const FRAME_LEN: usize = 60;
+pub(crate) const FRAME_LEN: usize = 60;
 
 /// EtherType of ARP (RFC 826).
 const ETH_P_ARP: u16 = 0x0806;

@@ -77,7 +77,7 @@ impl<'de> serde::Deserialize<'de> for MacAddr {
 
 /// Whether `name` can be an interface name: 1–15 bytes (IFNAMSIZ less the NUL), no `/`, no
 /// whitespace, no NUL, not `.` or `..` (the kernel's own `dev_valid_name`).
-pub fn valid_ifname(name: &str) -> bool {
+pub(crate) fn valid_ifname(name: &str) -> bool {
     !name.is_empty()
         && name.len() < libc::IFNAMSIZ
         && name != "."
@@ -184,7 +184,7 @@ pub struct LocalAddr {
 }
 
 /// Every IPv4 address configured on this node (in the caller's network namespace).
-pub fn local_ipv4_addrs() -> io::Result<Vec<LocalAddr>> {
+pub(crate) fn local_ipv4_addrs() -> io::Result<Vec<LocalAddr>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs allocates a list we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {

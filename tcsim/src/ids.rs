@@ -4,6 +4,10 @@
 use rand::Rng;
 
 /// `<prefix>-` followed by exactly 8 lowercase ASCII letters or digits.
+///
+/// havip's `config::is_resource_id` checks the same shape, on purpose separately: tcsim is the
+/// client's independent oracle (a rule shared by both sides would let one mistake pass both),
+/// and it does not depend on havip (havip's tests depend on it).
 pub fn valid_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('-'))

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
-pub use plan::{eip_bound, holder, plan};
-pub use strategy::{actions, describe_eip, describe_havip, HavipStrategy};
+pub(crate) use plan::eip_bound;
+pub use plan::{holder, plan};
+pub(crate) use strategy::{actions, describe_eip, describe_havip, HavipStrategy};
 
 use crate::cloud::address::{Address, AddressStatus};
 use crate::cloud::havip::MemberKind;
@@ -25,20 +26,20 @@ use crate::cloud::havip::MemberKind;
 /// How much older than the transition a `FlushedTime` may be and still count as fresh:
 /// keepalived announces at the moment it runs the notify hook, so the ARP can reach the cloud a
 /// little before the event is recorded, and `FlushedTime` has one-second resolution.
-pub const FRESH_SLACK: Duration = Duration::from_secs(10);
+pub(crate) const FRESH_SLACK: Duration = Duration::from_secs(10);
 
 /// How long the cloud must keep showing this node as holder, with a `FlushedTime` older than
 /// the transition, before that counts as confirmed. The cloud refreshes `FlushedTime` only when
 /// an announcement *moves* the HAVIP, so a node that becomes MASTER again while it never lost
 /// the HAVIP (BACKUP → MASTER with no peer taking over) can never show a fresh one; a second
 /// read a moment later guards against acting on one lagging answer.
-pub const STALE_HOLD_CONFIRM: Duration = Duration::from_secs(1);
+pub(crate) const STALE_HOLD_CONFIRM: Duration = Duration::from_secs(1);
 
 /// The API's `YYYY-MM-DD hh:mm:ss` times are Beijing time (UTC+8).
 const API_UTC_OFFSET_SECS: i32 = 8 * 3600;
 
 /// Parses a HAVIP `FlushedTime`; the API's "never" (`0000-00-00 00:00:00`) and junk read as None.
-pub fn parse_api_time(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_api_time(s: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
     let tz = FixedOffset::east_opt(API_UTC_OFFSET_SECS)?;
     tz.from_local_datetime(&naive)
@@ -209,6 +210,7 @@ impl fmt::Display for Step {
 
 #[cfg(test)]
 mod tests {
+    use super::plan::eip_bound;
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {

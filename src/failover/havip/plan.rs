@@ -108,7 +108,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan<Step> {
 /// own record (`DescribeAddresses`) says `BIND` to this HAVIP, and the HAVIP (`AddressIp`)
 /// shows it. The HAVIP's side alone is not enough: it keeps showing the address while an
 /// unbind is in flight (issue 7, "false success while the EIP is being unbound").
-pub fn eip_bound(
+pub(crate) fn eip_bound(
     havip_id: &str,
     havip_address_ip: &str,
     want: &str,

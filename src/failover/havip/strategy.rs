@@ -19,7 +19,7 @@ use crate::config::EipRef;
 use crate::failover::{write_error, Cx, Details, EipDetails, Holder, Plan, StepError, Strategy};
 
 /// The `havip` strategy's state across the loop.
-pub struct HavipStrategy {
+pub(crate) struct HavipStrategy {
     /// What we want.
     pub desired: Desired,
     /// The configured expected EIP (the address may need a lookup by ID).
@@ -80,7 +80,10 @@ pub fn actions(eip: bool, fencing: bool, eip_takeover: bool) -> Vec<ActionName> 
 }
 
 /// Reads one HAVIP; a missing HAVIP is an error (it cannot be UNKNOWN'd into success).
-pub async fn describe_havip(client: &cloud::Client, id: &str) -> Result<HaVip, cloud::Error> {
+pub(crate) async fn describe_havip(
+    client: &cloud::Client,
+    id: &str,
+) -> Result<HaVip, cloud::Error> {
     let resp = client.call(&DescribeHaVips::by_ids([id])).await?;
     resp.ha_vip_set
         .into_iter()
@@ -93,7 +96,7 @@ pub async fn describe_havip(client: &cloud::Client, id: &str) -> Result<HaVip, c
 }
 
 /// Looks an EIP up by address or ID.
-pub async fn describe_eip(
+pub(crate) async fn describe_eip(
     client: &cloud::Client,
     eip: &EipRef,
 ) -> Result<Option<Address>, cloud::Error> {
