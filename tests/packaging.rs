@@ -8,6 +8,8 @@
 //! The lists of expected files come from the tree and the generated man pages, so units,
 //! examples and commands added later are covered without editing this file.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -41,10 +43,12 @@ fn ok(what: &str, out: Output) -> String {
     stdout
 }
 
-/// `make TARGET VARS...` in the repository, with the cargo that runs this test.
+/// `make TARGET VARS...` in the repository, with the cargo that runs this test and without the
+/// variables cargo set for this test (so nested builds reuse the artifacts).
 fn make(target: &str, vars: &[(&str, &Path)]) -> String {
     let mut cmd = Command::new("make");
-    cmd.arg("--no-print-directory")
+    support::without_test_env(&mut cmd)
+        .arg("--no-print-directory")
         .arg("-C")
         .arg(root())
         .arg(target)
