@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
+pub use super::observer::{CallObserver, CallOutcome, CallRecord};
 use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
 pub use super::wire::{decode_envelope, parse_endpoint, parse_http_date};
@@ -65,46 +66,6 @@ impl Default for ClientConfig {
             clock: Arc::new(SystemClock),
             language: "en-US".to_string(),
             rate_limit: None,
-        }
-    }
-}
-
-/// Receives one record per API call (not per attempt), e.g. to journal it.
-pub trait CallObserver: Send + Sync {
-    /// Called once before a call's first attempt is sent, so that a write can be journaled
-    /// before the cloud sees it (a process killed mid-call leaves its intent behind).
-    fn before_call(&self, _service: &str, _action: &str, _mutating: bool) {}
-    fn on_call(&self, rec: &CallRecord);
-}
-
-/// What happened in one API call. Holds no secrets: parameters are the request's own fields.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallRecord {
-    pub service: String,
-    pub action: String,
-    pub request_id: Option<String>,
-    pub duration: Duration,
-    pub attempts: u32,
-    pub outcome: CallOutcome,
-    /// Whether the action can change the cloud ([`super::Action::MUTATING`]).
-    pub mutating: bool,
-    pub params: Value,
-}
-
-/// How one API call ended, as journals name it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CallOutcome {
-    Ok,
-    /// The API error code, or the error class when there is no code ([`Error::label`]).
-    Failed(String),
-}
-
-impl CallOutcome {
-    /// `ok`, or the error's label.
-    pub fn as_str(&self) -> &str {
-        match self {
-            CallOutcome::Ok => "ok",
-            CallOutcome::Failed(label) => label,
         }
     }
 }
@@ -465,6 +426,18 @@ impl Client {
                 Ok(v) => return (Ok(v), attempts),
                 Err(e) => e,
             };
+            if per_request < cfg.request_timeout && error.is_timed_out() && last.is_some() {
+                // The deadline, not the server, cut this attempt short: the news is the deadline,
+                // and the last answer the server gave (e.g. RequestLimitExceeded) says why.
+                return (
+                    Err(Error::DeadlineExceeded {
+                        budget,
+                        attempts,
+                        last: last.map(Box::new),
+                    }),
+                    attempts,
+                );
+            }
             let class = error.class();
             tracing::debug!(action, attempt = attempts, class = class.as_str(), error = %error, "attempt failed");
             match class {

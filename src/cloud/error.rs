@@ -262,6 +262,17 @@ impl Error {
         }
     }
 
+    /// A request that got no answer in time (the per-request timeout fired).
+    pub(crate) fn is_timed_out(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                timed_out: true,
+                ..
+            }
+        )
+    }
+
     /// The class the retry policy acts on.
     pub fn class(&self) -> ErrorClass {
         match self {

@@ -14,6 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+mod observer;
 mod profile;
 pub mod ratelimit;
 pub mod region;

@@ -68,10 +68,15 @@ pub enum Format {
 }
 
 /// A price is a finite number from 0 to 1000 CNY an hour.
-fn parse_price(s: &str) -> Result<f64, String> {
+/// A `--price-cny-per-hour` that is not a number from 0 to 1000.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("{0:?} is not a price from 0 to 1000 CNY per hour")]
+pub struct PriceError(String);
+
+fn parse_price(s: &str) -> Result<f64, PriceError> {
     match s.trim().parse::<f64>() {
         Ok(p) if p.is_finite() && (0.0..=1000.0).contains(&p) => Ok(p),
-        _ => Err(format!("{s:?} is not a price from 0 to 1000 CNY per hour")),
+        _ => Err(PriceError(crate::bounds::clip(s))),
     }
 }
 

@@ -216,7 +216,7 @@ fn shown_views(shown: &[Shown]) -> Vec<render::View<'_>> {
         .map(|s| render::View {
             obs: &s.obs,
             vip: &s.vip,
-            events: s.events.as_deref().map_err(|e| e.to_string()),
+            events: s.events.as_deref(),
         })
         .collect()
 }

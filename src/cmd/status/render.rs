@@ -14,7 +14,7 @@ use crate::status::{Observation, Presence, Verdict};
 pub(super) struct View<'a> {
     pub obs: &'a Observation,
     pub vip: &'a VipConfig,
-    pub events: Result<&'a [JournalRecord], String>,
+    pub events: Result<&'a [JournalRecord], &'a std::io::Error>,
 }
 
 /// Colour for the verdict words: on only when asked (a terminal, no `NO_COLOR`).
