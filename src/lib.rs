@@ -15,3 +15,4 @@ pub mod failover;
 pub mod journal;
 pub mod node;
 pub mod state;
+pub mod watch;

@@ -74,6 +74,21 @@ pub trait CallObserver: Send + Sync {
     fn on_call(&self, rec: &CallRecord);
 }
 
+/// Two observers, told in order.
+struct Both(Arc<dyn CallObserver>, Arc<dyn CallObserver>);
+
+impl CallObserver for Both {
+    fn before_call(&self, service: &str, action: &str, mutating: bool) {
+        self.0.before_call(service, action, mutating);
+        self.1.before_call(service, action, mutating);
+    }
+
+    fn on_call(&self, rec: &CallRecord) {
+        self.0.on_call(rec);
+        self.1.on_call(rec);
+    }
+}
+
 /// What happened in one API call. Holds no secrets: parameters are the request's own fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallRecord {
@@ -184,10 +199,15 @@ impl Client {
         }
     }
 
-    /// A client that reports each call to `obs`.
+    /// A client that reports each call to `obs`, after any observer this client already has
+    /// (the watcher's metrics stay attached when a run adds its journal).
     pub fn with_observer(&self, obs: Arc<dyn CallObserver>) -> Client {
+        let observer: Arc<dyn CallObserver> = match &self.observer {
+            Some(first) => Arc::new(Both(first.clone(), obs)),
+            None => obs,
+        };
         Client {
-            observer: Some(obs),
+            observer: Some(observer),
             ..self.clone()
         }
     }

@@ -13,6 +13,7 @@ pub mod failover;
 pub mod journal;
 pub mod notify;
 pub mod takeover;
+pub mod watch;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ pub enum Command {
     Journal(journal::Args),
     /// Validate and show the configuration (`havip config check`).
     Config(config::Args),
+    /// The daemon: keep confirming each VIP, repair drift on the MASTER, serve /metrics.
+    Watch(watch::Args),
 }
 
 /// A usage error: the command line (or its JSON) is wrong. Exit 2, nothing was sent.
@@ -61,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Failover(args) => failover::run(args, &ctx).await,
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Config(args) => config::run(args, &ctx).await,
+        Command::Watch(args) => watch::run(args, &ctx).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `havip notify`: keepalived's notify hook. Accepts keepalived's generic form
 //! (`INSTANCE|GROUP NAME STATE PRIORITY`, as `notify "/usr/local/bin/havip notify"` passes it)
-//! and the explicit `--state MASTER|BACKUP|FAULT|STOP [--vip NAME]` (for `notify_master` etc.).
+//! and the explicit `--state MASTER|BACKUP|FAULT|STOP [--vip NAME]` (for `notify_master` etc.),
+//! and `--state MASTER_RX_LOWER_PRI` for keepalived's `notify_master_rx_lower_pri` hook.
 //!
 //! Exit codes: 0 confirmed (or recorded, or superseded by a newer event); 1 failed or UNKNOWN
 //! (an alert was sent); 2 usage or configuration error; 3 the cloud work succeeded but local
@@ -55,13 +56,33 @@ impl Event {
     }
 }
 
+/// keepalived's `notify_master_rx_lower_pri` event: this MASTER received an advert with a
+/// lower priority, so a peer was briefly master and its notify may have moved the cloud.
+/// keepalived runs that hook with no arguments of its own (vrrp_notify.c `send_event_notify`),
+/// so the hook line names the state: `notify_master_rx_lower_pri "/usr/local/bin/havip notify
+/// --state MASTER_RX_LOWER_PRI --vip NAME"`. It is handled as a MASTER event (a repeated MASTER
+/// keeps its transition time): the MASTER procedure runs again and re-asserts the cloud.
+pub const RX_LOWER_PRI: &str = "MASTER_RX_LOWER_PRI";
+
 fn parse_state(s: &str) -> Result<VrrpState, UsageError> {
+    if s.eq_ignore_ascii_case(RX_LOWER_PRI) {
+        return Ok(VrrpState::Master);
+    }
     VrrpState::parse(s).ok_or_else(|| {
         UsageError(format!(
-            "notify: unknown state {}; keepalived passes MASTER, BACKUP, FAULT or STOP",
+            "notify: unknown state {}; keepalived passes MASTER, BACKUP, FAULT or STOP (or MASTER_RX_LOWER_PRI)",
             clip_quoted(s)
         ))
     })
+}
+
+/// What started this run: `rx-lower-pri` for [`RX_LOWER_PRI`], else `notify`.
+pub fn trigger(a: &Args) -> Trigger {
+    let state = a.state.as_deref().or(a.keepalived.get(2).map(String::as_str));
+    match state {
+        Some(s) if s.eq_ignore_ascii_case(RX_LOWER_PRI) => Trigger::RxLowerPri,
+        _ => Trigger::Notify,
+    }
 }
 
 /// Validates the arguments (no I/O): exit 2 on anything malformed.
@@ -155,7 +176,7 @@ pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         engine,
         vips,
         ev.state(),
-        Trigger::Notify,
+        trigger(args),
         args.dry_run,
         ctx.flags().deadline,
     )
@@ -166,6 +187,23 @@ pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rx_lower_pri_is_a_master_event_with_its_own_trigger() {
+        let hook = args(&[], Some("MASTER_RX_LOWER_PRI"), Some("iam"));
+        assert_eq!(
+            parse_event(&hook).unwrap(),
+            Event::Explicit(Some("iam".into()), VrrpState::Master)
+        );
+        assert_eq!(trigger(&hook), Trigger::RxLowerPri);
+        let generic = args(&["INSTANCE", "VI_1", "MASTER_RX_LOWER_PRI", "100"], None, None);
+        assert_eq!(
+            parse_event(&generic).unwrap(),
+            Event::Instance("VI_1".into(), VrrpState::Master)
+        );
+        assert_eq!(trigger(&generic), Trigger::RxLowerPri);
+        assert_eq!(trigger(&args(&["INSTANCE", "VI_1", "MASTER", "100"], None, None)), Trigger::Notify);
+    }
 
     fn args(pos: &[&str], state: Option<&str>, vip: Option<&str>) -> Args {
         Args {

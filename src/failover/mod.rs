@@ -21,7 +21,7 @@ pub mod private_ip;
 pub mod vip;
 
 pub use engine::{Engine, Report, Trigger};
-pub use event::{handle_event, handle_events};
+pub use event::{handle_event, handle_events, reassert, record, Recorded};
 pub use holder::{Holder, Seat};
 pub use planned::{planned_failover, FailoverOpts};
 

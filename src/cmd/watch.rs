@@ -1,0 +1,80 @@
+//! `havip watch`: the daemon that keeps confirming where each VIP lives (library:
+//! `crate::watch`). This module parses the flags, builds the engine with the metrics observer
+//! attached, and hands the daemon a way to build a new one on SIGHUP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{parse_duration, LogFormat};
+use crate::context::Context;
+use crate::watch::{self, metrics::ApiObserver, metrics::Metrics, Options};
+
+/// Watch every configured VIP: repair drift on the MASTER, alert a split, serve /metrics.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where /metrics and /healthz are served.
+    #[arg(long, value_name = "ADDR", default_value = watch::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// The pause between two looks at a VIP (±10% jitter), e.g. 2s [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+    /// keepalived's notify_fifo: act on its lines in order, like `havip notify`.
+    #[arg(long, value_name = "PATH")]
+    pub fifo: Option<PathBuf>,
+    /// How log lines are written (json: one object per line, for journald pipelines).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The shortest interval accepted: a look costs API calls from a shared budget.
+const MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest interval accepted.
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&d) {
+        return Err(format!(
+            "must be between {MIN_INTERVAL:?} and {}",
+            humantime::format_duration(MAX_INTERVAL)
+        ));
+    }
+    Ok(d)
+}
+
+/// Runs `havip watch` until SIGTERM.
+pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
+    let metrics = Metrics::new();
+    let observer = Arc::new(ApiObserver(metrics.clone()));
+    let engine = ctx.engine_observed(observer.clone()).await?;
+    let opts = Options {
+        listen: args.listen,
+        interval: args.interval.unwrap_or(watch::DEFAULT_INTERVAL),
+        fifo: args.fifo.clone(),
+    };
+    let reload = || {
+        let fresh = ctx.reloaded();
+        let observer = observer.clone();
+        async move { fresh.engine_observed(observer).await }
+    };
+    watch::run(opts, engine, reload, metrics).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_bounds() {
+        assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "100ms", "2h", "soon"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
+}
