@@ -152,6 +152,34 @@ timeout = "2s"
 EOF
 export HAVIP_STATE_DIR=$WORK/state-21
 mkdir -p "$HAVIP_STATE_DIR"
+# Node .20's: the same minimal file, as .20, with its own state directory.
+sed -e "s/PORT/$PORT/" -e 's/ins-iam00021/ins-iam00020/' "$ROOT/deploy/havip.minimal.toml" >"$WORK/havip-20.toml"
+mkdir -p "$WORK/state-20"
+
+# on NODE ARGS...: runs havip as node .NODE (20 or 21): its configuration, state directory and
+# metadata service.
+on() {
+	local node=$1 cfg=$WORK/havip.toml
+	shift
+	[ "$node" = 20 ] && cfg=$WORK/havip-20.toml
+	HAVIP_STATE_DIR=$WORK/state-$node HAVIP_METADATA_ENDPOINT=$URL/_sim/node/ins-iam000$node \
+		"$HAVIP" --config "$cfg" "$@"
+}
+
+# status_on NODE TEXT: `havip status` on node .NODE must exit 0 (OK) with TEXT in its plugin line.
+status_on() {
+	local node=$1 text=$2 rc=0 cfg=\$DEMO/havip.toml
+	[ "$node" = 20 ] && cfg=\$DEMO/havip-20.toml
+	say "on .$node:"
+	printf '   $ havip --config %s status\n' "$cfg"
+	on "$node" status >"$WORK/status-$node.txt" 2>&1 || rc=$?
+	sed 's/^/   /' "$WORK/status-$node.txt"
+	[ "$rc" -eq 0 ] || fail "havip status on .$node exited $rc, expected 0 (OK)"
+	head -n1 "$WORK/status-$node.txt" | grep -qF "HAVIP OK - iam: $text" ||
+		fail "havip status on .$node does not say \"$text\""
+	ok "status on .$node: exit 0, $text"
+	echo
+}
 
 # havip_holder: prints "InstanceId NetworkInterfaceId AddressIp" of the HAVIP, as the cloud says.
 havip_holder() {
@@ -171,7 +199,23 @@ read -r holder eni eip <<<"$(havip_holder)"
 [ "$eip" = 106.52.252.139 ] || fail "expected EIP 106.52.252.139 on the HAVIP, the cloud says $eip"
 ok "holder $holder ($eni), EIP $eip bound to the HAVIP"
 
-heading "keepalived on .20 stops; keepalived on .21 becomes MASTER and announces 10.0.4.99"
+heading "keepalived starts: .20 is MASTER, .21 BACKUP; each runs its notify hook"
+show havip --config '$DEMO/havip-20.toml' notify INSTANCE VI_1 MASTER 100
+on 20 notify INSTANCE VI_1 MASTER 100 >"$WORK/notify-20.out" 2>&1 || fail "havip notify on .20: $(cat "$WORK/notify-20.out")"
+sed 's/^/   /' "$WORK/notify-20.out"
+show havip --config '$DEMO/havip.toml' notify INSTANCE VI_1 BACKUP 100
+on 21 notify INSTANCE VI_1 BACKUP 100 >"$WORK/notify-21.out" 2>&1 || fail "havip notify on .21: $(cat "$WORK/notify-21.out")"
+sed 's/^/   /' "$WORK/notify-21.out"
+ok "both events recorded"
+
+heading "havip status on both nodes: keepalived, the node and the cloud agree"
+status_on 20 "held by ins-iam00020 (this node, MASTER), EIP 106.52.252.139 BIND"
+status_on 21 "held by ins-iam00020 (a peer; this node BACKUP), EIP 106.52.252.139 BIND"
+
+heading "keepalived on .20 steps down to BACKUP; keepalived on .21 becomes MASTER and announces 10.0.4.99"
+show havip --config '$DEMO/havip-20.toml' notify INSTANCE VI_1 BACKUP 100
+on 20 notify INSTANCE VI_1 BACKUP 100 >"$WORK/notify-20.out" 2>&1 || fail "havip notify on .20: $(cat "$WORK/notify-20.out")"
+sed 's/^/   /' "$WORK/notify-20.out"
 say "(tcsim's control API plays keepalived's gratuitous ARP from .21's MAC 52:54:00:00:04:21)"
 http POST "$URL/_sim/arp" '{"ip":"10.0.4.99","mac":"52:54:00:00:04:21"}' >"$WORK/arp.json" ||
 	fail "POST /_sim/arp"
@@ -206,6 +250,10 @@ say "holder $holder ($eni), EIP $eip"
 status=$(json "$WORK/eip.json" 'd["AddressSet"][0]["AddressStatus"]')
 [ "$status" = BIND ] || fail "EIP eip-iam00139 is $status, expected BIND"
 ok "holder ins-iam00021 (eni-iam00021); eip-iam00139 106.52.252.139 is $status"
+
+heading "havip status after the switch: the roles swapped, still all in agreement"
+status_on 21 "held by ins-iam00021 (this node, MASTER), EIP 106.52.252.139 BIND"
+status_on 20 "held by ins-iam00021 (a peer; this node BACKUP), EIP 106.52.252.139 BIND"
 
 heading "The journal: every API call havip made, with its RequestId"
 show havip --config "$WORK/havip.toml" journal

@@ -34,7 +34,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// The whole command's deadline, retries included, e.g. 30s or 1m [default: the VIP's
-    /// `deadline` for notify and takeover, 60s for failover, 30s for api, 2s for check].
+    /// `deadline` for notify and takeover, 60s for failover, 30s for api, 2s for check, 10s
+    /// for status].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// How long one HTTP request may take before it is abandoned and retried [default: 5s].

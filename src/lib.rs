@@ -15,4 +15,5 @@ pub mod failover;
 pub mod journal;
 pub mod node;
 pub mod state;
+pub mod status;
 pub mod watch;

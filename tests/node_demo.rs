@@ -52,6 +52,10 @@ fn the_demo_walks_the_failover_and_cleans_up() {
         "ok: holder ins-iam00021 (eni-iam00021); eip-iam00139 106.52.252.139 is BIND",
         "ok: the journal records the calls",
         "ok: a switch alert for iam arrived, without credentials",
+        "ok: status on .20: exit 0, held by ins-iam00020 (this node, MASTER)",
+        "ok: status on .21: exit 0, held by ins-iam00020 (a peer; this node BACKUP)",
+        "ok: status on .21: exit 0, held by ins-iam00021 (this node, MASTER)",
+        "ok: status on .20: exit 0, held by ins-iam00021 (a peer; this node BACKUP)",
     ] {
         assert!(stdout.contains(want), "missing `{want}` in:\n{stdout}");
     }

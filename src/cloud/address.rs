@@ -180,6 +180,18 @@ impl AddressStatus {
     pub fn is_bound(&self) -> bool {
         matches!(self, AddressStatus::Bind | AddressStatus::BindEni)
     }
+
+    /// A task is in flight (`CREATING`, `BINDING`, `UNBINDING`, `OFFLINING`): nothing about the
+    /// binding is settled, so nothing may count as done.
+    pub fn is_transitional(&self) -> bool {
+        matches!(
+            self,
+            AddressStatus::Creating
+                | AddressStatus::Binding
+                | AddressStatus::Unbinding
+                | AddressStatus::Offlining
+        )
+    }
 }
 
 impl std::fmt::Display for AddressStatus {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod failover;
 pub mod journal;
 pub mod notify;
+pub mod status;
 pub mod takeover;
 pub mod watch;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Journal(journal::Args),
     /// Validate and show the configuration (`havip config check`).
     Config(config::Args),
+    /// Where each VIP stands: keepalived, this node and the cloud, one verdict (a monitoring plugin).
+    Status(status::Args),
     /// The daemon: keep confirming each VIP, repair drift on the MASTER, serve /metrics.
     Watch(watch::Args),
 }
@@ -54,7 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(
         cli.global.client_options(),
         ConfigSource::new(cli.global.config.as_deref()),
-        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV]),
+        EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV, status::NO_COLOR_ENV]),
     );
     match &cli.command {
         Command::Api(args) => api::run(args, &ctx).await,
@@ -64,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Failover(args) => failover::run(args, &ctx).await,
         Command::Journal(args) => journal::run(args, &ctx).await,
         Command::Config(args) => config::run(args, &ctx).await,
+        Command::Status(args) => status::run(args, &ctx).await,
         Command::Watch(args) => watch::run(args, &ctx).await,
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::havip::describe_eip;
-use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
+use super::{write_error, Cx, Details, EipDetails, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::address::AddressStatus;
 use crate::cloud::address::{AssociateAddress, DisassociateAddress};
 use crate::cloud::codes;
@@ -181,6 +181,41 @@ impl Strategy for EipStrategy {
                         write_error(format!("binding {address_id} to {eni_id} {private_ip}"), e)
                     })
             }
+        }
+    }
+
+    fn details(&self, obs: &Option<Observed>) -> Details {
+        let configured = self.desired.eip.address.map(|a| a.to_string());
+        let eip = match obs {
+            None => EipDetails {
+                address: configured,
+                address_id: self.desired.eip.id.clone(),
+                status: None,
+                bound_to: None,
+            },
+            Some(o) => EipDetails {
+                address: Some(o.address_ip.clone())
+                    .filter(|a| !a.is_empty())
+                    .or(configured),
+                address_id: Some(o.address_id.clone()),
+                status: Some(o.status.clone()),
+                bound_to: [&o.instance_id, &o.eni_id]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .cloned(),
+            },
+        };
+        let settling = eip
+            .status
+            .as_ref()
+            .filter(|s| s.is_transitional())
+            .map(|_| format!("EIP {eip}"));
+        Details {
+            resource: self.desired.eip.to_string(),
+            vip: eip.address.clone(),
+            eip: Some(eip),
+            settling,
+            ..Details::default()
         }
     }
 

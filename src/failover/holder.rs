@@ -1,8 +1,14 @@
 //! One answer to "who holds this VIP?": each strategy reads its own resources and returns a
-//! [`Holder`], used by notify, takeover and failover, and meant for every command to come that
-//! asks where a VIP lives.
+//! [`Holder`], used by notify, takeover, failover and status, and meant for every command to
+//! come that asks where a VIP lives; plus the [`Details`] the same read shows beside the holder
+//! (`havip status` and the watch daemon show and judge them).
 
 use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::cloud::address::AddressStatus;
+use crate::cloud::havip::MemberKind;
 
 /// Where the cloud places a VIP: the instance and/or the ENI it names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -89,6 +95,54 @@ impl fmt::Display for Holder {
                 let all: Vec<String> = seats.iter().map(|s| s.to_string()).collect();
                 f.write_str(&all.join(" and "))
             }
+        }
+    }
+}
+
+/// What the holder's read shows beside the holder, each field from its resource's own Describe
+/// (`None`: the strategy has no such thing). Read-only: nothing here is ever written back.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Details {
+    /// The resource that carries the VIP: `havip-…`, the EIP, or the private IP.
+    pub resource: String,
+    /// The address the cloud gives the VIP (the HAVIP's `Vip`, the private IP).
+    pub vip: Option<String>,
+    /// `havip`: when an announcement last moved the HAVIP (`FlushedTime`).
+    pub flushed: Option<DateTime<Utc>>,
+    /// `havip`: the drift range (`HaVipAssociationSet`): who may take the HAVIP.
+    pub range: Option<Vec<(String, MemberKind)>>,
+    /// `havip`: whether the drift range is enforced (`CheckAssociate`).
+    pub check_associate: Option<bool>,
+    /// The EIP: the one expected on the HAVIP (`havip`), or the VIP itself (`eip`).
+    pub eip: Option<EipDetails>,
+    /// A task in flight on the VIP's resources (an EIP `BINDING`, an IP `MIGRATING`), named with
+    /// its status: nothing is settled while it runs.
+    pub settling: Option<String>,
+}
+
+/// An EIP as its own `DescribeAddresses` record shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EipDetails {
+    /// The public address (configured, or learned from the record).
+    pub address: Option<String>,
+    /// `eip-…`, when the record was found.
+    pub address_id: Option<String>,
+    /// `AddressStatus`; `None`: no such EIP in the region.
+    pub status: Option<AddressStatus>,
+    /// What it is bound to (`havip-…`, `ins-…`, `eni-…`), when bound.
+    pub bound_to: Option<String>,
+}
+
+impl fmt::Display for EipDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.address.as_deref().unwrap_or("EIP"))?;
+        if let Some(id) = &self.address_id {
+            write!(f, " ({id})")?;
+        }
+        match (&self.status, &self.bound_to) {
+            (None, _) => f.write_str(" not found"),
+            (Some(s), Some(to)) => write!(f, " {s} to {to}"),
+            (Some(s), None) => write!(f, " {s}"),
         }
     }
 }

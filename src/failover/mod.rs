@@ -22,7 +22,7 @@ pub mod vip;
 
 pub use engine::{Engine, Report, Trigger};
 pub use event::{handle_event, handle_events, reassert, record, Recorded};
-pub use holder::{Holder, Seat};
+pub use holder::{Details, EipDetails, Holder, Seat};
 pub use planned::{planned_failover, FailoverOpts};
 
 use std::collections::HashMap;
@@ -191,6 +191,11 @@ pub trait Strategy {
     /// confirmed from its own Describe.
     fn attached(&self, _obs: &Self::Observed) -> bool {
         true
+    }
+    /// What the observation shows beside the holder (drift range, EIP, a task in flight), for
+    /// the views that show or judge more than the holder (`havip status`).
+    fn details(&self, _obs: &Self::Observed) -> Details {
+        Details::default()
     }
 }
 

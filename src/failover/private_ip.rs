@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::{write_error, Cx, Holder, Plan, Seat, StepError, Strategy};
+use super::{write_error, Cx, Details, Holder, Plan, Seat, StepError, Strategy};
 use crate::cloud::eni::{DescribeNetworkInterfaces, MigratePrivateIpAddress};
 use crate::cloud::{self, task, Filter};
 
@@ -159,6 +159,19 @@ impl Strategy for PrivateIpStrategy {
 
     fn confirmed(&self, _obs: &Observed) -> String {
         format!("{} is on {}", self.desired.ip, self.desired.eni_id)
+    }
+
+    fn details(&self, obs: &Observed) -> Details {
+        let ip = self.desired.ip.to_string();
+        Details {
+            resource: ip.clone(),
+            vip: Some(ip.clone()),
+            settling: obs
+                .iter()
+                .find(|h| !settled(&h.state))
+                .map(|h| format!("{ip} is {} on {}", h.state, h.eni_id)),
+            ..Details::default()
+        }
     }
 
     fn holder(&self, obs: &Observed) -> Holder {

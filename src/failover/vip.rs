@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::engine::Engine;
 use super::havip::{self, HavipStrategy};
 use super::node::{self, DiscoveryError};
-use super::{eip, private_ip, reconcile, Cx, Holder, Outcome, Strategy};
+use super::{eip, private_ip, reconcile, Cx, Details, Holder, Outcome, Strategy};
 use crate::cloud;
 use crate::config::{Target, VipConfig};
 use crate::journal::Verdict;
@@ -94,7 +94,7 @@ impl VipStrategy {
         }
     }
 
-    /// Reads the cloud once and says who holds the VIP.
+    /// Reads the cloud once (Describe calls only) and says who holds the VIP.
     pub async fn view(&mut self, cx: &Cx) -> Result<HoldView, cloud::Error> {
         async fn one<S: Strategy>(s: &mut S, cx: &Cx) -> Result<HoldView, cloud::Error> {
             let obs = s.observe(cx).await?;
@@ -102,6 +102,7 @@ impl VipStrategy {
                 holder: s.holder(&obs),
                 peers: s.peers(&obs),
                 attached: s.attached(&obs),
+                details: s.details(&obs),
             })
         }
         match self {
@@ -112,7 +113,7 @@ impl VipStrategy {
     }
 }
 
-/// The holder as a planned failover sees it.
+/// The holder as a planned failover and `havip status` see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldView {
     /// Who holds the VIP.
@@ -121,6 +122,8 @@ pub struct HoldView {
     pub peers: Option<Vec<String>>,
     /// The expected EIP is bound, confirmed from its own side (true when none is expected).
     pub attached: bool,
+    /// What the same read shows beside the holder.
+    pub details: Details,
 }
 
 impl HoldView {

@@ -225,15 +225,24 @@ pub fn vip_present(iface: Option<&str>, ip: Ipv4Addr) -> io::Result<bool> {
 
 /// The pure part of [`vip_present`].
 pub fn vip_in(addrs: &[LocalAddr], iface: Option<&str>, ip: Ipv4Addr) -> bool {
-    addrs.iter().any(|a| {
-        a.ip == ip
-            && iface.is_none_or(|want| {
-                a.label == want
-                    || a.label
-                        .strip_prefix(want)
-                        .is_some_and(|rest| rest.starts_with(':'))
-            })
-    })
+    vip_label(addrs, iface, ip).is_some()
+}
+
+/// Where `ip` is configured among `addrs`: the label of the first match (on `iface` or one of
+/// its alias labels when given), the way `havip status` names it.
+pub fn vip_label<'a>(addrs: &'a [LocalAddr], iface: Option<&str>, ip: Ipv4Addr) -> Option<&'a str> {
+    addrs
+        .iter()
+        .find(|a| {
+            a.ip == ip
+                && iface.is_none_or(|want| {
+                    a.label == want
+                        || a.label
+                            .strip_prefix(want)
+                            .is_some_and(|rest| rest.starts_with(':'))
+                })
+        })
+        .map(|a| a.label.as_str())
 }
 
 #[cfg(test)]
@@ -314,6 +323,8 @@ mod tests {
         assert!(vip_in(&addrs, None, vip));
         assert!(vip_in(&addrs, Some("eth0"), vip));
         assert!(vip_in(&addrs, Some("eth0:vip"), vip));
+        assert_eq!(vip_label(&addrs, Some("eth0"), vip), Some("eth0:vip"));
+        assert_eq!(vip_label(&addrs, Some("eth1"), vip), None);
         assert!(!vip_in(&addrs, Some("eth1"), vip));
         // eth1 is not a prefix match for eth10's addresses.
         assert!(!vip_in(&addrs, Some("eth1"), Ipv4Addr::new(10, 0, 5, 99)));

@@ -66,10 +66,7 @@ pub fn decide(j: &Judgement, master: bool) -> Decision {
         // keepalived's own business: it puts the address on the interface.
         (Reason::MasterWithoutAddress { .. }, _) => Decision::Nothing,
         (
-            Reason::Several(_)
-            | Reason::HereButHeldElsewhere { .. }
-            | Reason::HeldButNotMaster(_)
-            | Reason::AddressButNotMaster { .. },
+            Reason::Several(_) | Reason::HereButHeldElsewhere { .. } | Reason::HeldButNotMaster(_),
             false,
         ) => Decision::Split,
         // Not MASTER here: the master's watcher repairs these.
@@ -78,10 +75,7 @@ pub fn decide(j: &Judgement, master: bool) -> Decision {
             false,
         ) => Decision::Nothing,
         // Reasons that only arise with the other keepalived state (judge's order).
-        (
-            Reason::HeldButNotMaster(_) | Reason::HeldByNobody(_) | Reason::AddressButNotMaster { .. },
-            true,
-        ) => Decision::Nothing,
+        (Reason::HeldButNotMaster(_) | Reason::HeldByNobody(_), true) => Decision::Nothing,
         (Reason::MasterButHeldByNobody, false) => Decision::Nothing,
     }
 }
@@ -138,14 +132,6 @@ mod tests {
             (j(Verdict::Drift, Reason::EipNotAttached(None)), false, Nothing),
             (
                 j(Verdict::Drift, Reason::HeldButNotMaster(VrrpState::Backup)),
-                false,
-                Split,
-            ),
-            (
-                j(
-                    Verdict::Drift,
-                    Reason::AddressButNotMaster { state: VrrpState::Fault, label: "eth0".into() },
-                ),
                 false,
                 Split,
             ),

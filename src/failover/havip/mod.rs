@@ -215,7 +215,7 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn desired() -> Desired {
+    pub(super) fn desired() -> Desired {
         Desired {
             havip_id: "havip-1".into(),
             instance_id: "ins-me".into(),
@@ -229,7 +229,7 @@ mod tests {
         }
     }
 
-    fn observed() -> Observed {
+    pub(super) fn observed() -> Observed {
         Observed {
             vip: "10.0.4.99".into(),
             holder_instance: "ins-me".into(),
@@ -247,7 +247,7 @@ mod tests {
         }
     }
 
-    fn found(status: &str, instance: &str, kind: &str) -> Option<EipState> {
+    pub(super) fn found(status: &str, instance: &str, kind: &str) -> Option<EipState> {
         Some(EipState::Found {
             address_id: "eip-1".into(),
             status: AddressStatus::parse(status),

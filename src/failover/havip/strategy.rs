@@ -16,7 +16,7 @@ use crate::cloud::havip::{
 };
 use crate::cloud::{self, codes, task, Filter};
 use crate::config::EipRef;
-use crate::failover::{write_error, Cx, Holder, Plan, StepError, Strategy};
+use crate::failover::{write_error, Cx, Details, EipDetails, Holder, Plan, StepError, Strategy};
 
 /// The `havip` strategy's state across the loop.
 pub struct HavipStrategy {
@@ -257,6 +257,49 @@ impl Strategy for HavipStrategy {
         })
     }
 
+    fn details(&self, obs: &Observed) -> Details {
+        let want = self.desired.eip.map(|a| a.to_string());
+        let eip = match &obs.eip {
+            None => None,
+            Some(EipState::Missing) => Some(EipDetails {
+                address: want.clone(),
+                address_id: self.eip_ref.as_ref().and_then(|r| r.id.clone()),
+                status: None,
+                bound_to: None,
+            }),
+            Some(EipState::Found {
+                address_id,
+                status,
+                instance_id,
+                eni_id,
+                ..
+            }) => Some(EipDetails {
+                address: want.clone(),
+                address_id: Some(address_id.clone()),
+                status: Some(status.clone()),
+                bound_to: [instance_id, eni_id]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .cloned(),
+            }),
+        };
+        let settling = eip.as_ref().and_then(|e| {
+            e.status
+                .as_ref()
+                .filter(|s| s.is_transitional())
+                .map(|_| format!("EIP {e}"))
+        });
+        Details {
+            resource: self.desired.havip_id.clone(),
+            vip: Some(obs.vip.clone()).filter(|v| !v.is_empty()),
+            flushed: obs.flushed,
+            range: Some(obs.range.clone()),
+            check_associate: Some(obs.check_associate),
+            eip,
+            settling,
+        }
+    }
+
     fn attached(&self, obs: &Observed) -> bool {
         match self.desired.eip {
             Some(want) => eip_bound(
@@ -330,5 +373,34 @@ impl HavipStrategy {
             }
             Err(e) => tracing::warn!("gratuitous ARP task: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{desired, found, observed};
+    use super::*;
+
+    #[test]
+    fn details_show_the_read_and_a_settling_eip() {
+        let s = HavipStrategy::new(desired(), None);
+        let d = s.details(&observed());
+        assert_eq!(d.resource, "havip-1");
+        assert_eq!(d.vip.as_deref(), Some("10.0.4.99"));
+        assert_eq!(d.check_associate, Some(true));
+        assert_eq!(d.range.as_ref().map(Vec::len), Some(2));
+        assert_eq!(d.flushed, observed().flushed);
+        let e = d.eip.expect("the EIP's own record");
+        assert_eq!(
+            (e.address_id.as_deref(), e.bound_to.as_deref()),
+            (Some("eip-1"), Some("havip-1"))
+        );
+        assert_eq!(d.settling, None);
+        let mut o = observed();
+        o.eip = found("UNBINDING", "havip-1", "HAVIP");
+        let settling = s.details(&o).settling.expect("UNBINDING is in flight");
+        assert!(settling.contains("UNBINDING"), "{settling}");
+        o.eip = Some(EipState::Missing);
+        assert_eq!(s.details(&o).eip.and_then(|e| e.status), None);
     }
 }
