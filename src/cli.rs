@@ -30,9 +30,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "HAVIP_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
     /// Region, e.g. ap-guangzhou [default: $TENCENTCLOUD_REGION, else the instance's region
-    /// from the metadata service]. An empty value omits X-TC-Region (global APIs).
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
+    /// from the metadata service]. An empty value omits X-TC-Region (global APIs). Only
+    /// `havip audit` takes it more than once (one region each).
+    #[arg(long, global = true, value_name = "REGION", action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
     /// The whole command's deadline, retries included, e.g. 30s or 1m [default: the VIP's
     /// `deadline` for notify and takeover, 60s for failover, 30s for api, 2s for check, 10s
     /// for status].
@@ -79,7 +80,7 @@ impl GlobalArgs {
     pub fn client_options(&self) -> ClientOptions {
         ClientOptions {
             endpoint: self.endpoint.clone().filter(|s| !s.is_empty()),
-            region: self.region.clone(),
+            region: self.region.last().cloned(),
             ca_file: self.ca_file.clone(),
             request_timeout: self.request_timeout,
             deadline: self.timeout,
@@ -135,8 +136,8 @@ mod tests {
             "3s",
         ])
         .unwrap();
-        assert_eq!(a.global.region.as_deref(), Some("ap-x"));
-        assert_eq!(b.global.region.as_deref(), Some("ap-x"));
+        assert_eq!(a.global.region, ["ap-x"]);
+        assert_eq!(b.global.region, ["ap-x"]);
         assert_eq!(b.global.timeout, Some(Duration::from_secs(3)));
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::alert::Alerter;
-use crate::cloud::{self, CallObserver, Client, ClientOptions, Credentials, EnvVars};
+use crate::cloud::{self, CallObserver, Client, ClientOptions, Credentials, EnvVars, RateLimit};
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH, STATE_DIR_ENV};
 use crate::failover::Engine;
 
@@ -84,6 +84,8 @@ pub struct Context {
     source: ConfigSource,
     env: EnvVars,
     config: OnceLock<Arc<Config>>,
+    /// Every `--region` given, in order (`havip audit` scans each).
+    regions: Vec<String>,
 }
 
 impl Context {
@@ -94,7 +96,20 @@ impl Context {
             source,
             env,
             config: OnceLock::new(),
+            regions: Vec::new(),
         }
+    }
+
+    /// The same context with every `--region` given, for commands that scan several.
+    pub fn with_regions(mut self, regions: Vec<String>) -> Context {
+        self.regions = regions;
+        self
+    }
+
+    /// Every `--region` given, in order; empty when none was (the client's region is in
+    /// [`Context::flags`]).
+    pub fn regions(&self) -> &[String] {
+        &self.regions
     }
 
     /// The command line's client options (endpoint, region, CA file, timeouts; `deadline` is
@@ -167,6 +182,15 @@ impl Context {
     /// yet: `havip watch` builds one on SIGHUP to read the file again.
     pub fn reloaded(&self) -> Context {
         Context::new(self.flags.clone(), self.source.clone(), self.env.clone())
+            .with_regions(self.regions.clone())
+    }
+
+    /// [`Context::reloaded`], with every client built from it sharing `limit` (the watcher's
+    /// global API budget, kept across reloads).
+    pub fn with_rate_limit(&self, limit: RateLimit) -> Context {
+        let mut c = self.reloaded();
+        c.flags.rate_limit = Some(limit);
+        c
     }
 
     /// [`Context::engine`], with every API call of the engine's client also reported to

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin clap layer; everything lives here.
 
 pub mod alert;
+pub mod audit;
 pub mod backoff;
 pub mod bounds;
 pub mod cli;

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use havip::cloud::havip::{DescribeHaVips, HaVipDisassociateAddressIp, HaVipState
 use havip::cloud::task::{wait_eip_task, wait_vpc_task};
 use havip::cloud::{
     fetch_all, CallObserver, CallRecord, Client, ClientConfig, CredentialProvider, Credentials,
-    Error, ErrorClass, Metadata, RetryPolicy, StaticProvider, SystemClock,
+    Error, ErrorClass, Metadata, RateLimit, RetryPolicy, StaticProvider, SystemClock,
 };
 use serde_json::{json, Value};
 use support::server::{Behaviour, Receiver};
@@ -336,6 +337,43 @@ async fn retries_can_be_turned_off() {
         .await
         .unwrap();
     assert_eq!(requests(&sim, "DescribeAddresses").len(), 3);
+}
+
+/// The request budget (issue 9): every attempt draws a cell, retries included, and clones of
+/// a client (another region, too) draw on the same budget. One request a second with a burst
+/// of two: a call retried once spends both cells, so the next call through any clone finds no
+/// cell before its 300 ms deadline, and never reaches the cloud.
+#[tokio::test]
+async fn the_rate_limit_paces_every_attempt_and_is_shared_by_clones() {
+    let sim = SimHandle::start("seed");
+    fault(
+        &sim,
+        json!({"action": "DescribeHaVips", "count": 1, "error": "InternalError"}),
+    );
+    let mut cfg = config(&sim.url());
+    cfg.deadline = Duration::from_millis(300);
+    cfg.retry.base = Duration::from_millis(1);
+    cfg.rate_limit = Some(RateLimit::new(NonZeroU32::MIN, NonZeroU32::new(2).unwrap()));
+    let c = Client::new(cfg, keys()).unwrap();
+    let other_region = c.with_region("ap-shanghai");
+    assert_eq!(other_region.region(), "ap-shanghai");
+    assert_eq!(c.region(), "ap-guangzhou");
+    c.call(&DescribeHaVips::by_ids(["havip-iam00099"]))
+        .await
+        .unwrap();
+    assert_eq!(requests(&sim, "DescribeHaVips").len(), 2, "one retry");
+    let err = other_region
+        .call(&DescribeAddresses::by_ids(["eip-iam00139"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DeadlineExceeded { attempts: 0, .. }),
+        "{err:?}"
+    );
+    assert!(
+        requests(&sim, "DescribeAddresses").is_empty(),
+        "nothing is sent without a cell of the budget"
+    );
 }
 
 #[tokio::test]

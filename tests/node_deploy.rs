@@ -182,8 +182,15 @@ fn the_watch_unit_is_a_hardened_notify_service() {
         .find_map(|l| l.strip_prefix("TimeoutStopSec="))
         .and_then(|v| v.parse::<u64>().ok())
         .expect("TimeoutStopSec in seconds");
-    assert!(stop > 5, "TimeoutStopSec={stop} does not cover the 5 s drain");
-    if Command::new("systemd-analyze").arg("--version").output().is_ok() {
+    assert!(
+        stop > 5,
+        "TimeoutStopSec={stop} does not cover the 5 s drain"
+    );
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let out = Command::new("systemd-analyze")
             .args(["verify", "--man=no"])
             .arg(deploy("systemd/havip-watch.service"))
@@ -194,7 +201,9 @@ fn the_watch_unit_is_a_hardened_notify_service() {
         let problems: Vec<&str> = text
             .lines()
             .filter(|l| !l.contains("/usr/local/bin/havip") && !l.trim().is_empty())
-            .filter(|l| !l.contains("Failed to prepare filename") && !l.contains("is not executable"))
+            .filter(|l| {
+                !l.contains("Failed to prepare filename") && !l.contains("is not executable")
+            })
             .collect();
         assert!(problems.is_empty(), "systemd-analyze verify:\n{text}");
     } else {
@@ -207,20 +216,31 @@ fn promtool_accepts_the_alert_rules() {
     let rules = deploy("prometheus/havip-rules.yml");
     let text = read("prometheus/havip-rules.yml");
     // Every rule uses only the documented metric names (docs/metrics.md).
-    let documented = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/metrics.md"),
-    )
-    .unwrap();
+    let documented =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/metrics.md"))
+            .unwrap();
     for name in text
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("havip_"))
     {
-        assert!(documented.contains(name), "{name} is not in docs/metrics.md");
+        assert!(
+            documented.contains(name),
+            "{name} is not in docs/metrics.md"
+        );
     }
-    for alert in ["HavipVipNotConfirmed", "HavipSplit", "HavipIdleEipBilled", "HavipApiErrors"] {
+    for alert in [
+        "HavipVipNotConfirmed",
+        "HavipSplit",
+        "HavipIdleEipBilled",
+        "HavipApiErrors",
+    ] {
         assert!(text.contains(&format!("alert: {alert}")), "no {alert} rule");
     }
-    match Command::new("promtool").args(["check", "rules"]).arg(&rules).output() {
+    match Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+    {
         Ok(out) => assert!(
             out.status.success(),
             "promtool check rules:\n{}{}",

@@ -121,8 +121,16 @@ fn eip_moved_by_a_brief_master_is_repaired_by_the_real_masters_watcher() {
 fn private_ip_moved_by_a_brief_master_is_migrated_back() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
-    let n21 = Node::new(&sim, NODE21, &private_ip_config(&sim.url(), NODE21, "eni-iam00021"));
-    let n20 = Node::new(&sim, NODE20, &private_ip_config(&sim.url(), NODE20, "eni-iam00020"));
+    let n21 = Node::new(
+        &sim,
+        NODE21,
+        &private_ip_config(&sim.url(), NODE21, "eni-iam00021"),
+    );
+    let n20 = Node::new(
+        &sim,
+        NODE20,
+        &private_ip_config(&sim.url(), NODE20, "eni-iam00020"),
+    );
     n21.run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"])
         .assert_code(0);
     assert_eq!(enis_with(&ctl, SECONDARY), ["eni-iam00021"]);
@@ -166,7 +174,9 @@ fn an_eip_taken_off_the_havip_is_rebound() {
             && ctl.address(EIP_ID).to_string().contains(HAVIP)
     });
     d.eventually("no confirmed repair in the journal", || {
-        watch_runs(&node).iter().any(|r| r["verdict"] == "CONFIRMED")
+        watch_runs(&node)
+            .iter()
+            .any(|r| r["verdict"] == "CONFIRMED")
     });
 }
 
@@ -190,7 +200,11 @@ fn a_split_is_one_alert_and_no_writes() {
         .cloned()
         .collect();
     assert_eq!(splits.len(), 1, "one split, one alert: {splits:?}");
-    assert!(ctl.writes().is_empty(), "a split must never write: {:?}", ctl.writes());
+    assert!(
+        ctl.writes().is_empty(),
+        "a split must never write: {:?}",
+        ctl.writes()
+    );
     assert!(d.log().contains("SPLIT"), "{}", d.log());
 }
 
@@ -211,10 +225,15 @@ fn an_api_outage_backs_off_keeps_serving_metrics_and_recovers() {
         d.log().matches("cannot check the VIP").count() >= 2
     });
     assert_eq!(d.get("/healthz").map(|(s, _)| s), Ok(200));
-    assert_eq!(d.sample("havip_cloud_holder_matches{vip=\"iam\"}"), Some(0.0));
+    assert_eq!(
+        d.sample("havip_cloud_holder_matches{vip=\"iam\"}"),
+        Some(0.0)
+    );
     assert!(ctl.writes().is_empty(), "{:?}", ctl.writes());
     // The retry pauses grow (retry_in_s=1, 2, 4…): the log says so.
-    d.eventually("the pause did not grow", || d.log().contains("retry_in_s=2"));
+    d.eventually("the pause did not grow", || {
+        d.log().contains("retry_in_s=2")
+    });
     ctl.remove_fault(fault);
     d.eventually("the watcher did not recover", || {
         d.sample("havip_cloud_holder_matches{vip=\"iam\"}") == Some(1.0)
@@ -232,7 +251,10 @@ fn the_fifo_orders_a_burst_and_the_newest_event_wins() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let d = Daemon::start(&node, &["--interval", "1s", "--fifo", fifo.to_str().unwrap()]);
+    let d = Daemon::start(
+        &node,
+        &["--interval", "1s", "--fifo", fifo.to_str().unwrap()],
+    );
     let burst = [
         "INSTANCE \"VI_1\" MASTER 100",
         "INSTANCE \"VI_1\" BACKUP 100",
@@ -256,13 +278,22 @@ fn the_fifo_orders_a_burst_and_the_newest_event_wins() {
         state().is_some_and(|s| s["seq"] == 4 && s["state"] == "FAULT")
     });
     d.eventually("every event was not journaled", || {
-        node.journal().iter().filter(|r| r["trigger"] == "fifo").count() == 4
+        node.journal()
+            .iter()
+            .filter(|r| r["trigger"] == "fifo")
+            .count()
+            == 4
     });
     let events: Vec<(u64, String)> = node
         .journal()
         .iter()
         .filter(|r| r["trigger"] == "fifo")
-        .map(|r| (r["seq"].as_u64().unwrap(), r["event"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["seq"].as_u64().unwrap(),
+                r["event"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let mut sorted = events.clone();
     sorted.sort();
@@ -276,7 +307,9 @@ fn the_fifo_orders_a_burst_and_the_newest_event_wins() {
         ],
         "the FIFO's order is the events' order"
     );
-    assert!(d.metrics().contains("havip_transitions_total{vip=\"iam\"} 4"));
+    assert!(d
+        .metrics()
+        .contains("havip_transitions_total{vip=\"iam\"} 4"));
     // A second writer (keepalived restarted) is heard too.
     {
         use std::io::Write;
@@ -297,18 +330,24 @@ fn sighup_with_a_broken_configuration_keeps_the_old_one() {
     node.write_config("this is = = not TOML\n");
     d.signal(libc::SIGHUP);
     d.eventually("the broken configuration was not rejected", || {
-        d.log().contains("configuration rejected; keeping the one in force")
+        d.log()
+            .contains("configuration rejected; keeping the one in force")
     });
-    let before = d.sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}").unwrap();
+    let before = d
+        .sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}")
+        .unwrap();
     d.eventually("the old configuration stopped being watched", || {
-        d.sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}").unwrap() > before
+        d.sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}")
+            .unwrap()
+            > before
     });
     assert_eq!(d.get("/healthz").map(|(s, _)| s), Ok(200));
     // A good file with a renamed VIP is taken: the new name is watched, the old one forgotten.
     node.write_config(&good.replace("name = \"iam\"", "name = \"iam2\""));
     d.signal(libc::SIGHUP);
     d.eventually("the new configuration was not taken", || {
-        d.metrics().contains("havip_last_verified_timestamp_seconds{vip=\"iam2\"}")
+        d.metrics()
+            .contains("havip_last_verified_timestamp_seconds{vip=\"iam2\"}")
     });
     assert!(!d.metrics().contains("vip=\"iam\""), "{}", d.metrics());
 }
@@ -319,7 +358,8 @@ fn sigterm_drains_and_exits() {
     let node = havip_master(&sim, "");
     let mut d = Daemon::start(&node, &["--interval", "1s"]);
     d.eventually("no first look", || {
-        d.sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}").is_some()
+        d.sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}")
+            .is_some()
     });
     let code = d.terminate(PATIENCE);
     assert_eq!(code, Some(0), "{}", d.log());
@@ -335,7 +375,13 @@ fn bad_flags_and_a_missing_fifo_directory_are_clear_errors() {
     assert!(r.stderr.contains("--interval"), "{}", r.stderr);
     let plain = node.dir.path().join("plain");
     std::fs::write(&plain, "").unwrap();
-    let r = node.run(&["watch", "--listen", "127.0.0.1:0", "--fifo", plain.to_str().unwrap()]);
+    let r = node.run(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--fifo",
+        plain.to_str().unwrap(),
+    ]);
     r.assert_code(1);
     assert!(r.stderr.contains("not a FIFO"), "{}", r.stderr);
 }

@@ -15,7 +15,10 @@ use support::sim::{minimal_config, Ctl, Node, MAC20, NODE20, NODE21, VIP};
 use tcsim::testing::SimHandle;
 
 fn holder(ctl: &Ctl) -> String {
-    ctl.havip()["instance_id"].as_str().unwrap_or("").to_string()
+    ctl.havip()["instance_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn havip_moved_away_is_announced_back() -> Result<(), String> {
@@ -34,13 +37,18 @@ fn havip_moved_away_is_announced_back() -> Result<(), String> {
         return Err(format!("notify failed:\n{}{}", r.stdout, r.stderr));
     }
     if holder(&ctl) != NODE21 {
-        return Err(format!("the promotion did not move the HAVIP: {}", ctl.havip()));
+        return Err(format!(
+            "the promotion did not move the HAVIP: {}",
+            ctl.havip()
+        ));
     }
     let d = Daemon::start(&node, &["--interval", "1s"]);
     // .20 was MASTER for a moment and announced the VIP.
     let moved = ctl.arp(VIP, MAC20);
     if moved["moved"] != true || holder(&ctl) != NODE20 {
-        return Err(format!("the out-of-band announcement did not move it: {moved}"));
+        return Err(format!(
+            "the out-of-band announcement did not move it: {moved}"
+        ));
     }
     d.eventually("the watcher did not take the HAVIP back", || {
         holder(&ctl) == NODE21

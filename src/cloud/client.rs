@@ -1,6 +1,7 @@
 //! The generic client: signs with tc3-sign, sends with reqwest (rustls), retries per
-//! [`RetryPolicy`], corrects clock skew, keeps one overall deadline, and reports each call to an
-//! optional [`CallObserver`] (the journal).
+//! [`RetryPolicy`], corrects clock skew, keeps one overall deadline, paces every attempt by an
+//! optional shared [`RateLimit`], and reports each call to an optional [`CallObserver`] (the
+//! journal).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
 use super::metadata::error_chain;
+use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
 pub use super::wire::{
     decode_envelope, default_endpoint, host_header, load_ca_file, parse_endpoint, parse_http_date,
@@ -49,6 +51,9 @@ pub struct ClientConfig {
     pub clock: Arc<dyn Clock>,
     /// `X-TC-Language`.
     pub language: String,
+    /// The request budget every attempt waits for (none: unpaced). Shared by every clone of
+    /// the client, and by any other client given the same [`RateLimit`].
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for ClientConfig {
@@ -62,6 +67,7 @@ impl Default for ClientConfig {
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
             language: "en-US".to_string(),
+            rate_limit: None,
         }
     }
 }
@@ -113,6 +119,11 @@ pub struct Client {
     observer: Option<Arc<dyn CallObserver>>,
     /// Overrides `ClientConfig::retry` for calls through this handle.
     retry: Option<RetryPolicy>,
+    /// Overrides `ClientConfig::region` for calls through this handle.
+    region: Option<String>,
+    /// The budget each attempt waits for (from `ClientConfig::rate_limit` or
+    /// [`Client::with_rate_limit`]).
+    rate_limit: Option<RateLimit>,
 }
 
 struct Inner {
@@ -127,7 +138,8 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.cfg.endpoint)
-            .field("region", &self.inner.cfg.region)
+            .field("region", &self.region())
+            .field("rate_limit", &self.rate_limit)
             .field("credentials", &self.inner.creds.source())
             .field("deadline", &self.deadline)
             .finish()
@@ -178,6 +190,7 @@ impl Client {
         let http = builder
             .build()
             .map_err(|e| Error::Config(format!("http client: {}", error_chain(&e))))?;
+        let rate_limit = cfg.rate_limit.clone();
         Ok(Client {
             inner: Arc::new(Inner {
                 cfg,
@@ -188,6 +201,8 @@ impl Client {
             deadline: None,
             observer: None,
             retry: None,
+            region: None,
+            rate_limit,
         })
     }
 
@@ -223,8 +238,31 @@ impl Client {
         }
     }
 
+    /// A client whose every attempt, retries included, first waits for a cell of `limit`
+    /// (never past the call's deadline). Clones of the result, and every other client given a
+    /// clone of `limit`, draw on the same budget.
+    pub fn with_rate_limit(&self, limit: RateLimit) -> Client {
+        Client {
+            rate_limit: Some(limit),
+            ..self.clone()
+        }
+    }
+
+    /// The same client (connections, credentials, clock skew, budget) calling `region`.
+    pub fn with_region(&self, region: &str) -> Client {
+        Client {
+            region: Some(region.to_string()),
+            ..self.clone()
+        }
+    }
+
     pub fn region(&self) -> &str {
-        &self.inner.cfg.region
+        self.region.as_deref().unwrap_or(&self.inner.cfg.region)
+    }
+
+    /// The budget this client's attempts wait for, if any.
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate_limit.as_ref()
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -373,8 +411,24 @@ impl Client {
                     attempts,
                 );
             }
+            if let Some(limit) = &self.rate_limit {
+                if !limit.until_ready_by(deadline).await {
+                    let last = last.map(Box::new);
+                    return (
+                        Err(Error::DeadlineExceeded {
+                            budget,
+                            attempts,
+                            last,
+                        }),
+                        attempts,
+                    );
+                }
+            }
+            let now = Instant::now();
             attempts += 1;
-            let per_request = cfg.request_timeout.min(deadline - now);
+            let per_request = cfg
+                .request_timeout
+                .min(deadline.saturating_duration_since(now));
             let outcome = tokio::time::timeout(
                 per_request,
                 self.attempt(service, version, action, &url, &body),
@@ -482,7 +536,7 @@ impl Client {
                 signed.canonical_request,
                 signed.string_to_sign,
                 redacted_authorization(&signed.authorization),
-                cfg.region,
+                self.region(),
                 if creds.token().is_some() { "** redacted **" } else { "(none)" },
                 String::from_utf8_lossy(body),
             );
@@ -502,8 +556,8 @@ impl Client {
             .header("X-TC-Language", cfg.language.as_str())
             .header("X-TC-RequestClient", REQUEST_CLIENT)
             .body(body.to_vec());
-        if !cfg.region.is_empty() {
-            req = req.header("X-TC-Region", cfg.region.as_str());
+        if !self.region().is_empty() {
+            req = req.header("X-TC-Region", self.region());
         }
         if let Some(token) = creds.token() {
             let mut value = reqwest::header::HeaderValue::from_str(token)

@@ -14,6 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+pub mod ratelimit;
 pub mod region;
 pub mod retry;
 pub mod setup;
@@ -27,6 +28,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use credentials::{Chain, CredentialProvider, Credentials, EnvVars, StaticProvider};
 pub use error::{classify_code, Error, ErrorClass};
 pub use metadata::Metadata;
+pub use ratelimit::RateLimit;
 pub use retry::RetryPolicy;
 pub use setup::{connect, ClientOptions};
 
@@ -130,6 +132,16 @@ pub trait Paged: Action + Clone {
 /// Fetches every item of a paged Describe: pages of [`PAGE_LIMIT`] until `TotalCount` items
 /// are in (or a page comes back empty, so a server that lies about TotalCount cannot loop us).
 pub async fn fetch_all<A: Paged>(client: &Client, req: &A) -> Result<Vec<A::Item>, Error> {
+    fetch_all_with(client, req, |_| {}).await
+}
+
+/// [`fetch_all`], telling `on_page` the number of items of each page as it arrives (a progress
+/// line over a long scan).
+pub async fn fetch_all_with<A: Paged>(
+    client: &Client,
+    req: &A,
+    mut on_page: impl FnMut(usize),
+) -> Result<Vec<A::Item>, Error> {
     let mut items = Vec::new();
     let mut offset = 0u64;
     loop {
@@ -137,6 +149,7 @@ pub async fn fetch_all<A: Paged>(client: &Client, req: &A) -> Result<Vec<A::Item
         page_req.set_page(offset, PAGE_LIMIT);
         let (total, page) = A::split(client.call(&page_req).await?);
         let got = page.len() as u64;
+        on_page(page.len());
         items.extend(page);
         offset += got;
         if got == 0 || offset >= total {

@@ -1,9 +1,56 @@
 //! Which region to call: `--region`, then `TENCENTCLOUD_REGION`, then the metadata service's
-//! `placement/region` (issue 2 §4).
+//! `placement/region` (issue 2 §4); and the cloud's list of regions, CVM `DescribeRegions`.
+
+use serde::{Deserialize, Serialize};
 
 use super::credentials::{EnvVars, ENV_REGION};
 use super::metadata::Metadata;
-use super::Error;
+use super::{nullable, Action, Error};
+
+/// CVM `DescribeRegions` (cvm 2017-03-12): every region the account can use. No parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DescribeRegions {}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeRegionsResponse {
+    #[serde(default, deserialize_with = "nullable")]
+    pub total_count: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub region_set: Vec<RegionInfo>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub request_id: String,
+}
+
+/// One region: `Region` (e.g. `ap-guangzhou`), `RegionName`, `RegionState` (`AVAILABLE`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RegionInfo {
+    #[serde(default, deserialize_with = "nullable")]
+    pub region: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub region_name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub region_state: String,
+}
+
+impl RegionInfo {
+    pub fn is_available(&self) -> bool {
+        self.region_state == "AVAILABLE"
+    }
+}
+
+impl Action for DescribeRegions {
+    const SERVICE: &'static str = "cvm";
+    const VERSION: &'static str = "2017-03-12";
+    const ACTION: &'static str = "DescribeRegions";
+    type Response = DescribeRegionsResponse;
+}
+
+/// Whether `r` can be a region name (it goes into a header as is).
+pub fn is_region_name(r: &str) -> bool {
+    !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
 
 /// Resolves the region. `flag` is `--region` as given: `Some("")` means "no region" on purpose
 /// (global APIs such as CAM), so `X-TC-Region` is omitted and nothing else is consulted.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::clock::{Clock, SystemClock};
 use super::credentials::{Chain, Credentials, CvmRoleProvider, EnvVars};
 use super::metadata::{Metadata, DEFAULT_BASE_URL, ENDPOINT_ENV};
+use super::ratelimit::RateLimit;
 use super::region::resolve_region;
 use super::retry::RetryPolicy;
 use super::CredentialProvider;
@@ -40,6 +41,9 @@ pub struct ClientOptions {
     /// Skip the metadata service entirely (no region or CAM role from it).
     pub no_metadata: bool,
     pub clock: Option<Arc<dyn Clock>>,
+    /// A request budget every attempt of the client (and its clones) waits for; `None`: unpaced
+    /// (the API's `RequestLimitExceeded` is then retried as throttling).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ClientOptions {
@@ -91,6 +95,7 @@ pub async fn connect_with_metadata(
         retry: opts.retry.clone().unwrap_or_default(),
         clock: clock.clone(),
         language: defaults.language,
+        rate_limit: opts.rate_limit.clone(),
     };
     let creds: Arc<dyn CredentialProvider> = match (&opts.credentials, &opts.role) {
         (None, Some(role)) => {

@@ -7,6 +7,7 @@
 //! Commands with richer statuses (check) return their own `ExitCode` as `Ok`.
 
 pub mod api;
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod failover;
@@ -45,6 +46,8 @@ pub enum Command {
     Status(status::Args),
     /// The daemon: keep confirming each VIP, repair drift on the MASTER, serve /metrics.
     Watch(watch::Args),
+    /// Scan EIPs and HAVIPs for idle billing and failover readiness (read-only; for cron).
+    Audit(audit::Args),
 }
 
 /// A usage error: the command line (or its JSON) is wrong. Exit 2, nothing was sent.
@@ -54,11 +57,18 @@ pub struct UsageError(pub String);
 
 /// Runs the parsed command line: flags, then the environment, then (on demand) the file.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.global.region.len() > 1 && !matches!(cli.command, Command::Audit(_)) {
+        return Err(UsageError(
+            "--region is given more than once; only `havip audit` scans several regions".into(),
+        )
+        .into());
+    }
     let ctx = Context::new(
         cli.global.client_options(),
         ConfigSource::new(cli.global.config.as_deref()),
         EnvVars::from_process_with(&[crate::config::STATE_DIR_ENV, status::NO_COLOR_ENV]),
-    );
+    )
+    .with_regions(cli.global.region.clone());
     match &cli.command {
         Command::Api(args) => api::run(args, &ctx).await,
         Command::Check(args) => check::run(args, &ctx).await,
@@ -69,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(args, &ctx).await,
         Command::Status(args) => status::run(args, &ctx).await,
         Command::Watch(args) => watch::run(args, &ctx).await,
+        Command::Audit(args) => audit::run(args, &ctx).await,
     }
 }
 

@@ -78,7 +78,10 @@ fn parse_state(s: &str) -> Result<VrrpState, UsageError> {
 
 /// What started this run: `rx-lower-pri` for [`RX_LOWER_PRI`], else `notify`.
 pub fn trigger(a: &Args) -> Trigger {
-    let state = a.state.as_deref().or(a.keepalived.get(2).map(String::as_str));
+    let state = a
+        .state
+        .as_deref()
+        .or(a.keepalived.get(2).map(String::as_str));
     match state {
         Some(s) if s.eq_ignore_ascii_case(RX_LOWER_PRI) => Trigger::RxLowerPri,
         _ => Trigger::Notify,
@@ -196,13 +199,20 @@ mod tests {
             Event::Explicit(Some("iam".into()), VrrpState::Master)
         );
         assert_eq!(trigger(&hook), Trigger::RxLowerPri);
-        let generic = args(&["INSTANCE", "VI_1", "MASTER_RX_LOWER_PRI", "100"], None, None);
+        let generic = args(
+            &["INSTANCE", "VI_1", "MASTER_RX_LOWER_PRI", "100"],
+            None,
+            None,
+        );
         assert_eq!(
             parse_event(&generic).unwrap(),
             Event::Instance("VI_1".into(), VrrpState::Master)
         );
         assert_eq!(trigger(&generic), Trigger::RxLowerPri);
-        assert_eq!(trigger(&args(&["INSTANCE", "VI_1", "MASTER", "100"], None, None)), Trigger::Notify);
+        assert_eq!(
+            trigger(&args(&["INSTANCE", "VI_1", "MASTER", "100"], None, None)),
+            Trigger::Notify
+        );
     }
 
     fn args(pos: &[&str], state: Option<&str>, vip: Option<&str>) -> Args {

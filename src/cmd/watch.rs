@@ -3,6 +3,7 @@
 //! attached, and hands the daemon a way to build a new one on SIGHUP.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{parse_duration, LogFormat};
+use crate::cloud::RateLimit;
 use crate::context::Context;
 use crate::watch::{self, metrics::ApiObserver, metrics::Metrics, Options};
 
@@ -26,6 +28,10 @@ pub struct Args {
     /// keepalived's notify_fifo: act on its lines in order, like `havip notify`.
     #[arg(long, value_name = "PATH")]
     pub fifo: Option<PathBuf>,
+    /// The API budget shared by every VIP, FIFO event and repair, in requests per second
+    /// (evenly spaced; retries included).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub api_rate: u32,
     /// How log lines are written (json: one object per line, for journald pipelines).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -51,6 +57,9 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let metrics = Metrics::new();
     let observer = Arc::new(ApiObserver(metrics.clone()));
+    // One budget for the daemon's life: every engine built on SIGHUP shares it.
+    let rate = NonZeroU32::new(args.api_rate).unwrap_or(NonZeroU32::MIN);
+    let ctx = ctx.with_rate_limit(RateLimit::per_second(rate));
     let engine = ctx.engine_observed(observer.clone()).await?;
     let opts = Options {
         listen: args.listen,

@@ -201,19 +201,7 @@ async fn close(
             out,
             calls,
             interrupted,
-        } => {
-            finish(
-                engine,
-                vip,
-                run,
-                Some(state),
-                seq,
-                out,
-                calls,
-                interrupted,
-            )
-            .await
-        }
+        } => finish(engine, vip, run, Some(state), seq, out, calls, interrupted).await,
         Ending::Superseded { rec, out } => finish_quiet(engine, vip, run, &rec, out),
     }
 }

@@ -49,7 +49,9 @@ pub fn decide(j: &Judgement, master: bool) -> Decision {
     match (&j.reason, master) {
         (Reason::Agreed { .. }, _) => Decision::Nothing,
         (
-            Reason::CloudUnreadable(_) | Reason::StateUnreadable(_) | Reason::InterfacesUnreadable(_),
+            Reason::CloudUnreadable(_)
+            | Reason::StateUnreadable(_)
+            | Reason::InterfacesUnreadable(_),
             _,
         ) => Decision::Unreadable,
         // No event was ever recorded here: keepalived never told havip anything to act for.
@@ -71,7 +73,9 @@ pub fn decide(j: &Judgement, master: bool) -> Decision {
         ) => Decision::Split,
         // Not MASTER here: the master's watcher repairs these.
         (
-            Reason::HeldByNobody(_) | Reason::EipNotAttached(_) | Reason::MasterButHeldElsewhere { .. },
+            Reason::HeldByNobody(_)
+            | Reason::EipNotAttached(_)
+            | Reason::MasterButHeldElsewhere { .. },
             false,
         ) => Decision::Nothing,
         // Reasons that only arise with the other keepalived state (judge's order).
@@ -98,24 +102,64 @@ mod tests {
         let io = || Arc::new(std::io::Error::other("x"));
         use Decision::*;
         let table: Vec<(Judgement, bool, Decision)> = vec![
-            (j(Verdict::Ok, Reason::Agreed { this_node: true }), true, Nothing),
-            (j(Verdict::Ok, Reason::Agreed { this_node: false }), false, Nothing),
-            (j(Verdict::Unknown, Reason::StateUnreadable(io())), true, Unreadable),
-            (j(Verdict::Unknown, Reason::InterfacesUnreadable(io())), false, Unreadable),
-            (j(Verdict::Unknown, Reason::NoLocalState), false, Nothing),
-            (j(Verdict::Drift, Reason::Settling("EIP BINDING".into())), true, Wait),
             (
-                j(Verdict::Split, Reason::MasterButHeldElsewhere { holder: peer.clone() }),
+                j(Verdict::Ok, Reason::Agreed { this_node: true }),
                 true,
-                Repair,
+                Nothing,
             ),
-            (j(Verdict::Drift, Reason::MasterButHeldByNobody), true, Repair),
-            (j(Verdict::Split, Reason::Several(vec![peer.clone()])), true, Repair),
-            (j(Verdict::Split, Reason::Several(vec![peer.clone()])), false, Split),
+            (
+                j(Verdict::Ok, Reason::Agreed { this_node: false }),
+                false,
+                Nothing,
+            ),
+            (
+                j(Verdict::Unknown, Reason::StateUnreadable(io())),
+                true,
+                Unreadable,
+            ),
+            (
+                j(Verdict::Unknown, Reason::InterfacesUnreadable(io())),
+                false,
+                Unreadable,
+            ),
+            (j(Verdict::Unknown, Reason::NoLocalState), false, Nothing),
+            (
+                j(Verdict::Drift, Reason::Settling("EIP BINDING".into())),
+                true,
+                Wait,
+            ),
             (
                 j(
                     Verdict::Split,
-                    Reason::HereButHeldElsewhere { label: "eth0".into(), holder: peer.clone() },
+                    Reason::MasterButHeldElsewhere {
+                        holder: peer.clone(),
+                    },
+                ),
+                true,
+                Repair,
+            ),
+            (
+                j(Verdict::Drift, Reason::MasterButHeldByNobody),
+                true,
+                Repair,
+            ),
+            (
+                j(Verdict::Split, Reason::Several(vec![peer.clone()])),
+                true,
+                Repair,
+            ),
+            (
+                j(Verdict::Split, Reason::Several(vec![peer.clone()])),
+                false,
+                Split,
+            ),
+            (
+                j(
+                    Verdict::Split,
+                    Reason::HereButHeldElsewhere {
+                        label: "eth0".into(),
+                        holder: peer.clone(),
+                    },
                 ),
                 true,
                 Repair,
@@ -123,27 +167,51 @@ mod tests {
             (
                 j(
                     Verdict::Split,
-                    Reason::HereButHeldElsewhere { label: "eth0".into(), holder: peer },
+                    Reason::HereButHeldElsewhere {
+                        label: "eth0".into(),
+                        holder: peer,
+                    },
                 ),
                 false,
                 Split,
             ),
-            (j(Verdict::Drift, Reason::EipNotAttached(None)), true, Rebind),
-            (j(Verdict::Drift, Reason::EipNotAttached(None)), false, Nothing),
+            (
+                j(Verdict::Drift, Reason::EipNotAttached(None)),
+                true,
+                Rebind,
+            ),
+            (
+                j(Verdict::Drift, Reason::EipNotAttached(None)),
+                false,
+                Nothing,
+            ),
             (
                 j(Verdict::Drift, Reason::HeldButNotMaster(VrrpState::Backup)),
                 false,
                 Split,
             ),
-            (j(Verdict::Drift, Reason::HeldByNobody(VrrpState::Backup)), false, Nothing),
             (
-                j(Verdict::Drift, Reason::MasterWithoutAddress { interface: "eth0".into() }),
+                j(Verdict::Drift, Reason::HeldByNobody(VrrpState::Backup)),
+                false,
+                Nothing,
+            ),
+            (
+                j(
+                    Verdict::Drift,
+                    Reason::MasterWithoutAddress {
+                        interface: "eth0".into(),
+                    },
+                ),
                 true,
                 Nothing,
             ),
         ];
         for (judgement, master, want) in table {
-            assert_eq!(decide(&judgement, master), want, "{judgement} (master: {master})");
+            assert_eq!(
+                decide(&judgement, master),
+                want,
+                "{judgement} (master: {master})"
+            );
         }
     }
 
@@ -151,10 +219,15 @@ mod tests {
     fn only_a_master_writes() {
         let peer = Seat::new("ins-peer", "");
         let reasons = [
-            Reason::MasterButHeldElsewhere { holder: peer.clone() },
+            Reason::MasterButHeldElsewhere {
+                holder: peer.clone(),
+            },
             Reason::MasterButHeldByNobody,
             Reason::Several(vec![peer.clone()]),
-            Reason::HereButHeldElsewhere { label: "eth0".into(), holder: peer },
+            Reason::HereButHeldElsewhere {
+                label: "eth0".into(),
+                holder: peer,
+            },
             Reason::EipNotAttached(None),
             Reason::HeldButNotMaster(VrrpState::Backup),
             Reason::HeldByNobody(VrrpState::Backup),

@@ -60,7 +60,9 @@ pub fn parse_line(line: &str) -> Result<FifoEvent, LineError> {
         problem,
     };
     let line = line.trim_end_matches(['\r', '\n']);
-    let (kind, rest) = line.split_once(' ').ok_or_else(|| err("expected TYPE \"NAME\" STATE PRIORITY"))?;
+    let (kind, rest) = line
+        .split_once(' ')
+        .ok_or_else(|| err("expected TYPE \"NAME\" STATE PRIORITY"))?;
     let rest = rest
         .strip_prefix('"')
         .ok_or_else(|| err("the name must be in double quotes"))?;
@@ -100,10 +102,7 @@ pub fn parse_line(line: &str) -> Result<FifoEvent, LineError> {
 pub enum FifoError {
     /// The path exists and is not a FIFO (or cannot be inspected).
     #[error("--fifo {}: {problem}", path.display())]
-    NotAFifo {
-        path: PathBuf,
-        problem: String,
-    },
+    NotAFifo { path: PathBuf, problem: String },
 }
 
 /// Checks at start that `path` is a FIFO, so a wrong path is a clear error, not a silent
@@ -153,8 +152,12 @@ pub async fn read_lines(path: &Path, lines: tokio::sync::mpsc::Sender<String>) {
             }
             end => {
                 match end {
-                    Err(e) => tracing::warn!(fifo = %path.display(), error = %e, "reading the notify FIFO failed; reopening"),
-                    Ok(_) => tracing::info!(fifo = %path.display(), "the notify FIFO's writer closed it; reopening"),
+                    Err(e) => {
+                        tracing::warn!(fifo = %path.display(), error = %e, "reading the notify FIFO failed; reopening")
+                    }
+                    Ok(_) => {
+                        tracing::info!(fifo = %path.display(), "the notify FIFO's writer closed it; reopening")
+                    }
                 }
                 // Open first, then drop the old descriptor (the assignment), then pause.
                 reader = BufReader::new(open(path).await);
@@ -180,7 +183,11 @@ async fn open(path: &Path) -> tokio::net::unix::pipe::Receiver {
 async fn skip_to_newline<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) {
     loop {
         let mut buf = Vec::new();
-        match (&mut *r).take(MAX_LINE_BYTES).read_until(b'\n', &mut buf).await {
+        match (&mut *r)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => return,
             Ok(_) if buf.last() == Some(&b'\n') => return,
             Ok(_) => {}
@@ -199,14 +206,38 @@ mod tests {
     #[test]
     fn keepalived_lines() {
         let ok = [
-            ("INSTANCE \"VI_1\" MASTER 100", FifoEvent::Transition(inst("VI_1"), VrrpState::Master)),
-            ("INSTANCE \"VI_1\" BACKUP 90\n", FifoEvent::Transition(inst("VI_1"), VrrpState::Backup)),
-            ("GROUP \"G 1\" FAULT 0", FifoEvent::Transition(Subject::Group("G 1".into()), VrrpState::Fault)),
-            ("INSTANCE \"VI_1\" STOP 100", FifoEvent::Transition(inst("VI_1"), VrrpState::Stop)),
-            ("INSTANCE \"VI_1\" DELETED 100", FifoEvent::Transition(inst("VI_1"), VrrpState::Stop)),
-            ("INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 100", FifoEvent::RxLowerPri(inst("VI_1"))),
-            ("INSTANCE \"VI_1\" MASTER_PRIORITY 80", FifoEvent::PriorityChange(inst("VI_1"))),
-            ("INSTANCE \"VI_1\" BACKUP_PRIORITY 80", FifoEvent::PriorityChange(inst("VI_1"))),
+            (
+                "INSTANCE \"VI_1\" MASTER 100",
+                FifoEvent::Transition(inst("VI_1"), VrrpState::Master),
+            ),
+            (
+                "INSTANCE \"VI_1\" BACKUP 90\n",
+                FifoEvent::Transition(inst("VI_1"), VrrpState::Backup),
+            ),
+            (
+                "GROUP \"G 1\" FAULT 0",
+                FifoEvent::Transition(Subject::Group("G 1".into()), VrrpState::Fault),
+            ),
+            (
+                "INSTANCE \"VI_1\" STOP 100",
+                FifoEvent::Transition(inst("VI_1"), VrrpState::Stop),
+            ),
+            (
+                "INSTANCE \"VI_1\" DELETED 100",
+                FifoEvent::Transition(inst("VI_1"), VrrpState::Stop),
+            ),
+            (
+                "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 100",
+                FifoEvent::RxLowerPri(inst("VI_1")),
+            ),
+            (
+                "INSTANCE \"VI_1\" MASTER_PRIORITY 80",
+                FifoEvent::PriorityChange(inst("VI_1")),
+            ),
+            (
+                "INSTANCE \"VI_1\" BACKUP_PRIORITY 80",
+                FifoEvent::PriorityChange(inst("VI_1")),
+            ),
         ];
         for (line, want) in ok {
             assert_eq!(parse_line(line), Ok(want), "{line:?}");
@@ -235,7 +266,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("plain");
         std::fs::write(&f, "x").unwrap();
-        assert!(check_path(&f).unwrap_err().to_string().contains("not a FIFO"));
+        assert!(check_path(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("not a FIFO"));
         assert!(check_path(&dir.path().join("absent")).is_ok());
     }
 
@@ -251,7 +285,11 @@ mod tests {
         let reader = tokio::spawn(async move { read_lines(&p, tx).await });
         let long = "x".repeat(3000);
         for batch in [
-            vec!["INSTANCE \"VI_1\" MASTER 100", &long, "INSTANCE \"VI_1\" BACKUP 90"],
+            vec![
+                "INSTANCE \"VI_1\" MASTER 100",
+                &long,
+                "INSTANCE \"VI_1\" BACKUP 90",
+            ],
             vec!["INSTANCE \"VI_1\" MASTER 100"],
         ] {
             // One writer per batch: keepalived restarting between them.

@@ -90,7 +90,9 @@ fn idle_eips(obs: &Observation) -> i64 {
     let idle = match &eip.status {
         Some(AddressStatus::Unbind | AddressStatus::BindEni) => true,
         Some(AddressStatus::Bind) => {
-            eip.bound_to.as_deref().is_some_and(|t| t.starts_with("havip-"))
+            eip.bound_to
+                .as_deref()
+                .is_some_and(|t| t.starts_with("havip-"))
                 && view.holder == Holder::Nobody
         }
         _ => false,

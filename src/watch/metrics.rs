@@ -254,9 +254,16 @@ mod tests {
             "havip_api_requests_total{action=\"DescribeHaVips\",code=\"ok\"} 1",
             "havip_api_requests_total{action=\"DescribeHaVips\",code=\"InternalError\"} 1",
             "havip_api_request_duration_seconds_count{action=\"DescribeHaVips\"} 2",
-            concat!("havip_build_info{version=\"", env!("CARGO_PKG_VERSION"), "\"} 1"),
+            concat!(
+                "havip_build_info{version=\"",
+                env!("CARGO_PKG_VERSION"),
+                "\"} 1"
+            ),
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 

@@ -21,7 +21,10 @@ pub fn ready(status: &str) {
 
 /// `RELOADING=1` (a SIGHUP is being handled).
 pub fn reloading() {
-    notify(&[NotifyState::Reloading, NotifyState::Status("reloading the configuration")]);
+    notify(&[
+        NotifyState::Reloading,
+        NotifyState::Status("reloading the configuration"),
+    ]);
 }
 
 /// `STOPPING=1` (draining).

@@ -102,7 +102,9 @@ impl VipWatch {
         let seen = fx.look().await;
         let label = Metrics::vip(&self.name);
         let m = &self.metrics;
-        m.is_master.get_or_create(&label).set(i64::from(seen.master));
+        m.is_master
+            .get_or_create(&label)
+            .set(i64::from(seen.master));
         m.holder_matches
             .get_or_create(&label)
             .set(i64::from(seen.judgement.verdict == Verdict::Ok));
@@ -124,7 +126,8 @@ impl VipWatch {
             self.split_alerted = false;
             let text = format!("the split is over: {}", seen.judgement);
             tracing::info!(vip = %self.name, "{text}");
-            fx.alert(AlertEvent::new(&self.name, AlertKind::Recovered, text)).await;
+            fx.alert(AlertEvent::new(&self.name, AlertKind::Recovered, text))
+                .await;
         }
         match decision {
             Decision::Nothing => {
@@ -139,9 +142,13 @@ impl VipWatch {
                 self.metrics.splits.get_or_create(&label).inc();
                 if !self.split_alerted {
                     self.split_alerted = true;
-                    let text = format!("{} (this node never writes while it is not MASTER)", seen.judgement);
+                    let text = format!(
+                        "{} (this node never writes while it is not MASTER)",
+                        seen.judgement
+                    );
                     tracing::error!(vip = %self.name, "SPLIT: {text}");
-                    fx.alert(AlertEvent::new(&self.name, AlertKind::SplitBrain, text)).await;
+                    fx.alert(AlertEvent::new(&self.name, AlertKind::SplitBrain, text))
+                        .await;
                 }
                 Ok(self.requeue())
             }
@@ -174,7 +181,10 @@ impl VipWatch {
             };
         }
         tracing::warn!(vip = %self.name, decision = decision.as_str(), verdict = %seen.judgement, "repairing: this node is MASTER");
-        self.metrics.repairs.get_or_create(&Metrics::vip(&self.name)).inc();
+        self.metrics
+            .repairs
+            .get_or_create(&Metrics::vip(&self.name))
+            .inc();
         if decision == Decision::Repair {
             fx.announce().await;
         }
@@ -217,7 +227,11 @@ fn error_backoff(interval: Duration) -> Backoff {
 /// `after`, spread by ±10% with `r` in [0, 1): VIPs (and nodes) that started together drift
 /// apart instead of calling the API in step. Always within [0.9, 1.1] × `after`.
 pub fn jittered(after: Duration, r: f64) -> Duration {
-    let r = if r.is_finite() { r.clamp(0.0, 1.0) } else { 0.5 };
+    let r = if r.is_finite() {
+        r.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     after.mul_f64(0.9 + 0.2 * r)
 }
 

@@ -106,8 +106,18 @@ fn secret_key(
     }
 }
 
-/// tc3-sign's `verify` for service `vpc`: a malformed header is `InvalidAuthorization`, any
-/// other mismatch `SignatureFailure`.
+/// The services tcsim answers for: `vpc`, and `cvm` for DescribeRegions.
+pub const SERVICES: &[&str] = &["vpc", "cvm"];
+
+/// The service a request's `Authorization` was signed for, when it is one tcsim serves (the
+/// pipeline checks the action belongs to it).
+pub fn signed_service(header: Option<&str>) -> Option<&'static str> {
+    let auth = Authorization::parse(header?).ok()?;
+    SERVICES.iter().copied().find(|s| *s == auth.scope.service)
+}
+
+/// tc3-sign's `verify` for the service signed (one of [`SERVICES`], else `vpc`): a malformed
+/// header is `InvalidAuthorization`, any other mismatch `SignatureFailure`.
 fn verify_signature(
     auth: &Authorization,
     secret_key: &str,
@@ -125,7 +135,12 @@ fn verify_signature(
         },
         timestamp,
     };
-    tc3_sign::verify(auth, secret_key, &received, Some("vpc")).map_err(|e| match e {
+    let service = SERVICES
+        .iter()
+        .copied()
+        .find(|s| *s == auth.scope.service)
+        .unwrap_or("vpc");
+    tc3_sign::verify(auth, secret_key, &received, Some(service)).map_err(|e| match e {
         VerifyError::Malformed(_) | VerifyError::Algorithm(_) | VerifyError::ScopeTerminator => {
             ApiError::new(
                 "AuthFailure.InvalidAuthorization",

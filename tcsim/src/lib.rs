@@ -42,7 +42,7 @@ use crate::state::World;
 /// How to start a simulator. `Default` is the seed scenario on `127.0.0.1:0`, plain HTTP.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
-    /// `seed`, `large:N[:M]`, or a scenario file path.
+    /// `seed`, `large:N[:M]`, `audit:N[:M]`, or a scenario file path.
     pub scenario: String,
     pub listen: SocketAddr,
     /// Serve HTTPS with a generated certificate.

@@ -28,7 +28,7 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9180", env = "TCSIM_LISTEN")]
     listen: SocketAddr,
-    /// Built-in scenario (`seed`, `large:N[:M]`) or a TOML/JSON scenario file.
+    /// Built-in scenario (`seed`, `large:N[:M]`, `audit:N[:M]`) or a TOML/JSON scenario file.
     #[arg(long, default_value = "seed", env = "TCSIM_SCENARIO")]
     scenario: String,
     /// Serve HTTPS with a generated certificate.

@@ -113,7 +113,8 @@ async fn pipeline(
     }
     let call = common_params(req, &query_common, entry)?;
     authenticate(sim, req, &body, &call.timestamp)?;
-    let region = check_target(sim, &call)?;
+    let service = auth::signed_service(req.header("authorization")).unwrap_or("vpc");
+    let region = check_target(sim, &call, service)?;
     let params = params?;
     rate_limit(sim, &call.action)?;
     inject_fault(sim, &call.action).await?;
@@ -280,8 +281,8 @@ fn authenticate(sim: &Sim, req: &ApiRequest<'_>, body: &[u8], timestamp: &str) -
     auth::authenticate(sim, &auth_req).map(|_| ())
 }
 
-/// A served version, a known action, and a region that is real or used by the scenario.
-fn check_target(sim: &Sim, call: &Call) -> ApiResult<String> {
+/// A served version, a known action of the service signed for, and a region that is real or used by the scenario.
+fn check_target(sim: &Sim, call: &Call, service: &str) -> ApiResult<String> {
     let (action, version) = (&call.action, &call.version);
     if !VERSIONS.contains(&version.as_str()) {
         return Err(ApiError::new(
@@ -289,10 +290,12 @@ fn check_target(sim: &Sim, call: &Call) -> ApiResult<String> {
             format!("The API version `{version}` does not exist for service `vpc`."),
         ));
     }
-    if !actions::ACTIONS.contains(&action.as_str()) {
+    if !actions::ACTIONS.contains(&action.as_str()) || actions::service_of(action) != service {
         return Err(ApiError::new(
             "InvalidAction",
-            format!("The action `{action}` is not found for version `{version}`."),
+            format!(
+                "The action `{action}` is not found for service `{service}` version `{version}`."
+            ),
         ));
     }
     let Some(region) = call.region.clone() else {

@@ -25,7 +25,7 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// `seed`, `large:N[:M]` or a scenario path, on `127.0.0.1:0`. Panics only if the
+    /// `seed`, `large:N[:M]`, `audit:N[:M]` or a scenario path, on `127.0.0.1:0`. Panics only if the
     /// simulator cannot start (bad scenario, no port).
     pub fn start(scenario: &str) -> SimHandle {
         SimHandle::start_with(SimOptions::new(scenario))

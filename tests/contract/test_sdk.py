@@ -529,3 +529,19 @@ def test_sdk_cvm_role_credential_from_tcsim_metadata(sim, monkeypatch):
     no_token = vpc_client.VpcClient(c.Credential(secret_id, secret_key), REGION, client.profile)
     e = sdk_error(describe_havips, no_token)
     assert e.get_code().startswith("AuthFailure."), e
+
+
+def test_cvm_describe_regions_signed_for_cvm(sim):
+    """`havip audit --all-regions` reads CVM DescribeRegions, signed for service `cvm`: tcsim
+    answers it in the real shape, and refuses it signed for `vpc` (the action is not VPC's)."""
+    from tencentcloud.common.common_client import CommonClient
+
+    vpc = sim.client()
+    cvm = CommonClient("cvm", "2017-03-12", vpc.credential, vpc.region, vpc.profile)
+    resp = cvm.call_json("DescribeRegions", {})["Response"]
+    regions = {r["Region"] for r in resp["RegionSet"]}
+    assert "ap-guangzhou" in regions, regions
+    assert resp["TotalCount"] == len(resp["RegionSet"])
+    assert all(r["RegionState"] == "AVAILABLE" and r["RegionName"] for r in resp["RegionSet"])
+    e = sdk_error(vpc.call_json, "DescribeRegions", {})
+    assert e.get_code() == "InvalidAction", e

@@ -29,7 +29,10 @@ impl Daemon {
     pub fn start(node: &Node, extra: &[&str]) -> Daemon {
         let mut args = vec!["watch", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = node.command(&args).env("HAVIP_LOG", "havip=info,warn").spawn();
+        let mut child = node
+            .command(&args)
+            .env("HAVIP_LOG", "havip=info,warn")
+            .spawn();
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr piped");
         let sink = log.clone();
@@ -89,7 +92,11 @@ impl Daemon {
     /// Polls `f` for up to [`PATIENCE`]; panics with the daemon's log and `what` otherwise.
     #[track_caller]
     pub fn eventually(&self, what: &str, f: impl FnMut() -> bool) {
-        assert!(wait_until(PATIENCE, f), "{what}\n--- havip watch log ---\n{}", self.log());
+        assert!(
+            wait_until(PATIENCE, f),
+            "{what}\n--- havip watch log ---\n{}",
+            self.log()
+        );
     }
 
     /// Sends `signal` to the daemon.

@@ -23,6 +23,8 @@ struct Fake {
     repairs: Vec<Instant>,
     announces: usize,
     alerts: Vec<AlertKind>,
+    /// When set, each look makes two API calls through this budget, logged in `calls`.
+    budget: Option<(crate::cloud::RateLimit, Arc<std::sync::Mutex<Vec<Instant>>>)>,
 }
 
 impl Fake {
@@ -34,6 +36,7 @@ impl Fake {
             repairs: Vec::new(),
             announces: 0,
             alerts: Vec::new(),
+            budget: None,
         }
     }
 }
@@ -41,6 +44,12 @@ impl Fake {
 impl Effects for Fake {
     async fn look(&mut self) -> Seen {
         self.looks.push(Instant::now());
+        if let Some((limit, calls)) = &self.budget {
+            for _ in 0..2 {
+                limit.until_ready().await;
+                calls.lock().unwrap().push(Instant::now());
+            }
+        }
         if self.script.len() > 1 {
             self.script.pop_front().unwrap()
         } else {
@@ -84,11 +93,19 @@ fn ok(master: bool) -> Seen {
 
 fn held_elsewhere() -> Seen {
     let holder = Seat::new("ins-peer", "eni-peer");
-    seen(Verdict::Split, Reason::MasterButHeldElsewhere { holder }, true)
+    seen(
+        Verdict::Split,
+        Reason::MasterButHeldElsewhere { holder },
+        true,
+    )
 }
 
 fn held_here_not_master() -> Seen {
-    seen(Verdict::Drift, Reason::HeldButNotMaster(VrrpState::Backup), false)
+    seen(
+        Verdict::Drift,
+        Reason::HeldButNotMaster(VrrpState::Backup),
+        false,
+    )
 }
 
 fn unreadable() -> Seen {
@@ -107,7 +124,10 @@ async fn agreement_does_nothing_and_looks_again_after_the_interval() {
     assert_eq!(a.requeue_after, INTERVAL);
     assert!(fx.repairs.is_empty() && fx.alerts.is_empty() && fx.announces == 0);
     let text = w.metrics.encode();
-    assert!(text.contains("havip_cloud_holder_matches{vip=\"iam\"} 1"), "{text}");
+    assert!(
+        text.contains("havip_cloud_holder_matches{vip=\"iam\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("havip_is_master{vip=\"iam\"} 1"), "{text}");
 }
 
@@ -116,7 +136,10 @@ async fn a_master_whose_vip_moved_announces_and_repairs() {
     let (mut w, mut fx) = (watch(), Fake::new(vec![held_elsewhere()]));
     w.reconcile(&mut fx).await.unwrap();
     assert_eq!((fx.announces, fx.repairs.len()), (1, 1));
-    assert!(w.metrics.encode().contains("havip_repairs_total{vip=\"iam\"} 1"));
+    assert!(w
+        .metrics
+        .encode()
+        .contains("havip_repairs_total{vip=\"iam\"} 1"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -143,9 +166,16 @@ async fn a_split_is_one_alert_and_never_a_write() {
     assert!(fx.repairs.is_empty() && fx.announces == 0);
     assert_eq!(
         fx.alerts,
-        [AlertKind::SplitBrain, AlertKind::Recovered, AlertKind::SplitBrain]
+        [
+            AlertKind::SplitBrain,
+            AlertKind::Recovered,
+            AlertKind::SplitBrain
+        ]
     );
-    assert!(w.metrics.encode().contains("havip_splits_total{vip=\"iam\"} 4"));
+    assert!(w
+        .metrics
+        .encode()
+        .contains("havip_splits_total{vip=\"iam\"} 4"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -168,7 +198,10 @@ async fn failed_repairs_back_off_and_a_confirmed_one_resets() {
     assert!(gaps.len() >= 4, "{gaps:?}");
     for (i, g) in gaps.iter().take(4).enumerate() {
         let want = 5u64 << i;
-        assert!(*g >= want && *g <= want + 6, "gap {i}: {g} s, want ≈{want} s ({gaps:?})");
+        assert!(
+            *g >= want && *g <= want + 6,
+            "gap {i}: {g} s, want ≈{want} s ({gaps:?})"
+        );
     }
     assert!(fx.looks.len() > 30, "looks go on: {}", fx.looks.len());
     // Now the repair works: the next one confirms, and the backoff starts over.
@@ -179,7 +212,11 @@ async fn failed_repairs_back_off_and_a_confirmed_one_resets() {
     for _ in 0..3 {
         w.reconcile(&mut fx).await.unwrap();
     }
-    assert_eq!(fx.repairs.len(), before + 2, "a confirmed repair resets the backoff");
+    assert_eq!(
+        fx.repairs.len(),
+        before + 2,
+        "a confirmed repair resets the backoff"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -192,7 +229,10 @@ async fn unreadable_looks_back_off_to_a_minute_and_reset_on_success() {
         pauses.push(w.error_policy(&e).requeue_after.as_secs());
     }
     assert_eq!(pauses, [5, 10, 20, 40, 60, 60, 60]);
-    assert!(fx.repairs.is_empty(), "nothing is written on an unreadable look");
+    assert!(
+        fx.repairs.is_empty(),
+        "nothing is written on an unreadable look"
+    );
     fx.script = vec![ok(true), unreadable()].into();
     w.reconcile(&mut fx).await.unwrap();
     let e = w.reconcile(&mut fx).await.unwrap_err();
@@ -241,4 +281,33 @@ async fn a_stop_ends_the_loop_during_its_pause() {
     stopper.await.unwrap();
     assert!(Instant::now() - start < Duration::from_secs(13));
     assert_eq!(fx.looks.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_vips_never_exceed_the_shared_budget() {
+    let limit = crate::cloud::RateLimit::per_second(std::num::NonZeroU32::new(5).unwrap());
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let mut fx = Fake::new(vec![ok(true)]);
+        fx.budget = Some((limit.clone(), calls.clone()));
+        let mut w = VipWatch::new(&format!("vip{i}"), Duration::from_secs(1), Metrics::new());
+        let rx = rx.clone();
+        tasks.spawn(async move { run(&mut w, &mut fx, rx).await });
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    tx.send(true).unwrap();
+    while tasks.join_next().await.is_some() {}
+    let mut t = calls.lock().unwrap().clone();
+    t.sort();
+    // 10 VIPs want 20 calls a second; the budget gives 5, evenly spaced: never 6 in a second.
+    assert!(t.len() >= 5 * 55, "the budget was used: {}", t.len());
+    for w in t.windows(6) {
+        assert!(
+            w[5] - w[0] >= Duration::from_secs(1),
+            "6 calls within {:?}",
+            w[5] - w[0]
+        );
+    }
 }

@@ -66,8 +66,8 @@ pub fn render(vips: &HashMap<&str, &str>, a: &Address) -> Value {
         "CreatedTime": a.created.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "NetworkInterfaceId": eni_id,
         "PrivateAddressIp": private_ip,
-        "IsArrears": false,
-        "IsBlocked": false,
+        "IsArrears": a.arrears,
+        "IsBlocked": a.blocked,
         "IsEipDirectConnection": false,
         "AddressType": "EIP",
         "CascadeRelease": false,
@@ -124,7 +124,7 @@ fn attr(vips: &HashMap<&str, &str>, a: &Address, name: &str) -> Vec<String> {
         "instance-id" => some(instance_id),
         "private-ip-address" => some(private_ip),
         "network-interface-id" => some(eni_id),
-        "is-arrears" => vec![super::bool_str(false)],
+        "is-arrears" => vec![super::bool_str(a.arrears)],
         "instance-type" => instance_type.map(str::to_string).into_iter().collect(),
         "address-type" => vec!["EIP".into()],
         "address-isp" => vec![a.isp.clone()],
@@ -258,6 +258,19 @@ pub fn associate(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         }
     };
     mutex_free(&w, &address.id, MUTEX_TASK_RUNNING)?;
+    // "An EIP in arrears or blocked cannot be bound" (API.md §2.2).
+    if address.arrears {
+        return Err(ApiError::new(
+            "OperationDenied.AddressInArrears",
+            format!("The EIP `{}` is isolated for arrears.", address.id),
+        ));
+    }
+    if address.blocked {
+        return Err(ApiError::new(
+            "InvalidAddressId.Blocked",
+            format!("The EIP `{}` is blocked.", address.id),
+        ));
+    }
     if address.status != "UNBIND" {
         return Err(ApiError::new(
             "InvalidAddressIdStatus.NotPermit",

@@ -4,6 +4,7 @@
 pub mod address;
 pub mod eni;
 pub mod havip;
+pub mod region;
 pub mod task;
 
 use serde_json::{Map, Value};
@@ -111,7 +112,16 @@ pub const ACTIONS: &[&str] = &[
     "MigratePrivateIpAddress",
     "DescribeVpcTaskResult",
     "DescribeTaskResult",
+    "DescribeRegions",
 ];
+
+/// The service an action belongs to: `cvm` for DescribeRegions (CVM 2017-03-12), else `vpc`.
+pub fn service_of(action: &str) -> &'static str {
+    match action {
+        "DescribeRegions" => "cvm",
+        _ => "vpc",
+    }
+}
 
 /// Runs `ctx.action`. The result is the `Response` object without `RequestId`.
 pub fn dispatch(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
@@ -131,6 +141,7 @@ pub fn dispatch(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
         "MigratePrivateIpAddress" => eni::migrate(ctx, p),
         "DescribeVpcTaskResult" => task::describe_vpc(ctx, p),
         "DescribeTaskResult" => task::describe(ctx, p),
+        "DescribeRegions" => region::describe(ctx, p),
         other => Err(ApiError::new(
             "InvalidAction",
             format!("The action `{other}` is not found."),
@@ -140,7 +151,7 @@ pub fn dispatch(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Map<String, Value>> {
 
 /// Real public regions (a region with no resources answers empty lists, as the real API
 /// does); anything else is `UnsupportedRegion` unless the scenario uses it.
-const KNOWN_REGIONS: &[&str] = &[
+pub const KNOWN_REGIONS: &[&str] = &[
     "ap-bangkok",
     "ap-beijing",
     "ap-beijing-fsi",

@@ -333,6 +333,8 @@ impl Builder<'_> {
             bandwidth: a.bandwidth,
             isp: "BGP".into(),
             created: self.time_or_default(a.created_time.as_deref())?,
+            arrears: a.is_arrears,
+            blocked: a.is_blocked,
         };
         self.w.addresses.push(address);
         Ok(())

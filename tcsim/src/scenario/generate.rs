@@ -181,7 +181,82 @@ impl Generator {
                 charge_type: default_charge_type(),
                 bandwidth: 1,
                 created_time: None,
+                is_arrears: false,
+                is_blocked: false,
             });
         }
     }
+}
+
+/// Dangling ENIs (no instance) per region in [`generate_audit`], and EIPs bound to each.
+const DANGLING_ENIS: usize = 2;
+const EIPS_PER_DANGLING_ENI: usize = 5;
+
+/// The scenario behind `audit:N:M`: [`generate`]'s, with what `havip audit` looks for mixed in,
+/// deterministically: every 10th HAVIP has no holder (so the EIP on it, if any, is idle), every
+/// 25th HAVIP has CheckAssociate on and an empty drift range, every 500th EIP is in arrears and
+/// every 700th blocked, and each region has dangling ENIs (no instance) with EIPs on them
+/// (`BIND_ENI`). The rest of the EIPs past the HAVIPs' are `UNBIND`, as in [`generate`].
+pub fn generate_audit(havips: usize, eips: usize, regions: &[String]) -> Result<ScenarioFile> {
+    let dangling = regions.len() * DANGLING_ENIS * EIPS_PER_DANGLING_ENI;
+    let mut f = generate(havips, eips.saturating_sub(dangling), regions)?;
+    for (i, h) in f.havips.iter_mut().enumerate() {
+        if i % 10 == 0 {
+            h.holder = None;
+        }
+        if i % 25 == 1 {
+            h.drift_range.clear();
+        }
+    }
+    for (i, a) in f.addresses.iter_mut().enumerate() {
+        a.is_arrears = i % 500 == 499;
+        a.is_blocked = i % 700 == 699;
+    }
+    let mut counter = 0x2000_0000u32;
+    for (ri, region) in regions.iter().enumerate() {
+        let Some(subnet) = f
+            .subnets
+            .iter()
+            .find(|s| s.zone.starts_with(region.as_str()))
+            .cloned()
+        else {
+            continue;
+        };
+        let base = subnet.cidr.trim_end_matches(".0/24").to_string();
+        for d in 0..DANGLING_ENIS {
+            counter += 1;
+            let eni = format!("eni-{counter:08x}");
+            let ips: Vec<String> = (0..EIPS_PER_DANGLING_ENI)
+                .map(|n| format!("{base}.{}", 220 + d * EIPS_PER_DANGLING_ENI + n))
+                .collect();
+            f.enis.push(EniSpec {
+                id: eni.clone(),
+                name: format!("gen-{region}-dangling-{d}"),
+                subnet_id: subnet.id.clone(),
+                instance_id: None,
+                primary: Some(false),
+                mac: format!("52:54:{:02x}:ff:ff:{:02x}", ri + 1, d),
+                ips: ips.clone(),
+            });
+            for (n, ip) in ips.into_iter().enumerate() {
+                counter += 1;
+                f.addresses.push(AddressSpec {
+                    id: format!("eip-{counter:08x}"),
+                    name: format!("gen-{region}-dangling-{d}-{n}"),
+                    ip: format!("106.{}.255.{}", 60 + ri, d * EIPS_PER_DANGLING_ENI + n + 1),
+                    region: None,
+                    bind_havip: None,
+                    bind_instance: None,
+                    bind_eni: Some(eni.clone()),
+                    private_ip: Some(ip),
+                    charge_type: default_charge_type(),
+                    bandwidth: 1,
+                    created_time: None,
+                    is_arrears: false,
+                    is_blocked: false,
+                });
+            }
+        }
+    }
+    Ok(f)
 }

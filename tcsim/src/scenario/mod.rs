@@ -1,5 +1,5 @@
 //! Scenarios: the starting state of the simulated cloud, from a TOML or JSON file, the built-in
-//! `seed`, or the generator (`large:N[:M]`, `tcsim generate`).
+//! `seed`, or the generators (`large:N[:M]`, `audit:N[:M]`, `tcsim generate`).
 //!
 //! The format is documented in `tcsim/README.md`; `scenarios/seed.toml` is the worked example.
 //! Files are validated on load (unique IDs, references, IP formats), so a typo fails at start
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::state::{InstanceState, Settings, World};
 
 pub use build::check_id;
-pub use generate::{default_regions, generate};
+pub use generate::{default_regions, generate, generate_audit};
 
 /// The built-in reference deployment.
 pub const SEED_TOML: &str = include_str!("../../scenarios/seed.toml");
@@ -160,6 +160,29 @@ pub struct AddressSpec {
     pub bandwidth: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_time: Option<String>,
+    /// `IsArrears` (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_arrears: bool,
+    /// `IsBlocked` (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_blocked: bool,
+}
+
+/// `N` or `N:M` of `large:`/`audit:` (M defaults to 2N).
+fn counts(spec: &str, prefix: &str) -> Result<(usize, usize)> {
+    let mut parts = spec.split(':');
+    let havips: usize = parts
+        .next()
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| anyhow!("{prefix}:N needs a number of HAVIPs, got {spec:?}"))?;
+    let eips = match parts.next() {
+        Some(m) => m
+            .parse()
+            .map_err(|_| anyhow!("{prefix}:N:M needs a number of EIPs, got {m:?}"))?,
+        None => havips * 2,
+    };
+    Ok((havips, eips))
 }
 
 fn default_charge_type() -> String {
@@ -170,31 +193,26 @@ fn default_bandwidth() -> u32 {
 }
 
 impl ScenarioFile {
-    /// `seed`, `large:N` / `large:N:M` (N HAVIPs, M EIPs, on top of seed), or a file path
+    /// `seed`, `large:N` / `large:N:M` (N HAVIPs, M EIPs, on top of seed), `audit:N:M` (the
+    /// same counts with audit findings mixed in, without seed; see [`generate_audit`]), or a
+    /// file path
     /// (`.json` is JSON, anything else TOML).
     pub fn load(name: &str) -> Result<ScenarioFile> {
         if name == "seed" {
             return ScenarioFile::from_toml(SEED_TOML).context("built-in seed scenario");
         }
+        if let Some(spec) = name.strip_prefix("audit:") {
+            let (havips, eips) = counts(spec, "audit")?;
+            return generate_audit(havips, eips, &default_regions());
+        }
         if let Some(spec) = name.strip_prefix("large:") {
-            let mut parts = spec.split(':');
-            let havips: usize = parts
-                .next()
-                .unwrap_or("")
-                .parse()
-                .map_err(|_| anyhow!("large:N needs a number of HAVIPs, got {spec:?}"))?;
-            let eips: usize = match parts.next() {
-                Some(m) => m
-                    .parse()
-                    .map_err(|_| anyhow!("large:N:M needs a number of EIPs, got {m:?}"))?,
-                None => havips * 2,
-            };
+            let (havips, eips) = counts(spec, "large")?;
             let mut seed = ScenarioFile::from_toml(SEED_TOML)?;
             seed.merge(generate(havips, eips, &default_regions())?);
             return Ok(seed);
         }
         let text = std::fs::read_to_string(name).with_context(|| {
-            format!("reading scenario {name:?} (not a built-in: seed, large:N)")
+            format!("reading scenario {name:?} (not a built-in: seed, large:N, audit:N)")
         })?;
         if name.ends_with(".json") {
             serde_json::from_str(&text).with_context(|| format!("parsing JSON scenario {name}"))
@@ -261,6 +279,26 @@ mod tests {
         }
         let bound = w.addresses.iter().filter(|a| a.binding.is_some()).count();
         assert_eq!(bound, 1001);
+    }
+
+    #[test]
+    fn audit_generator_mixes_in_findings() {
+        let w = ScenarioFile::load("audit:1000:10000")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(w.havips.len(), 1000);
+        assert_eq!(w.addresses.len(), 10_000);
+        let count = |status: &str| w.addresses.iter().filter(|a| a.status == status).count();
+        assert_eq!(
+            count("BIND_ENI"),
+            30,
+            "two dangling ENIs with five EIPs per region"
+        );
+        assert_eq!(count("BIND"), 1000);
+        assert!(w.havips.iter().filter(|h| h.eni_id.is_none()).count() == 100);
+        assert!(w.addresses.iter().any(|a| a.arrears) && w.addresses.iter().any(|a| a.blocked));
+        assert!(w.enis.iter().any(|e| e.instance_id.is_none()));
     }
 
     #[test]

@@ -291,6 +291,10 @@ pub struct Address {
     pub bandwidth: u32,
     pub isp: String,
     pub created: DateTime<Utc>,
+    /// `IsArrears`: the account owes for it (the EIP is isolated).
+    pub arrears: bool,
+    /// `IsBlocked`: its traffic is blocked.
+    pub blocked: bool,
 }
 
 /// The outcome of a gratuitous ARP.
