@@ -107,7 +107,7 @@ fn eip_moved_by_a_brief_master_is_repaired_by_the_real_masters_watcher() {
         on("eni-iam00021") && ctl.address(PUB_EIP_ID)["status"] == "BIND"
     });
     d.eventually("no confirmed repair in .21's journal", || {
-        watch_runs(&n21).iter().any(|r| r["verdict"] == "CONFIRMED")
+        watch_runs(&n21).iter().any(|r| r["verdict"] == "confirmed")
     });
     d.eventually("the repair was not counted", || {
         d.sample("havip_repairs_total{vip=\"pub\"}").unwrap_or(0.0) >= 1.0
@@ -146,7 +146,7 @@ fn private_ip_moved_by_a_brief_master_is_migrated_back() {
         enis_with(&ctl, SECONDARY) == ["eni-iam00021"]
     });
     d.eventually("no confirmed repair in .21's journal", || {
-        watch_runs(&n21).iter().any(|r| r["verdict"] == "CONFIRMED")
+        watch_runs(&n21).iter().any(|r| r["verdict"] == "confirmed")
     });
 }
 
@@ -176,7 +176,7 @@ fn an_eip_taken_off_the_havip_is_rebound() {
     d.eventually("no confirmed repair in the journal", || {
         watch_runs(&node)
             .iter()
-            .any(|r| r["verdict"] == "CONFIRMED")
+            .any(|r| r["verdict"] == "confirmed")
     });
 }
 
@@ -327,6 +327,8 @@ fn sighup_with_a_broken_configuration_keeps_the_old_one() {
     let node = havip_master(&sim, "");
     let good = std::fs::read_to_string(node.config_path()).unwrap();
     let d = Daemon::start(&node, &["--interval", "1s"]);
+    let verified = || d.sample("havip_last_verified_timestamp_seconds{vip=\"iam\"}");
+    d.eventually("no first look", || verified().is_some());
     node.write_config("this is = = not TOML\n");
     d.signal(libc::SIGHUP);
     d.eventually("the broken configuration was not rejected", || {
