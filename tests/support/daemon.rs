@@ -62,6 +62,11 @@ impl Daemon {
         d
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Everything written to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
