@@ -39,7 +39,14 @@ fn status_kb(pid: u32, key: &str) -> Result<u64, String> {
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix(key)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
         .ok_or_else(|| format!("no {key} in /proc/{pid}/status"))
 }
 
@@ -80,7 +87,11 @@ fn run() -> Result<bool, String> {
          {calls} API calls ({writes} writes): {}",
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0,
-        if ok { "within targets" } else { "TARGET MISSED" }
+        if ok {
+            "within targets"
+        } else {
+            "TARGET MISSED"
+        }
     );
     println!(
         "{}",

@@ -169,7 +169,7 @@ fn an_eip_taken_off_the_havip_is_rebound() {
     ctl.clear_requests();
     node.api("HaVipDisassociateAddressIp", &json!({"HaVipId": HAVIP}));
     d.eventually("the EIP was not rebound to the HAVIP", || {
-        ctl.requests_for("HaVipAssociateAddressIp").len() >= 1
+        !ctl.requests_for("HaVipAssociateAddressIp").is_empty()
             && ctl.address(EIP_ID)["status"] == "BIND"
             && ctl.address(EIP_ID).to_string().contains(HAVIP)
     });
@@ -386,4 +386,41 @@ fn bad_flags_and_a_missing_fifo_directory_are_clear_errors() {
     ]);
     r.assert_code(1);
     assert!(r.stderr.contains("not a FIFO"), "{}", r.stderr);
+}
+
+#[test]
+fn systemd_hears_ready_and_watchdog_pings_and_logs_are_json() {
+    use std::os::unix::net::UnixDatagram;
+    let sim = SimHandle::start("seed");
+    let node = havip_master(&sim, "");
+    let socket = node.dir.path().join("notify.sock");
+    let systemd = UnixDatagram::bind(&socket).unwrap();
+    systemd
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let d = Daemon::start_with(
+        &node,
+        &["--interval", "1s", "--log-format", "json"],
+        &[
+            ("NOTIFY_SOCKET", socket.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let mut heard = String::new();
+    let mut buf = [0u8; 4096];
+    d.eventually("systemd did not hear READY=1 and WATCHDOG=1", || {
+        if let Ok(n) = systemd.recv(&mut buf) {
+            heard.push_str(&String::from_utf8_lossy(&buf[..n]));
+            heard.push('\n');
+        }
+        heard.contains("READY=1") && heard.contains("WATCHDOG=1")
+    });
+    for line in d.log().lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
 }

@@ -27,12 +27,18 @@ impl Daemon {
     /// Starts `havip --config … watch --listen 127.0.0.1:0 EXTRA…` as `node` and waits for it
     /// to be ready (its "metrics on" line).
     pub fn start(node: &Node, extra: &[&str]) -> Daemon {
+        Daemon::start_with(node, extra, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_with(node: &Node, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut args = vec!["watch", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = node
-            .command(&args)
-            .env("HAVIP_LOG", "havip=info,warn")
-            .spawn();
+        let mut cmd = node.command(&args).env("HAVIP_LOG", "havip=info,warn");
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        let mut child = cmd.spawn();
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr piped");
         let sink = log.clone();
