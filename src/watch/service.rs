@@ -32,11 +32,20 @@ pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("draining")]);
 }
 
-/// How often to ping systemd's watchdog: half of `WatchdogSec` (`WATCHDOG_USEC`, for this
-/// process), or `None` when no watchdog is set.
+/// How often to ping systemd's watchdog: half of `WatchdogSec` (`WATCHDOG_USEC`), or `None`
+/// when no watchdog is set for this process. sd-notify requires `WATCHDOG_PID` to name this
+/// process; systemd's own `sd_watchdog_enabled` also accepts it absent (a service manager that
+/// sets only `WATCHDOG_USEC`), and so does this.
 pub fn watchdog_period() -> Option<Duration> {
     let mut usec = 0u64;
-    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+    if sd_notify::watchdog_enabled(false, &mut usec) {
+        return Some(Duration::from_micros(usec / 2));
+    }
+    if std::env::var_os("WATCHDOG_PID").is_some() {
+        return None;
+    }
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
 /// Pings the watchdog every `period` for ever. It runs on the same runtime as the loops, so a
