@@ -14,6 +14,8 @@ use tokio::time::Instant;
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
 use super::metadata::error_chain;
+use super::observer::Both;
+pub use super::observer::{CallObserver, CallRecord};
 use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
 pub use super::wire::{
@@ -70,44 +72,6 @@ impl Default for ClientConfig {
             rate_limit: None,
         }
     }
-}
-
-/// Receives one record per API call (not per attempt), e.g. to journal it.
-pub trait CallObserver: Send + Sync {
-    /// Called once before a call's first attempt is sent, so that a write can be journaled
-    /// before the cloud sees it (a process killed mid-call leaves its intent behind).
-    fn before_call(&self, _service: &str, _action: &str, _mutating: bool) {}
-    fn on_call(&self, rec: &CallRecord);
-}
-
-/// Two observers, told in order.
-struct Both(Arc<dyn CallObserver>, Arc<dyn CallObserver>);
-
-impl CallObserver for Both {
-    fn before_call(&self, service: &str, action: &str, mutating: bool) {
-        self.0.before_call(service, action, mutating);
-        self.1.before_call(service, action, mutating);
-    }
-
-    fn on_call(&self, rec: &CallRecord) {
-        self.0.on_call(rec);
-        self.1.on_call(rec);
-    }
-}
-
-/// What happened in one API call. Holds no secrets: parameters are the request's own fields.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallRecord {
-    pub service: String,
-    pub action: String,
-    pub request_id: Option<String>,
-    pub duration: Duration,
-    pub attempts: u32,
-    /// `Err` holds the API error code, or the error class when there is no code.
-    pub outcome: Result<(), String>,
-    /// Whether the action can change the cloud ([`super::Action::MUTATING`]).
-    pub mutating: bool,
-    pub params: Value,
 }
 
 /// A TencentCloud API client. Cheap to clone; clones share the connection pool, the

@@ -14,6 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
+pub mod observer;
 pub mod ratelimit;
 pub mod region;
 pub mod retry;

@@ -119,18 +119,8 @@ where
         service::reloading();
         match reload().await {
             Ok(new) => {
-                let gone: Vec<String> = engine_tx
-                    .borrow()
-                    .cfg
-                    .vips
-                    .iter()
-                    .filter(|v| new.cfg.vip(&v.name).is_none())
-                    .map(|v| v.name.clone())
-                    .collect();
-                loops.start(&new, &opts, &metrics);
-                loops.forget_when_retired(gone, metrics.clone());
-                engine_tx.send_replace(new.clone());
-                tracing::info!(path = %new.cfg.path.display(), vips = new.cfg.vips.len(), "configuration reloaded");
+                let old = engine_tx.send_replace(new.clone());
+                loops.replace(&old, &new, &opts, &metrics);
             }
             Err(e) => tracing::error!(
                 error = %error_chain(&e),
@@ -171,6 +161,20 @@ struct Loops {
 }
 
 impl Loops {
+    /// Moves from `old`'s VIPs to `new`'s (SIGHUP with a good file).
+    fn replace(&mut self, old: &Engine, new: &Arc<Engine>, opts: &Options, metrics: &Arc<Metrics>) {
+        let gone: Vec<String> = old
+            .cfg
+            .vips
+            .iter()
+            .filter(|v| new.cfg.vip(&v.name).is_none())
+            .map(|v| v.name.clone())
+            .collect();
+        self.start(new, opts, metrics);
+        self.forget_when_retired(gone, metrics.clone());
+        tracing::info!(path = %new.cfg.path.display(), vips = new.cfg.vips.len(), "configuration reloaded");
+    }
+
     fn start(&mut self, engine: &Arc<Engine>, opts: &Options, metrics: &Arc<Metrics>) {
         if let Some(old) = self.current.take() {
             let _ = old.send(true);
