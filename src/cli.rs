@@ -53,6 +53,27 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format), for journald pipelines.
+    Json,
+}
+
+impl Cli {
+    /// The log format and whether this is the long-running daemon (which logs its decisions at
+    /// info level by default; one-shot commands log warnings only).
+    pub fn log_settings(&self) -> (LogFormat, bool) {
+        match &self.command {
+            Command::Watch(args) => (args.log_format, true),
+            _ => (LogFormat::Text, false),
+        }
+    }
+}
+
 impl GlobalArgs {
     /// What the flags say about reaching the cloud, as client options (`None` fields are left to
     /// the configuration file and the environment). `deadline` is `--timeout`.

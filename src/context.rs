@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::alert::Alerter;
-use crate::cloud::{self, Client, ClientOptions, Credentials, EnvVars};
+use crate::cloud::{self, CallObserver, Client, ClientOptions, Credentials, EnvVars, RateLimit};
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH, STATE_DIR_ENV};
 use crate::failover::Engine;
 
@@ -178,9 +178,40 @@ impl Context {
         }
     }
 
+    /// A context over the same flags, file and environment whose configuration is not read
+    /// yet: `havip watch` builds one on SIGHUP to read the file again.
+    pub fn reloaded(&self) -> Context {
+        Context::new(self.flags.clone(), self.source.clone(), self.env.clone())
+            .with_regions(self.regions.clone())
+    }
+
+    /// [`Context::reloaded`], with every client built from it sharing `limit` (the watcher's
+    /// global API budget, kept across reloads).
+    pub fn with_rate_limit(&self, limit: RateLimit) -> Context {
+        let mut c = self.reloaded();
+        c.flags.rate_limit = Some(limit);
+        c
+    }
+
+    /// [`Context::engine`], with every API call of the engine's client also reported to
+    /// `observer` (the watcher's metrics).
+    pub async fn engine_observed(
+        &self,
+        observer: Arc<dyn CallObserver>,
+    ) -> Result<Arc<Engine>, Error> {
+        self.build_engine(Some(observer)).await
+    }
+
     /// Everything the failover engine needs: the configuration, the client, the metadata
     /// service, the alerter, and this node's identity (resolved once).
     pub async fn engine(&self) -> Result<Arc<Engine>, Error> {
+        self.build_engine(None).await
+    }
+
+    async fn build_engine(
+        &self,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<Arc<Engine>, Error> {
         let cfg = self.managed_config()?;
         let setup = |source| Error::Setup {
             path: cfg.path.clone(),
@@ -190,6 +221,10 @@ impl Context {
         let (client, metadata) = cloud::setup::connect_with_metadata(&opts, &self.env)
             .await
             .map_err(setup)?;
+        let client = match observer {
+            Some(o) => client.with_observer(o),
+            None => client,
+        };
         let metadata = metadata.ok_or_else(|| {
             setup(cloud::Error::Config(
                 "the metadata service is needed for node discovery".into(),

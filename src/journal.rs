@@ -69,6 +69,14 @@ pub enum Trigger {
     Failover,
     /// A later run's record of a run that was killed before it recorded its verdict.
     Interrupted,
+    /// keepalived's `notify_master_rx_lower_pri`: this MASTER saw a lower-priority advert (a
+    /// backup was briefly master and may have moved the cloud), so it re-asserts.
+    #[serde(rename = "rx-lower-pri")]
+    RxLowerPri,
+    /// A keepalived event read from its `notify_fifo` by `havip watch`.
+    Fifo,
+    /// A repair by `havip watch`: the cloud drifted away from this MASTER.
+    Watch,
 }
 
 impl Trigger {
@@ -79,6 +87,9 @@ impl Trigger {
             Trigger::Takeover => "takeover",
             Trigger::Failover => "failover",
             Trigger::Interrupted => "interrupted",
+            Trigger::RxLowerPri => "rx-lower-pri",
+            Trigger::Fifo => "fifo",
+            Trigger::Watch => "watch",
         }
     }
 }

@@ -21,3 +21,4 @@ pub mod keepalived;
 pub mod node;
 pub mod state;
 pub mod status;
+pub mod watch;

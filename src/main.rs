@@ -4,11 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use havip::cli::Cli;
+use havip::cli::{Cli, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    let (format, daemon) = cli.log_settings();
+    init_tracing(cli.global.verbose, format, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -29,20 +30,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr (stdout is for results). `--verbose` shows havip's debug events;
-/// `HAVIP_LOG` (an EnvFilter directive) overrides both.
-fn init_tracing(verbose: bool) {
+/// Logs go to stderr (stdout is for results). `--verbose` shows havip's debug events; the
+/// daemon (`havip watch`) logs its decisions at info level; `HAVIP_LOG` (an EnvFilter
+/// directive) overrides both. `--log-format json` writes one JSON object per line.
+fn init_tracing(verbose: bool, format: LogFormat, daemon: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let default = if verbose { "havip=debug,warn" } else { "warn" };
+    let default = match (verbose, daemon) {
+        (true, _) => "havip=debug,warn",
+        (false, true) => "havip=info,warn",
+        (false, false) => "warn",
+    };
     let filter = std::env::var("HAVIP_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }

@@ -697,7 +697,7 @@ fn check_event(a: &notify::Args, r: &Result<Event, UsageError>) -> Result<(), Te
         Ok(Event::Explicit(vip, st)) => {
             prop_assert!(a.keepalived.is_empty());
             prop_assert_eq!(vip, &a.vip);
-            prop_assert_eq!(Some(*st), a.state);
+            prop_assert_eq!(Some(*st), a.state.map(notify::StateArg::state));
         }
         Err(e) => prop_assert!(e.0.starts_with("notify: "), "{}", e),
     }
@@ -739,7 +739,7 @@ proptest! {
         vip in proptest::option::of(notify_arg()),
         dry_run in any::<bool>(),
     ) {
-        let state = state.and_then(VrrpState::parse);
+        let state = state.and_then(VrrpState::parse).map(notify::StateArg::Vrrp);
         let a = notify::Args { keepalived, state, vip, dry_run };
         check_event(&a, &parse_event(&a))?;
     }

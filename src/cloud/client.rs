@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::clock::{Clock, SystemClock};
 use super::credentials::CredentialProvider;
+use super::observer::Both;
 pub use super::observer::{CallObserver, CallOutcome, CallRecord};
 use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
@@ -182,10 +183,15 @@ impl Client {
         }
     }
 
-    /// A client that reports each call to `obs`.
+    /// A client that reports each call to `obs`, after any observer this client already has
+    /// (the watcher's metrics stay attached when a run adds its journal).
     pub fn with_observer(&self, obs: Arc<dyn CallObserver>) -> Client {
+        let observer: Arc<dyn CallObserver> = match &self.observer {
+            Some(first) => Arc::new(Both(first.clone(), obs)),
+            None => obs,
+        };
         Client {
-            observer: Some(obs),
+            observer: Some(observer),
             ..self.clone()
         }
     }

@@ -14,7 +14,7 @@ pub mod eni;
 pub mod error;
 pub mod havip;
 pub mod metadata;
-mod observer;
+pub mod observer;
 mod profile;
 pub mod ratelimit;
 pub mod region;

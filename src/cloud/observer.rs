@@ -1,7 +1,9 @@
 //! What the client tells an observer about each API call (not each attempt): the intent before
-//! a call is sent, and one [`CallRecord`] after it ends. The journal and the watch daemon's
-//! metrics are observers.
+//! a call is sent, and one [`CallRecord`] after it ends, to any observer attached with
+//! `Client::with_observer` (a run's journal, the watch daemon's metrics). Observers compose:
+//! attaching a second keeps the first ([`Both`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,6 +14,21 @@ pub trait CallObserver: Send + Sync {
     /// before the cloud sees it (a process killed mid-call leaves its intent behind).
     fn before_call(&self, _service: &str, _action: &str, _mutating: bool) {}
     fn on_call(&self, rec: &CallRecord);
+}
+
+/// Two observers, told in order.
+pub(crate) struct Both(pub Arc<dyn CallObserver>, pub Arc<dyn CallObserver>);
+
+impl CallObserver for Both {
+    fn before_call(&self, service: &str, action: &str, mutating: bool) {
+        self.0.before_call(service, action, mutating);
+        self.1.before_call(service, action, mutating);
+    }
+
+    fn on_call(&self, rec: &CallRecord) {
+        self.0.on_call(rec);
+        self.1.on_call(rec);
+    }
 }
 
 /// What happened in one API call. Holds no secrets: parameters are the request's own fields.

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod notify;
 pub mod status;
 pub mod takeover;
+pub mod watch;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Where each VIP stands: keepalived, this node and the cloud, one verdict (a monitoring plugin).
     Status(status::Args),
+    /// The daemon: keep confirming each VIP, repair drift on the MASTER, serve /metrics.
+    Watch(watch::Args),
     /// Scan EIPs and HAVIPs for idle billing and failover readiness (read-only; for cron).
     Audit(audit::Args),
 }
@@ -79,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(args, &ctx).await,
         Command::Doctor(args) => doctor::run(args, &ctx).await,
         Command::Status(args) => status::run(args, &ctx).await,
+        Command::Watch(args) => watch::run(args, &ctx).await,
         Command::Audit(args) => audit::run(args, &ctx).await,
     }
 }

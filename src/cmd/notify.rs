@@ -1,6 +1,7 @@
 //! `havip notify`: keepalived's notify hook. Accepts keepalived's generic form
 //! (`INSTANCE|GROUP NAME STATE PRIORITY`, as `notify "/usr/local/bin/havip notify"` passes it)
-//! and the explicit `--state MASTER|BACKUP|FAULT|STOP [--vip NAME]` (for `notify_master` etc.).
+//! and the explicit `--state MASTER|BACKUP|FAULT|STOP [--vip NAME]` (for `notify_master` etc.),
+//! and `--state MASTER_RX_LOWER_PRI` for keepalived's `notify_master_rx_lower_pri` hook.
 //!
 //! Exit codes: 0 confirmed (or recorded, or superseded by a newer event); 1 failed or UNKNOWN
 //! (an alert was sent); 2 usage or configuration error; 3 the cloud work succeeded but local
@@ -26,7 +27,7 @@ pub struct Args {
     pub keepalived: Vec<String>,
     /// The new state, for notify_master/notify_backup/… hooks (instead of the generic form).
     #[arg(long, value_name = "STATE", ignore_case = true)]
-    pub state: Option<VrrpState>,
+    pub state: Option<StateArg>,
     /// With --state: only this VIP [default: every configured VIP].
     #[arg(long, value_name = "NAME")]
     pub vip: Option<String>,
@@ -55,34 +56,82 @@ impl Event {
     }
 }
 
-/// `--state`'s values: keepalived's spellings (what `Display` writes), any case, and `DELETED`
-/// (sent when an instance is removed on reload) for `STOP`, as [`VrrpState::parse`] reads them.
-impl clap::ValueEnum for VrrpState {
+/// `--state`'s values: keepalived's states in its spellings (what `Display` writes), any case,
+/// `DELETED` (sent when an instance is removed on reload) for `STOP`, and [`RX_LOWER_PRI`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateArg {
+    /// A VRRP state, as [`VrrpState::parse`] reads it.
+    Vrrp(VrrpState),
+    /// keepalived's `notify_master_rx_lower_pri` hook: a MASTER event that re-asserts the cloud.
+    MasterRxLowerPri,
+}
+
+impl StateArg {
+    /// The state recorded: `MASTER` for [`StateArg::MasterRxLowerPri`].
+    pub fn state(self) -> VrrpState {
+        match self {
+            StateArg::Vrrp(s) => s,
+            StateArg::MasterRxLowerPri => VrrpState::Master,
+        }
+    }
+}
+
+impl clap::ValueEnum for StateArg {
     fn value_variants<'a>() -> &'a [Self] {
         &[
-            VrrpState::Master,
-            VrrpState::Backup,
-            VrrpState::Fault,
-            VrrpState::Stop,
+            StateArg::Vrrp(VrrpState::Master),
+            StateArg::Vrrp(VrrpState::Backup),
+            StateArg::Vrrp(VrrpState::Fault),
+            StateArg::Vrrp(VrrpState::Stop),
+            StateArg::MasterRxLowerPri,
         ]
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let v = clap::builder::PossibleValue::new(self.as_str());
         Some(match self {
-            VrrpState::Stop => v.alias("DELETED"),
-            _ => v,
+            StateArg::Vrrp(VrrpState::Stop) => {
+                clap::builder::PossibleValue::new(VrrpState::Stop.as_str()).alias("DELETED")
+            }
+            StateArg::Vrrp(s) => clap::builder::PossibleValue::new(s.as_str()),
+            StateArg::MasterRxLowerPri => clap::builder::PossibleValue::new(RX_LOWER_PRI),
         })
     }
 }
 
+/// keepalived's `notify_master_rx_lower_pri` event: this MASTER received an advert with a
+/// lower priority, so a peer was briefly master and its notify may have moved the cloud.
+/// keepalived runs that hook with no arguments of its own (vrrp_notify.c `send_event_notify`),
+/// so the hook line names the state: `notify_master_rx_lower_pri "/usr/local/bin/havip notify
+/// --state MASTER_RX_LOWER_PRI --vip NAME"`. It is handled as a MASTER event (a repeated MASTER
+/// keeps its transition time): the MASTER procedure runs again and re-asserts the cloud.
+pub const RX_LOWER_PRI: &str = "MASTER_RX_LOWER_PRI";
+
 fn parse_state(s: &str) -> Result<VrrpState, UsageError> {
+    if s.eq_ignore_ascii_case(RX_LOWER_PRI) {
+        return Ok(VrrpState::Master);
+    }
     VrrpState::parse(s).ok_or_else(|| {
         UsageError(format!(
-            "notify: unknown state {}; keepalived passes MASTER, BACKUP, FAULT or STOP",
+            "notify: unknown state {}; keepalived passes MASTER, BACKUP, FAULT or STOP (or MASTER_RX_LOWER_PRI)",
             clip_quoted(s)
         ))
     })
+}
+
+/// What started this run: `rx-lower-pri` for [`RX_LOWER_PRI`], else `notify`.
+pub fn trigger(a: &Args) -> Trigger {
+    let rx_lower_pri = match a.state {
+        Some(s) => s == StateArg::MasterRxLowerPri,
+        None => a
+            .keepalived
+            .get(2)
+            .is_some_and(|s| s.eq_ignore_ascii_case(RX_LOWER_PRI)),
+    };
+    if rx_lower_pri {
+        Trigger::RxLowerPri
+    } else {
+        Trigger::Notify
+    }
 }
 
 /// Validates the arguments (no I/O): exit 2 on anything malformed.
@@ -94,7 +143,7 @@ pub fn parse_event(a: &Args) -> Result<Event, UsageError> {
         (None, []) => Err(UsageError(
             "notify: missing arguments: expected TYPE NAME STATE [PRIORITY] (as keepalived passes them) or --state STATE".into(),
         )),
-        (Some(s), []) => Ok(Event::Explicit(a.vip.clone(), *s)),
+        (Some(s), []) => Ok(Event::Explicit(a.vip.clone(), s.state())),
         (None, args) => {
             if a.vip.is_some() {
                 return Err(UsageError(
@@ -177,7 +226,7 @@ pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         engine,
         vips,
         ev.state(),
-        Trigger::Notify,
+        trigger(args),
         args.dry_run,
         ctx.flags().deadline,
     )
@@ -189,10 +238,34 @@ pub async fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn rx_lower_pri_is_a_master_event_with_its_own_trigger() {
+        let hook = args(&[], Some("MASTER_RX_LOWER_PRI"), Some("iam"));
+        assert_eq!(
+            parse_event(&hook).unwrap(),
+            Event::Explicit(Some("iam".into()), VrrpState::Master)
+        );
+        assert_eq!(trigger(&hook), Trigger::RxLowerPri);
+        let generic = args(
+            &["INSTANCE", "VI_1", "MASTER_RX_LOWER_PRI", "100"],
+            None,
+            None,
+        );
+        assert_eq!(
+            parse_event(&generic).unwrap(),
+            Event::Instance("VI_1".into(), VrrpState::Master)
+        );
+        assert_eq!(trigger(&generic), Trigger::RxLowerPri);
+        assert_eq!(
+            trigger(&args(&["INSTANCE", "VI_1", "MASTER", "100"], None, None)),
+            Trigger::Notify
+        );
+    }
+
     fn args(pos: &[&str], state: Option<&str>, vip: Option<&str>) -> Args {
         Args {
             keepalived: pos.iter().map(|s| s.to_string()).collect(),
-            state: state.map(|s| <VrrpState as clap::ValueEnum>::from_str(s, true).unwrap()),
+            state: state.map(|s| <StateArg as clap::ValueEnum>::from_str(s, true).unwrap()),
             vip: vip.map(Into::into),
             dry_run: false,
         }
@@ -288,7 +361,7 @@ mod tests {
         let state = |s: &str| -> Result<Option<VrrpState>, clap::Error> {
             let cli = crate::cli::Cli::try_parse_from(["havip", "notify", "--state", s])?;
             match cli.command {
-                crate::cmd::Command::Notify(a) => Ok(a.state),
+                crate::cmd::Command::Notify(a) => Ok(a.state.map(StateArg::state)),
                 _ => unreachable!("notify parses as notify"),
             }
         };

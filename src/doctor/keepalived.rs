@@ -245,7 +245,7 @@ fn rx_lower_pri_check(vi: &Statement, group: Option<&Statement>) -> Check {
         None => Check::warn(
             "keepalived.rx_lower_pri",
             "notify_master_rx_lower_pri is not wired to havip: after a split brain heals, the MASTER does not re-assert the VIP in the cloud",
-            "add `notify_master_rx_lower_pri \"/usr/local/bin/havip takeover --vip NAME\"`, or run havip watch",
+            "add `notify_master_rx_lower_pri \"/usr/local/bin/havip notify --state MASTER_RX_LOWER_PRI --vip NAME\"`, or run havip watch",
         ),
     }
 }

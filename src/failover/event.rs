@@ -66,10 +66,10 @@ pub(crate) async fn handle_event(
     trigger: Trigger,
     dry_run: bool,
 ) -> Report {
-    let started = Instant::now();
-    let deadline = started + vip.deadline;
-    let vs = VipState::new(&engine.cfg.state_dir, &vip.name);
     if dry_run {
+        let started = Instant::now();
+        let deadline = started + vip.deadline;
+        let vs = VipState::new(&engine.cfg.state_dir, &vip.name);
         // Writes nothing, local state included: the plan is computed as if the event were new.
         let out = if state == VrrpState::Master {
             let since = match vs.read() {
@@ -89,33 +89,120 @@ pub(crate) async fn handle_event(
         return report(&vip, out, started.elapsed(), Vec::new());
     }
 
+    record(engine, vip, state, trigger).act().await
+}
+
+/// An event recorded (its sequence number taken) and not yet acted on. Recording is what
+/// orders events: a reader of keepalived's FIFO records each line in order, then lets the runs
+/// go, and the newest recorded event wins exactly as with concurrent notify processes.
+pub struct Recorded {
+    engine: Arc<Engine>,
+    vip: VipConfig,
+    vs: VipState,
+    rec: EventRecord,
+    recorded: bool,
+    run: Run,
+}
+
+/// Records `state` for `vip` now (the deadline starts here); [`Recorded::act`] does the rest.
+///
+/// Local bookkeeping never stops the cloud from following keepalived: when the state directory
+/// cannot be written (a full disk, a read-only mount), the event is kept in memory, the run
+/// goes on without the guarantees the files give (ordering against other handlers), and the
+/// trouble is reported, alerted and reflected in the exit status.
+pub fn record(engine: Arc<Engine>, vip: VipConfig, state: VrrpState, trigger: Trigger) -> Recorded {
+    let started = Instant::now();
+    let vs = VipState::new(&engine.cfg.state_dir, &vip.name);
     let run = Run {
         id: super::run_id(),
         trigger,
         started,
-        deadline,
+        deadline: started + vip.deadline,
         trouble: Arc::new(LocalTrouble::default()),
     };
-    match serialized(&engine, &vip, &vs, state, &run).await {
+    let (rec, recorded) = match vs.record(state, trigger.as_str()) {
+        Ok(r) => (r, true),
+        Err(e) => {
+            run.trouble.note(format!(
+                "cannot record the event (acting on it in memory): {e}"
+            ));
+            let prev = vs.read().ok().flatten();
+            let rec = EventRecord::after(prev.as_ref(), state, trigger.as_str(), Utc::now());
+            (rec, false)
+        }
+    };
+    Recorded {
+        engine,
+        vip,
+        vs,
+        rec,
+        recorded,
+        run,
+    }
+}
+
+impl Recorded {
+    /// The event's sequence number (`None`: kept in memory only).
+    pub fn seq(&self) -> Option<u64> {
+        self.recorded.then_some(self.rec.seq)
+    }
+
+    /// Lock → re-read → act only if still the newest event → journal → alert.
+    pub async fn act(self) -> Report {
+        let Recorded {
+            engine,
+            vip,
+            vs,
+            rec,
+            recorded,
+            run,
+        } = self;
+        let state = rec.state;
+        let ending = act(&engine, &vip, &vs, rec, recorded, &run, recorded).await;
+        close(&engine, &vip, &run, state, ending).await
+    }
+}
+
+/// Re-asserts the MASTER procedure for the event keepalived last reported, without recording
+/// a new one (`havip watch`'s repair): the run acts for that event, under its lock, and stops
+/// before its next write as soon as a newer event is recorded (a BACKUP that arrives mid-repair
+/// wins). `None` when the state file does not say MASTER: there is nothing to act for, and a
+/// watcher must never write on its own authority.
+pub async fn reassert(engine: Arc<Engine>, vip: VipConfig, trigger: Trigger) -> Option<Report> {
+    let started = Instant::now();
+    let vs = VipState::new(&engine.cfg.state_dir, &vip.name);
+    let rec = match vs.read() {
+        Ok(Some(rec)) if rec.state == VrrpState::Master => rec,
+        _ => return None,
+    };
+    let run = Run {
+        id: super::run_id(),
+        trigger,
+        started,
+        deadline: started + vip.deadline,
+        trouble: Arc::new(LocalTrouble::default()),
+    };
+    let state = rec.state;
+    let ending = act(&engine, &vip, &vs, rec, true, &run, false).await;
+    Some(close(&engine, &vip, &run, state, ending).await)
+}
+
+/// Journals and alerts an ending: the one place an event's run is closed.
+async fn close(
+    engine: &Engine,
+    vip: &VipConfig,
+    run: &Run,
+    state: VrrpState,
+    ending: Ending,
+) -> Report {
+    match ending {
         Ending::Journaled {
             seq,
             out,
             calls,
             interrupted,
-        } => {
-            finish(
-                &engine,
-                &vip,
-                &run,
-                Some(state),
-                seq,
-                out,
-                calls,
-                interrupted,
-            )
-            .await
-        }
-        Ending::Superseded { rec, out } => finish_quiet(&engine, &vip, &run, &rec, out),
+        } => finish(engine, vip, run, Some(state), seq, out, calls, interrupted).await,
+        Ending::Superseded { rec, out } => finish_quiet(engine, vip, run, &rec, out),
     }
 }
 
@@ -144,32 +231,21 @@ impl Ending {
     }
 }
 
-/// Record → lock → re-read → act only if still the newest event (latest wins; never two
-/// mutations in flight for one VIP).
-///
-/// Local bookkeeping never stops the cloud from following keepalived: when the state directory
-/// cannot be written (a full disk, a read-only mount), the event is kept in memory, the run
-/// goes on without the guarantees the files give (ordering against other handlers), and the
-/// trouble is reported, alerted and reflected in the exit status.
-async fn serialized(
+/// Lock → re-read → act only if `rec` is still the newest event (latest wins; never two
+/// mutations in flight for one VIP) → find interrupted runs. A
+/// recorded event (`recorded`) guards every write; one kept in memory acts alone. `fresh`: this
+/// run recorded the event (a new transition is reported as a switch even without writes).
+async fn act(
     engine: &Engine,
     vip: &VipConfig,
     vs: &VipState,
-    state: VrrpState,
+    rec: EventRecord,
+    recorded: bool,
     run: &Run,
+    fresh: bool,
 ) -> Ending {
     let trouble = &run.trouble;
-    let (rec, recorded) = match vs.record(state, run.trigger.as_str()) {
-        Ok(r) => (r, true),
-        Err(e) => {
-            trouble.note(format!(
-                "cannot record the event (acting on it in memory): {e}"
-            ));
-            let prev = vs.read().ok().flatten();
-            let rec = EventRecord::after(prev.as_ref(), state, run.trigger.as_str(), Utc::now());
-            (rec, false)
-        }
-    };
+    let state = rec.state;
     let seq = recorded.then_some(rec.seq);
     let lock = {
         let vs = vs.clone();
@@ -230,7 +306,7 @@ async fn serialized(
         let cx = Cx::new(&engine.client, run.deadline, guard_seq, Some(calls.clone()));
         let mut out = promote(engine, vip, since, &cx, false).await;
         // A fresh transition is a switch even when keepalived's ARP had already moved the HAVIP.
-        if out.verdict == Verdict::Confirmed && is_new_transition(&rec) {
+        if fresh && out.verdict == Verdict::Confirmed && is_new_transition(&rec) {
             out.changed = true;
         }
         (out, calls.take())

@@ -21,7 +21,7 @@ pub mod private_ip;
 pub mod vip;
 
 pub use engine::{Engine, Report, Trigger};
-pub(crate) use event::handle_events;
+pub(crate) use event::{handle_events, reassert, record};
 pub use holder::{Details, EipDetails, Holder, Seat};
 pub(crate) use planned::{planned_failover, FailoverOpts};
 
