@@ -29,6 +29,20 @@ pub struct Run {
     pub trouble: Arc<LocalTrouble>,
 }
 
+impl Run {
+    /// A run starting now, with `budget` (the VIP's deadline) to finish in.
+    pub fn starting(trigger: Trigger, budget: Duration) -> Run {
+        let started = Instant::now();
+        Run {
+            id: super::run_id(),
+            trigger,
+            started,
+            deadline: started + budget,
+            trouble: Arc::new(LocalTrouble::default()),
+        }
+    }
+}
+
 pub fn report(vip: &VipConfig, out: Outcome, elapsed: Duration, local: Vec<String>) -> Report {
     Report {
         vip: vip.name.clone(),

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::ending::{finish, finish_quiet, report, Run};
 use super::engine::{Engine, Report, Trigger};
 use super::vip::promote;
-use super::{CallLog, Cx, LocalTrouble, Outcome, WriteJournal};
+use super::{CallLog, Cx, Outcome, WriteJournal};
 use crate::config::VipConfig;
 use crate::journal::{CallEntry, JournalRecord, Verdict};
 use crate::state::{EventRecord, LockError, VipState, VrrpState};
@@ -111,15 +111,8 @@ pub struct Recorded {
 /// goes on without the guarantees the files give (ordering against other handlers), and the
 /// trouble is reported, alerted and reflected in the exit status.
 pub fn record(engine: Arc<Engine>, vip: VipConfig, state: VrrpState, trigger: Trigger) -> Recorded {
-    let started = Instant::now();
     let vs = VipState::new(&engine.cfg.state_dir, &vip.name);
-    let run = Run {
-        id: super::run_id(),
-        trigger,
-        started,
-        deadline: started + vip.deadline,
-        trouble: Arc::new(LocalTrouble::default()),
-    };
+    let run = Run::starting(trigger, vip.deadline);
     let (rec, recorded) = match vs.record(state, trigger.as_str()) {
         Ok(r) => (r, true),
         Err(e) => {
@@ -169,19 +162,12 @@ impl Recorded {
 /// wins). `None` when the state file does not say MASTER: there is nothing to act for, and a
 /// watcher must never write on its own authority.
 pub async fn reassert(engine: Arc<Engine>, vip: VipConfig, trigger: Trigger) -> Option<Report> {
-    let started = Instant::now();
     let vs = VipState::new(&engine.cfg.state_dir, &vip.name);
     let rec = match vs.read() {
         Ok(Some(rec)) if rec.state == VrrpState::Master => rec,
         _ => return None,
     };
-    let run = Run {
-        id: super::run_id(),
-        trigger,
-        started,
-        deadline: started + vip.deadline,
-        trouble: Arc::new(LocalTrouble::default()),
-    };
+    let run = Run::starting(trigger, vip.deadline);
     let state = rec.state;
     let ending = act(&engine, &vip, &vs, rec, true, &run, false).await;
     Some(close(&engine, &vip, &run, state, ending).await)

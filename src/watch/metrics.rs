@@ -210,11 +210,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn record(action: &str, outcome: Result<(), String>) -> CallRecord {
-        let outcome = match outcome {
-            Ok(()) => crate::cloud::CallOutcome::Ok,
-            Err(code) => crate::cloud::CallOutcome::Failed(code),
-        };
+    fn record(action: &str, outcome: crate::cloud::CallOutcome) -> CallRecord {
         CallRecord {
             service: "vpc".into(),
             action: action.into(),
@@ -240,8 +236,11 @@ mod tests {
         m.idle_eips.get_or_create(&v).set(0);
         m.clock_skew.set(-3);
         let obs = ApiObserver(m.clone());
-        obs.on_call(&record("DescribeHaVips", Ok(())));
-        obs.on_call(&record("DescribeHaVips", Err("InternalError".into())));
+        obs.on_call(&record("DescribeHaVips", crate::cloud::CallOutcome::Ok));
+        obs.on_call(&record(
+            "DescribeHaVips",
+            crate::cloud::CallOutcome::Failed("InternalError".into()),
+        ));
         let text = m.encode();
         for line in [
             "havip_is_master{vip=\"iam\"} 1",
