@@ -482,7 +482,7 @@ fn keepalived_broken_one_way_at_a_time() {
             2,
         ),
         (
-            "    notify_master_rx_lower_pri \"/usr/local/bin/havip takeover --vip iam\"\n",
+            "    notify_master_rx_lower_pri \"/usr/local/bin/havip notify --state MASTER_RX_LOWER_PRI --vip iam\"\n",
             "",
             "keepalived.rx_lower_pri[iam]=WARN",
             1,

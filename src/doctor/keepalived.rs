@@ -343,7 +343,7 @@ mod tests {
                 Status::Fail,
             ),
             (
-                "    notify_master_rx_lower_pri \"/usr/local/bin/havip takeover --vip iam\"\n",
+                "    notify_master_rx_lower_pri \"/usr/local/bin/havip notify --state MASTER_RX_LOWER_PRI --vip iam\"\n",
                 "",
                 "keepalived.rx_lower_pri",
                 Status::Warn,

@@ -151,7 +151,9 @@ impl Recorded {
             run,
         } = self;
         let state = rec.state;
-        let ending = act(&engine, &vip, &vs, rec, recorded, &run, recorded).await;
+        // This run recorded the event, on file or (state directory unusable) in memory: a new
+        // transition is fresh either way.
+        let ending = act(&engine, &vip, &vs, rec, recorded, &run, true).await;
         close(&engine, &vip, &run, state, ending).await
     }
 }
@@ -220,7 +222,7 @@ impl Ending {
 /// Lock → re-read → act only if `rec` is still the newest event (latest wins; never two
 /// mutations in flight for one VIP) → find interrupted runs. A
 /// recorded event (`recorded`) guards every write; one kept in memory acts alone. `fresh`: this
-/// run recorded the event (a new transition is reported as a switch even without writes).
+/// run recorded the event (on file or in memory) (a new transition is reported as a switch even without writes).
 async fn act(
     engine: &Engine,
     vip: &VipConfig,
