@@ -42,9 +42,8 @@ pub fn load(path: &Path) -> Result<(Vec<Statement>, Vec<PathBuf>), Error> {
     Ok((statements, loader.files))
 }
 
-/// Parses one text with no includes (an `include` in it is an error naming its line).
-pub fn parse_str(text: &str, name: &str) -> Result<Vec<Statement>, Error> {
-    let file: Arc<str> = Arc::from(name);
+/// The tokens of one file's `text`, each with its file and line.
+fn locate(text: &str, file: Arc<str>) -> Result<Vec<Located>, Error> {
     let tokens = tokenize(text).map_err(|e| Error::Syntax {
         at: Location {
             file: file.clone(),
@@ -52,7 +51,7 @@ pub fn parse_str(text: &str, name: &str) -> Result<Vec<Statement>, Error> {
         },
         message: e.message,
     })?;
-    let located: Vec<Located> = tokens
+    Ok(tokens
         .into_iter()
         .map(|t| {
             let at = Location {
@@ -61,7 +60,12 @@ pub fn parse_str(text: &str, name: &str) -> Result<Vec<Statement>, Error> {
             };
             (t.token, at)
         })
-        .collect();
+        .collect())
+}
+
+/// Parses one text with no includes (an `include` in it is an error naming its line).
+pub fn parse_str(text: &str, name: &str) -> Result<Vec<Statement>, Error> {
+    let located = locate(text, Arc::from(name))?;
     if let Some(at) = include_sites(&located).first() {
         return Err(Error::Syntax {
             at: located[*at].1.clone(),
@@ -114,23 +118,7 @@ impl Loader {
         self.files.push(path.to_path_buf());
         let name: Arc<str> = Arc::from(path.display().to_string());
         let text = String::from_utf8_lossy(&bytes);
-        let tokens = tokenize(&text).map_err(|e| Error::Syntax {
-            at: Location {
-                file: name.clone(),
-                line: e.line,
-            },
-            message: e.message,
-        })?;
-        let located: Vec<Located> = tokens
-            .into_iter()
-            .map(|t| {
-                let at = Location {
-                    file: name.clone(),
-                    line: t.line,
-                };
-                (t.token, at)
-            })
-            .collect();
+        let located = locate(&text, name)?;
         self.stack.push(canonical);
         let result = self.splice(path, located, out);
         self.stack.pop();
