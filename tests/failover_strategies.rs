@@ -11,72 +11,13 @@ use support::bin::*;
 use support::sim::*;
 use tcsim::testing::SimHandle;
 
-/// The seed's secondary private IP (on node .20's ENI).
-const SECONDARY: &str = "10.0.4.98";
-
-fn private_ip_config(url: &str, instance: &str, eni: Option<&str>) -> String {
-    let eni = eni
-        .map(|e| format!("eni_id = \"{e}\"\n"))
-        .unwrap_or_default();
-    format!(
-        r#"endpoint = "{url}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "{instance}"
-{eni}
-[[vip]]
-name = "app"
-vrrp_instance = "VI_2"
-strategy = "private-ip"
-private_ip = "{SECONDARY}"
-deadline = "20s"
-"#
-    )
-}
-
-fn eip_config(url: &str, instance: &str, private_ip: &str) -> String {
-    format!(
-        r#"endpoint = "{url}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "{instance}"
-
-[[vip]]
-name = "pub"
-vrrp_instance = "VI_3"
-strategy = "eip"
-eip = "106.52.252.140"
-private_ip = "{private_ip}"
-deadline = "20s"
-"#
-    )
-}
-
-fn eni_of_ip(ctl: &Ctl, ip: &str) -> Vec<String> {
-    ctl.state()["enis"]
-        .as_array()
-        .map(|enis| {
-            enis.iter()
-                .filter(|e| {
-                    e["private_ips"]
-                        .as_array()
-                        .is_some_and(|ips| ips.iter().any(|p| p["ip"] == ip))
-                })
-                .filter_map(|e| e["id"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn private_ip_promotion_second_run_and_dry_run() {
     let sim = SimHandle::start("seed");
     let ctl = Ctl(&sim);
     // ENI discovered from the metadata MAC and DescribeNetworkInterfaces.
     let node = Node::new(&sim, NODE21, &private_ip_config(&sim.url(), NODE21, None));
-    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
+    assert_eq!(enis_with(&ctl, SECONDARY), vec!["eni-iam00020"]);
     ctl.clear_requests();
 
     let d = node.run(&["notify", "--dry-run", "INSTANCE", "VI_2", "MASTER", "100"]);
@@ -88,7 +29,7 @@ fn private_ip_promotion_second_run_and_dry_run() {
         d.stdout
     );
     assert!(ctl.writes().is_empty());
-    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
+    assert_eq!(enis_with(&ctl, SECONDARY), vec!["eni-iam00020"]);
 
     let r = node.run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"]);
     r.assert_code(0);
@@ -98,7 +39,7 @@ fn private_ip_promotion_second_run_and_dry_run() {
         "{}",
         r.stdout
     );
-    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00021"]);
+    assert_eq!(enis_with(&ctl, SECONDARY), vec!["eni-iam00021"]);
     assert_eq!(ctl.writes(), vec!["MigratePrivateIpAddress"]);
     // Confirmed by reading the ENIs back after the task.
     let actions: Vec<String> = ctl
@@ -144,7 +85,7 @@ fn regression_one_failed_migrate_task_is_retried_within_the_deadline() {
     r.assert_code(0);
     assert!(r.stdout.contains("CONFIRMED"), "{}", r.stdout);
     assert!(r.stdout.contains("retried failure"), "{}", r.stdout);
-    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00021"]);
+    assert_eq!(enis_with(&ctl, SECONDARY), vec!["eni-iam00021"]);
     let migrations = ctl
         .requests()
         .into_iter()
@@ -172,7 +113,7 @@ fn private_ip_task_that_keeps_failing_is_a_clear_failure() {
     ]);
     r.assert_code(1);
     assert!(r.stderr.contains("migrating 10.0.4.98"), "{}", r.stderr);
-    assert_eq!(eni_of_ip(&ctl, SECONDARY), vec!["eni-iam00020"]);
+    assert_eq!(enis_with(&ctl, SECONDARY), vec!["eni-iam00020"]);
     assert_eq!(node.alerts().last().unwrap()["kind"], "failure");
 }
 

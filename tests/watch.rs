@@ -17,65 +17,7 @@ use support::daemon::{Daemon, PATIENCE};
 use support::sim::*;
 use tcsim::testing::SimHandle;
 
-/// The seed's idle EIP, used by the `eip` strategy.
-const PUB_EIP: &str = "106.52.252.140";
 const PUB_EIP_ID: &str = "eip-idle0001";
-/// The seed's secondary private IP (on node .20's ENI).
-const SECONDARY: &str = "10.0.4.98";
-
-fn eip_config(url: &str, instance: &str, private_ip: &str) -> String {
-    format!(
-        r#"endpoint = "{url}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "{instance}"
-
-[[vip]]
-name = "pub"
-vrrp_instance = "VI_3"
-strategy = "eip"
-eip = "{PUB_EIP}"
-private_ip = "{private_ip}"
-deadline = "20s"
-"#
-    )
-}
-
-fn private_ip_config(url: &str, instance: &str, eni: &str) -> String {
-    format!(
-        r#"endpoint = "{url}"
-region = "ap-guangzhou"
-
-[node]
-instance_id = "{instance}"
-eni_id = "{eni}"
-
-[[vip]]
-name = "app"
-vrrp_instance = "VI_2"
-strategy = "private-ip"
-private_ip = "{SECONDARY}"
-deadline = "20s"
-"#
-    )
-}
-
-fn enis_with(ctl: &Ctl, ip: &str) -> Vec<String> {
-    ctl.state()["enis"]
-        .as_array()
-        .map(|enis| {
-            enis.iter()
-                .filter(|e| {
-                    e["private_ips"]
-                        .as_array()
-                        .is_some_and(|ips| ips.iter().any(|p| p["ip"] == ip))
-                })
-                .filter_map(|e| e["id"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn watch_runs(node: &Node) -> Vec<serde_json::Value> {
     node.journal()
@@ -124,12 +66,12 @@ fn private_ip_moved_by_a_brief_master_is_migrated_back() {
     let n21 = Node::new(
         &sim,
         NODE21,
-        &private_ip_config(&sim.url(), NODE21, "eni-iam00021"),
+        &private_ip_config(&sim.url(), NODE21, Some("eni-iam00021")),
     );
     let n20 = Node::new(
         &sim,
         NODE20,
-        &private_ip_config(&sim.url(), NODE20, "eni-iam00020"),
+        &private_ip_config(&sim.url(), NODE20, Some("eni-iam00020")),
     );
     n21.run(&["notify", "INSTANCE", "VI_2", "MASTER", "100"])
         .assert_code(0);

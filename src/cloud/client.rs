@@ -384,29 +384,23 @@ impl Client {
         let mut skew_corrected: Option<i64> = None;
         let mut token_refreshed = false;
         let mut last: Option<Error> = None;
+        let expired = |attempts: u32, last: Option<Error>| {
+            let last = last.map(Box::new);
+            let e = Error::DeadlineExceeded {
+                budget,
+                attempts,
+                last,
+            };
+            (Err(e), attempts)
+        };
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return (
-                    Err(Error::DeadlineExceeded {
-                        budget,
-                        attempts,
-                        last: last.map(Box::new),
-                    }),
-                    attempts,
-                );
+                return expired(attempts, last);
             }
             if let Some(limit) = &self.rate_limit {
                 if !limit.until_ready_by(deadline).await {
-                    let last = last.map(Box::new);
-                    return (
-                        Err(Error::DeadlineExceeded {
-                            budget,
-                            attempts,
-                            last,
-                        }),
-                        attempts,
-                    );
+                    return expired(attempts, last);
                 }
             }
             let now = Instant::now();
@@ -435,14 +429,7 @@ impl Client {
             if per_request < cfg.request_timeout && error.is_timed_out() && last.is_some() {
                 // The deadline, not the server, cut this attempt short: the news is the deadline,
                 // and the last answer the server gave (e.g. RequestLimitExceeded) says why.
-                return (
-                    Err(Error::DeadlineExceeded {
-                        budget,
-                        attempts,
-                        last: last.map(Box::new),
-                    }),
-                    attempts,
-                );
+                return expired(attempts, last);
             }
             let class = error.class();
             tracing::debug!(action, attempt = attempts, class = class.as_str(), error = %error, "attempt failed");
@@ -485,14 +472,7 @@ impl Client {
             }
             let wait = retry.backoff(class, attempts, rand::random::<f64>());
             if Instant::now() + wait >= deadline {
-                return (
-                    Err(Error::DeadlineExceeded {
-                        budget,
-                        attempts,
-                        last: Some(Box::new(error)),
-                    }),
-                    attempts,
-                );
+                return expired(attempts, Some(error));
             }
             tracing::debug!(action, wait_ms = wait.as_millis() as u64, "retrying");
             last = Some(error);

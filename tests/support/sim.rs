@@ -31,6 +31,70 @@ pub fn minimal_config(url: &str, instance: &str, extra: &str) -> String {
     format!("{text}{extra}")
 }
 
+/// The seed's idle EIP, used by the `eip` strategy.
+pub const PUB_EIP: &str = "106.52.252.140";
+/// The seed's secondary private IP (on node .20's ENI), used by the `private-ip` strategy.
+pub const SECONDARY: &str = "10.0.4.98";
+
+/// A `private-ip` VIP (`app`, `VI_2`) moving [`SECONDARY`]; `eni` pins this node's ENI.
+pub fn private_ip_config(url: &str, instance: &str, eni: Option<&str>) -> String {
+    let eni = eni
+        .map(|e| format!("eni_id = \"{e}\"\n"))
+        .unwrap_or_default();
+    format!(
+        r#"endpoint = "{url}"
+region = "ap-guangzhou"
+
+[node]
+instance_id = "{instance}"
+{eni}
+[[vip]]
+name = "app"
+vrrp_instance = "VI_2"
+strategy = "private-ip"
+private_ip = "{SECONDARY}"
+deadline = "20s"
+"#
+    )
+}
+
+/// An `eip` VIP (`pub`, `VI_3`) moving [`PUB_EIP`] onto `private_ip`.
+pub fn eip_config(url: &str, instance: &str, private_ip: &str) -> String {
+    format!(
+        r#"endpoint = "{url}"
+region = "ap-guangzhou"
+
+[node]
+instance_id = "{instance}"
+
+[[vip]]
+name = "pub"
+vrrp_instance = "VI_3"
+strategy = "eip"
+eip = "{PUB_EIP}"
+private_ip = "{private_ip}"
+deadline = "20s"
+"#
+    )
+}
+
+/// The ENIs tcsim shows carrying private IP `ip`.
+pub fn enis_with(ctl: &Ctl, ip: &str) -> Vec<String> {
+    ctl.state()["enis"]
+        .as_array()
+        .map(|enis| {
+            enis.iter()
+                .filter(|e| {
+                    e["private_ips"]
+                        .as_array()
+                        .is_some_and(|ips| ips.iter().any(|p| p["ip"] == ip))
+                })
+                .filter_map(|e| e["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One node of the deployment: a tcsim URL, a state dir and a config file in a temp dir.
 pub struct Node {
     pub dir: tempfile::TempDir,
