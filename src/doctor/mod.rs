@@ -226,7 +226,7 @@ pub async fn run(ctx: &Context, opts: &Options) -> Report {
             report.push(Check::fail(
                 "config",
                 crate::error_chain::error_chain(&e),
-                "fix the named key (`havip config check` shows the whole file)",
+                "fix what the message names: the file's path (`--config`, `HAVIP_CONFIG`) or the key at that line (`havip config check` shows the whole file)",
             ));
             return report;
         }
