@@ -31,7 +31,9 @@ PY=/usr/bin/python3
 
 # The scenes after the baseline, in order (each one function in lib/scenes.sh).
 SCENES=(scene_master_stops scene_service_fails scene_service_back scene_planned
-	scene_split_brain scene_cloud_trouble)
+	scene_split_brain scene_false_master scene_cloud_trouble scene_cvm_stopped)
+# havip watch's look interval: its default (havip-watch.service passes no --interval).
+WATCH_INTERVAL=5
 [ -z "${HAVIP_LAB_SCENES:-}" ] || read -r -a SCENES <<<"$HAVIP_LAB_SCENES"
 
 for f in common net cloud nodes client scenes; do
@@ -82,9 +84,8 @@ if [ -z "${HAVIP_LAB_NO_BUILD:-}" ]; then
 	[ "$PROFILE" = release ] && flag=(--release)
 	(cd "$ROOT" && $CARGO build --quiet "${flag[@]}" -p havip -p tcsim --bins) || fail "cargo build"
 fi
-HAVIP="$ROOT/target/$PROFILE/havip"
 TCSIM="$ROOT/target/$PROFILE/tcsim"
-if [ ! -x "$HAVIP" ] || [ ! -x "$TCSIM" ]; then fail "havip/tcsim not found in target/$PROFILE"; fi
+if [ ! -x "$ROOT/target/$PROFILE/havip" ] || [ ! -x "$TCSIM" ]; then fail "havip/tcsim not found in target/$PROFILE"; fi
 "$TCSIM" --help | grep -q -- '--eip-dataplane' || fail "this tcsim has no --eip-dataplane"
 
 # --- lab state and cleanup ------------------------------------------------------------------
@@ -100,17 +101,20 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+use_package
 setup_network
 start_cloud
 setup_nodes
 scene_baseline
+expect_status_ok
 audit_routes
 for scene in "${SCENES[@]}"; do
 	declare -F "$scene" >/dev/null || fail "no scene $scene"
 	"$scene"
+	expect_status_ok
 	audit_routes
 done
-ok "after every scene: no namespace routes anywhere but the lab's bridge and links"
+ok "after every scene: havip status OK on both nodes; no namespace routes anywhere but the lab's bridge and links"
 
 # --- journals and the timing table ------------------------------------------------------------
 for n in 1 2; do

@@ -15,6 +15,9 @@ logs it leaves in the lab directory:
 usage: timing.py LAB_DIR OUT_JSON. Prints the table; writes the same rows as JSON.
        timing.py --self-test: checks the outage arithmetic on made-up probes (the lab runs it
        first).
+       timing.py --who-repaired LAB_DIR NODE MARK T_NS: after a false master fell back at T_NS,
+       when tcsim shows the HAVIP back with NODE and which of NODE's journal records after line
+       MARK (rx-lower-pri, watch) re-asserted it.
        timing.py --check-confirmed LAB_DIR NODE MARK: exits 1 when a CONFIRMED MASTER record of
        NODE's journal after line MARK was written while tcsim's last move of the HAVIP before
        it was to another node (or there was none): a success the cloud never showed.
@@ -49,8 +52,8 @@ def lines(path):
         return []
 
 
-def first_after(times, t0):
-    later = [t for t in times if t >= t0]
+def first_after(times, t0, t1=None):
+    later = [t for t in times if t >= t0 and (t1 is None or t <= t1)]
     return min(later) if later else None
 
 
@@ -101,6 +104,37 @@ def moves(lab, node):
     return [t for t, who in all_moves(lab) if who == node]
 
 
+def who_repaired(lab, node, mark, t_back):
+    """After a false master fell back at t_back (ns): when tcsim's log shows the HAVIP back with
+    node (the real master), and node's journal records after line mark of the re-assertions:
+    keepalived's notify_master_rx_lower_pri hook and havip watch's repairs, each with its time,
+    verdict and plan. One line each."""
+    back = first_after(moves(lab, node), t_back)
+    print(f"tcsim: the HAVIP moved back to {node} by its announcement "
+          + (f"{ms(back - t_back):+d} ms after the fall-back" if back else "(no move logged)"))
+    runs = []
+    for l in lines(f"{lab}/{node}/state/journal.jsonl")[mark:]:
+        try:
+            r = json.loads(l)
+        except ValueError:
+            continue
+        if r.get("trigger") in ("rx-lower-pri", "watch") and r.get("time"):
+            t = ns_of(r["time"])
+            plan = "; ".join(r.get("plan") or []) or "-"
+            writes = sum(1 for c in r.get("calls") or [] if c.get("mutating"))
+            runs.append((t, r["trigger"], str(r.get("verdict", "")).upper(), plan))
+            print(f"{r['trigger']}: ended {ms(t - t_back):+d} ms after the fall-back, "
+                  f"{runs[-1][2]}, {writes} cloud write(s), plan: {plan}")
+    if not runs:
+        print("no rx-lower-pri or watch run")
+    elif back and all(p.startswith("nothing to do") for _, _, _, p in runs):
+        print(f"so: keepalived's own gratuitous ARP on {node} moved it back; "
+              + " and ".join(sorted({k for _, k, _, _ in runs})) + " confirmed it")
+    else:
+        first = min(runs)
+        print(f"so: {first[1]} re-asserted it ({first[2]})")
+
+
 def check_confirmed(lab, node, mark):
     history = all_moves(lab)
     for k in confirmations(lab, node, mark):
@@ -113,11 +147,12 @@ def check_confirmed(lab, node, mark):
 
 
 def outage(probes, t0, t1):
-    """Sum of the failure runs that end in [t0, t1], each from the last answer before it (or t0)
-    to the first answer after it; None when the client was never answered again."""
+    """Sum of the failure runs that end in [t0, t1] or are still going at t1, each from the last
+    answer before it (or t0) to the first answer after it; None when the client was never
+    answered again."""
     total, last_ok, failing = 0, None, False
     for t, ok in probes:
-        if t > t1:
+        if t > t1 and not failing:
             break
         if ok:
             if failing and t >= t0:
@@ -145,10 +180,10 @@ def main(lab, out_path):
     rows = []
     for i, (scene, t0, node, t_end, note) in enumerate(switches):
         t0, t_end = int(t0), int(t_end)
-        d = first_after(notify_masters(lab, node), t0)
-        c = first_after(moves(lab, node), t0)
+        d = first_after(notify_masters(lab, node), t0, t_end)
+        c = first_after(moves(lab, node), t0, t_end)
         runs = dict(confirmed_runs(lab, node))
-        k = first_after(list(runs), t0)
+        k = first_after(list(runs), t0, t_end)
         row = {
             "scene": scene,
             "to": node,
@@ -196,7 +231,8 @@ def self_test():
         ([(-100, bad), (0, bad), (100, ok)], 0, 300, 100),  # already failing at the fault: from it
         ([(0, ok), (50, bad), (100, ok), (150, bad), (250, ok)], 0, 300, 100 + 150),  # two runs
         ([(0, ok), (50, bad)], 0, 300, None),  # never answered again
-        ([(0, ok), (50, bad), (400, ok)], 0, 300, None),  # answered only after the window
+        ([(0, ok), (50, bad), (400, ok)], 0, 300, 400),  # still failing at the window's end
+        ([(0, ok), (50, bad), (100, ok), (400, bad), (500, ok)], 0, 300, 100),  # a later run: not this one's
     ]
     for probes, t0, t1, want in cases:
         got = outage(probes, t0, t1)
@@ -211,6 +247,8 @@ if __name__ == "__main__":
         sys.exit(self_test())
     if len(sys.argv) == 5 and sys.argv[1] == "--check-confirmed":
         sys.exit(check_confirmed(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    if len(sys.argv) == 6 and sys.argv[1] == "--who-repaired":
+        sys.exit(who_repaired(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2])

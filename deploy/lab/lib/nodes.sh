@@ -11,6 +11,39 @@ declare -A NODE_INS=([1]=ins-iam00020 [2]=ins-iam00021)
 declare -A NODE_ENI=([1]=eni-iam00020 [2]=eni-iam00021)
 API_HOST=iam.api.marmotedu.com
 
+# What the nodes install: the Debian package `make deb` built (target/debian/havip_*.deb, the
+# newest; HAVIP_LAB_DEB=FILE names one, HAVIP_LAB_DEB=none skips it), extracted with dpkg-deb
+# into $LAB/pkg: its /usr/bin/havip, keepalived configs, nginx config and havip-watch.service.
+# Without one, target/<profile>/havip and the files in deploy/. Sets HAVIP (the binary),
+# SHIPPED_BIN (the path the shipped files name), SHIPPED_DIR (the deploy/ tree as shipped),
+# WATCH_EXEC (havip-watch.service's ExecStart).
+use_package() {
+	local deb=${HAVIP_LAB_DEB:-} unit
+	if [ -z "$deb" ]; then
+		[ ! -d "$ROOT/target/debian" ] ||
+			deb=$(find "$ROOT/target/debian" -maxdepth 1 -name 'havip_*.deb' -printf '%T@ %p\n' |
+				sort -rn | head -n 1 | cut -d' ' -f2-)
+	fi
+	[ "$deb" != none ] || deb=''
+	if [ -n "$deb" ]; then
+		[ -f "$deb" ] || fail "HAVIP_LAB_DEB: no file $deb"
+		command -v dpkg-deb >/dev/null || fail "dpkg-deb is needed to use $deb"
+		dpkg-deb -x "$deb" "$LAB/pkg" || fail "dpkg-deb -x $deb"
+		HAVIP="$LAB/pkg/usr/bin/havip" SHIPPED_BIN=/usr/bin/havip
+		SHIPPED_DIR="$LAB/pkg/usr/share/doc/havip/examples"
+		unit="$LAB/pkg/usr/lib/systemd/system/havip-watch.service"
+		[ -x "$HAVIP" ] || fail "$deb has no usr/bin/havip"
+		say "havip from the package ${deb#"$ROOT"/} ($(dpkg-deb -f "$deb" Version), built $(date -u -r "$deb" '+%F %T UTC')): $("$HAVIP" --version)"
+	else
+		HAVIP="$ROOT/target/$PROFILE/havip" SHIPPED_BIN=/usr/local/bin/havip SHIPPED_DIR="$ROOT/deploy"
+		unit="$ROOT/deploy/systemd/havip-watch.service"
+		say "havip from target/$PROFILE (no package in target/debian; \`make deb\` builds one): $("$HAVIP" --version)"
+	fi
+	[ -f "$unit" ] || fail "$unit is missing"
+	WATCH_EXEC=$(sed -n 's/^ExecStart=//p' "$unit")
+	[ -n "$WATCH_EXEC" ] || fail "$unit has no ExecStart"
+}
+
 write_node() { # write_node N: havip.toml, the wrapper, keepalived.conf, nginx.conf
 	local n=$1 d="$LAB/node$1" src
 	mkdir -p "$d/state" "$d/nginx"
@@ -57,13 +90,13 @@ write_node() { # write_node N: havip.toml, the wrapper, keepalived.conf, nginx.c
 		exec "$HAVIP" "\$@"
 	EOT
 	chmod 0755 "$d/havip"
-	src="$ROOT/deploy/keepalived/keepalived-node$n.conf"
+	src="$SHIPPED_DIR/keepalived/keepalived-node$n.conf"
 	[ -f "$src" ] || fail "$src is missing"
-	sed -e "s#/usr/local/bin/havip#$d/havip#g" -e "s#/var/lib/havip#$d/state#g" "$src" >"$d/keepalived.conf"
+	sed -e "s#$SHIPPED_BIN#$d/havip#g" -e "s#/var/lib/havip#$d/state#g" "$src" >"$d/keepalived.conf"
 	for want in "$d/havip notify" "$d/havip check" "file $d/state/iam.drain"; do
 		grep -q "$want" "$d/keepalived.conf" || fail "$src: no '$want' after pointing it at the lab's node"
 	done
-	[ -f "$ROOT/deploy/nginx/iam.conf" ] || fail "deploy/nginx/iam.conf is missing"
+	[ -f "$SHIPPED_DIR/nginx/iam.conf" ] || fail "$SHIPPED_DIR/nginx/iam.conf is missing"
 	cat >"$d/nginx.conf" <<-EOT
 		# nginx on lab node$n: the deployment's iam.conf inside a minimal main file.
 		worker_processes 2;
@@ -78,7 +111,7 @@ write_node() { # write_node N: havip.toml, the wrapper, keepalived.conf, nginx.c
 		    fastcgi_temp_path $d/nginx/fastcgi;
 		    uwsgi_temp_path $d/nginx/uwsgi;
 		    scgi_temp_path $d/nginx/scgi;
-		    include $ROOT/deploy/nginx/iam.conf;
+		    include $SHIPPED_DIR/nginx/iam.conf;
 		}
 	EOT
 }
@@ -114,6 +147,25 @@ stop_keepalived() {
 	kill_pid "${PID[keepalived$1]}"
 	unset "PID[keepalived$1]"
 }
+# start_watch N: havip watch as havip-watch.service runs it (its ExecStart, with the node's
+# wrapper for the installed binary), in node N's namespace; its log in watch.log. Ready when
+# /healthz answers on 127.0.0.1:9797.
+start_watch() {
+	local n=$1 d="$LAB/node$1" cmd
+	read -r -a cmd <<<"$WATCH_EXEC"
+	[ "${cmd[0]}" = "$SHIPPED_BIN" ] || fail "havip-watch.service's ExecStart does not run $SHIPPED_BIN: $WATCH_EXEC"
+	cmd[0]="$d/havip"
+	echo "---- havip watch start $(date -u +%T) ----" >>"$d/watch.log"
+	ip netns exec "${NS[$n]}" "${cmd[@]}" >>"$d/watch.log" 2>&1 &
+	PID[watch$n]=$!
+	wait_until "$WAIT" "havip watch on node$n did not serve /healthz (see watch.log)" \
+		nsx "${NS[$n]}" curl -s --max-time 2 -o /dev/null http://127.0.0.1:9797/healthz
+	alive "watch$n"
+}
+stop_watch() {
+	kill_pid "${PID[watch$1]}"
+	unset "PID[watch$1]"
+}
 
 setup_nodes() {
 	local n out
@@ -133,6 +185,33 @@ setup_nodes() {
 		done
 		ok "node$n: stand-ins and nginx answer, havip check passes, havip discovers ${NODE_INS[$n]}/${NODE_ENI[$n]} (metadata.tencentyun.com, CAM role, TLS)"
 	done
+	for n in 1 2; do start_watch "$n"; done
+	ok "havip watch on both nodes, as havip-watch.service runs it: ${WATCH_EXEC#"${SHIPPED_BIN%havip}"}"
+}
+
+# status_code N: the exit code of `havip status` on node N (its output in status.out).
+status_code() {
+	local rc=0
+	nsx "${NS[$1]}" "$LAB/node$1/havip" status --events 0 >"$LAB/node$1/status.out" 2>&1 || rc=$?
+	echo "$rc"
+}
+status_is() { [ "$(status_code "$1")" = "$2" ]; }
+# expect_status_ok: havip status exits 0 (OK) on both nodes, within the bounded wait (a notify
+# or a watcher's look may still be settling when a scene ends).
+expect_status_ok() {
+	local n
+	for n in 1 2; do
+		wait_until "$WAIT" "havip status on node$n is not OK: $(cat "$LAB/node$n/status.out" 2>/dev/null | head -n 1)" \
+			status_is "$n" 0
+	done
+	ok "havip status: node1 $(head -n 1 "$LAB/node1/status.out" | cut -d'|' -f1)"
+	ok "havip status: node2 $(head -n 1 "$LAB/node2/status.out" | cut -d'|' -f1)"
+}
+# doctor_passes N: havip doctor (against the node's keepalived.conf) exits 0.
+doctor_passes() {
+	nsx "${NS[$1]}" "$LAB/node$1/havip" doctor --keepalived-conf "$LAB/node$1/keepalived.conf" \
+		>"$LAB/node$1/doctor.out" 2>&1 || fail "havip doctor on node$1: $(grep -E 'FAIL|WARN|rror' "$LAB/node$1/doctor.out" | head -n 20)"
+	ok "havip doctor on node$1: $(tail -n 1 "$LAB/node$1/doctor.out")"
 }
 
 has_vip() { ip -n "${NS[$1]}" -4 addr show dev eth0 | grep -q "inet $VIP/"; }

@@ -22,6 +22,8 @@ expect_holder() {
 	[[ $v == CONFIRMED* ]] || fail "node$n: havip $t MASTER ended: $v"
 	[ "$t" != notify ] || no_false_success "$n"
 	ok "node$n: havip $t MASTER: $v"
+	wait_until "$WAIT" "node$n's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[$n]}"
+	ok "node$n's switch alert reached the webhook receiver"
 	wait_until "$WAIT" "the client does not reach node$n's nginx through the EIP" client_gets "node$n"
 	ok "client $CLIENT_IP -> http://$EIP/ (EIP) -> node$n's nginx"
 }
@@ -61,6 +63,8 @@ scene_baseline() {
 	wait_until "$WAIT" "node1's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[1]}"
 	ok "node1's alert reached the webhook receiver in the cloud namespace"
 	start_probe
+	doctor_passes 1
+	doctor_passes 2
 }
 
 # the_master: M = the node holding the VIP, O = the other; fails unless exactly one holds it.
@@ -175,6 +179,17 @@ block_vrrp() {
 	EOT
 }
 unblock_vrrp() { nsx "${NS[$1]}" nft delete table ip lab_vrrp || fail "cannot unblock VRRP on node$1"; }
+# split_seen: havip status exits 2 (SPLIT) on a node: the one the cloud does not name sees
+# that keepalived is MASTER here while the cloud names the other (the named one cannot tell).
+split_seen() {
+	local n c=("" "$(status_code 1)" "$(status_code 2)")
+	for n in 1 2; do
+		[ "${c[$n]}" = 2 ] || continue
+		ok "havip status during the split: node1 exit ${c[1]}, node2 exit ${c[2]}; node$n: $(head -n 1 "$LAB/node$n/status.out" | cut -d'|' -f1)"
+		return 0
+	done
+	return 1
+}
 scene_split_brain() {
 	local v w0 w m o
 	the_master
@@ -209,6 +224,7 @@ scene_split_brain() {
 	w=$(write_calls)
 	[ "$w" -eq "$w0" ] || fail "$((w - w0)) cloud write(s) during the split"
 	[ -n "$(client_served_by)" ] || fail "the client gets no answer through the EIP during the split"
+	wait_until "$WAIT" "neither node's havip status says SPLIT during the split" split_seen
 	show_cloud
 	ok "the cloud follows the last announcement (moves to node1: $(($(arp_moves "${NODE_MAC[1]}") - ARPS[1])), to node2: $(($(arp_moves "${NODE_MAC[2]}") - ARPS[2]))); EIP bound; no cloud writes"
 	heading "Split brain heals: VRRP back"
@@ -235,6 +251,9 @@ scene_cloud_trouble() {
 	the_master
 	m=$M o=$O
 	heading "Cloud trouble during a switch: EIP unbound, tcsim throttling and delaying; keepalived stopped on node$m"
+	# node$m's watcher would bind the EIP again at its next look (its job on a MASTER): the
+	# scene is about the switch binding it, so that watcher is stopped until the end.
+	stop_watch "$m"
 	nsx "${NS[$m]}" "$LAB/node$m/havip" --timeout 10s api vpc HaVipDisassociateAddressIp \
 		"{\"HaVipId\":\"$HAVIP_ID\"}" >/dev/null || fail "cannot unbind the EIP"
 	wait_until "$WAIT" "the EIP is not UNBIND ($(cloud))" eval '[ "$(eip_status)" = UNBIND ]'
@@ -276,7 +295,8 @@ scene_cloud_trouble() {
 	log_mark "$m"
 	start_keepalived "$m"
 	wait_until "$WAIT" "keepalived on node$m did not enter BACKUP" entered "$m" BACKUP
-	ok "node$m back as BACKUP"
+	start_watch "$m"
+	ok "node$m back as BACKUP, its watcher running again"
 }
 refused_calls() { # what tcsim's request log shows of the trouble: refusals by code
 	sim GET /_sim/requests | "$PY" -c '
@@ -285,4 +305,159 @@ reqs = json.load(sys.stdin)
 codes = collections.Counter(r["code"] for r in reqs if r.get("code"))
 print("%d calls, refused: %s; half of them delayed 400 ms"
       % (len(reqs), ", ".join("%d %s" % (n, c) for c, n in sorted(codes.items())) or "none"))'
+}
+
+# Brief false master (real master node2, node1 BACKUP): the backup's incoming VRRP adverts are
+# dropped (nftables, input, on the backup only) until it claims MASTER (three advert intervals
+# plus its skew time), then let through. It announces, so the cloud follows it; then it hears the
+# real master (equal priorities: the higher address keeps MASTER, so the real master must be
+# node2) and falls back. The real master hears the lower address's adverts all along: keepalived
+# re-announces and runs notify_master_rx_lower_pri (havip re-asserts), and its watcher repairs
+# the drift at its next look: the cloud is back with it within two watch intervals.
+scene_false_master() {
+	local v moved t_back took rx wr
+	the_master
+	if [ "$M" != 2 ]; then
+		heading "Brief false master needs node2 as the real master: planned switch from node1 first"
+		mark_all
+		nsx "${NS[1]}" timeout 60 "$LAB/node1/havip" failover --vip iam --yes --timeout 40s >/dev/null 2>&1 ||
+			fail "havip failover on node1 (to make node2 the master)"
+		expect_holder 2
+		wait_until "$WAIT" "keepalived on node1 did not come back to BACKUP after the drain" entered 1 BACKUP
+		the_master
+	fi
+	heading "Brief false master: node$O's incoming VRRP dropped until it claims MASTER, then restored (node$M the real master)"
+	mark_all
+	switch_begin
+	block_vrrp "$O"
+	wait_until "$WAIT" "node$O did not claim MASTER without adverts" entered "$O" MASTER
+	unblock_vrrp "$O"
+	say "node$O MASTER after $((($(now_ns) - SW_T0) / 1000000)) ms without adverts; VRRP let through again"
+	wait_until "$WAIT" "node$O did not fall back to BACKUP on node$M's adverts" entered "$O" BACKUP
+	t_back=$(now_ns)
+	wait_until "$WAIT" "node$O kept $VIP after falling back" no_vip "$O"
+	entered "$M" BACKUP && fail "the real master node$M left MASTER"
+	entered "$M" FAULT && fail "the real master node$M went to FAULT"
+	has_vip "$M" || fail "the real master node$M lost $VIP"
+	ok "node$O: MASTER, then BACKUP; node$M never left MASTER and kept $VIP"
+	wait_until "$WAIT" "node$O's havip notify did not record the MASTER event" journal_done "$O" MASTER
+	v=$(journal_verdict "$O" MASTER)
+	case $v in CONFIRMED*) no_false_success "$O" ;; esac
+	wait_until 5 "the false master's announcement did not move the HAVIP to node$O (tcsim's log)" arp_moved "$O"
+	moved=$(($(arp_moves "${NODE_MAC[$O]}") - ARPS[$O]))
+	ok "node$O's announcement moved the HAVIP to it ($moved move(s) in tcsim's log); its notify MASTER: $v"
+	wait_until "$((2 * WATCH_INTERVAL))" "the cloud is not back with node$M within two watch intervals ($(cloud))" \
+		cloud_is "${NODE_INS[$M]}" "${NODE_ENI[$M]}"
+	took=$((($(now_ns) - t_back) / 1000000))
+	# Who re-asserted: the real master's journal since the mark (rx-lower-pri: keepalived's hook;
+	# watch: the watcher's repair), each with its verdict.
+	wait_until "$WAIT" "node$M's journal has neither a rx-lower-pri nor a watch run since the fault" \
+		eval "journal_done $M MASTER rx-lower-pri || journal_done $M MASTER watch"
+	rx=$(journal_verdict "$M" MASTER rx-lower-pri)
+	wr=$(journal_verdict "$M" MASTER watch)
+	rx=${rx:-none} wr=${wr:-none}
+	case "$rx$wr" in *CONFIRMED*) ;; *) fail "node$M re-asserted but did not confirm: rx-lower-pri '$rx', watch '$wr'" ;; esac
+	"$PY" "$LABSRC/timing.py" --who-repaired "$LAB" "node$M" "${JMARK[$M]}" "$t_back" | sed 's/^/   /'
+	ok "the cloud is back with node$M ${took} ms after node$O fell back (bound: $((2 * WATCH_INTERVAL)) s)"
+	show_cloud
+	wait_until "$WAIT" "the client does not reach node$M through the EIP" client_gets "node$M"
+	ok "client $CLIENT_IP -> http://$EIP/ (EIP) -> node$M's nginx"
+	switch_end "false master (3 adverts dropped)" "$O" "node$O fell back; the cloud was back with node$M ${took} ms later (node$M's rx-lower-pri run: ${rx%% *}; watch repair: ${wr%% *})"
+}
+
+# A node whose CVM is stopped (master M): the instance halts at once, as in a forced stop: its
+# traffic is dropped both ways (nftables in its namespace), every process in it is killed (no
+# priority-0 advert, no notify), its VIP is gone with its memory; tcsim is told the instance is
+# stopped (POST /_sim/instances/ID/stop), so the HAVIP loses its holder and the EIP, still bound
+# to it, bills for nothing. O takes over after three missed adverts plus its skew. From O, `havip
+# audit` runs from the stop until the cloud names O: a run made in the window must report the
+# holderless HAVIP and its idle EIP; one after it must not. Then the instance starts again and
+# the node comes back as BACKUP.
+halt_node() {
+	local n=$1 p
+	nsx "${NS[$n]}" nft -f - <<-EOT || fail "cannot halt node$n's traffic"
+		table inet lab_halt {
+		    chain input { type filter hook input priority -10; policy drop; }
+		    chain output { type filter hook output priority -10; policy drop; }
+		}
+	EOT
+	for p in $(ip netns pids "${NS[$n]}"); do kill -KILL "$p" 2>/dev/null || true; done
+	for p in keepalived nginx service watch; do unset "PID[$p$n]"; done
+	wait_until "$WAIT" "processes still run in node$n's namespace" eval "[ -z \"\$(ip netns pids '${NS[$n]}')\" ]"
+	ip -n "${NS[$n]}" addr del "$VIP/24" dev eth0 2>/dev/null || true
+}
+boot_node() { # the instance starts: traffic flows, the service, keepalived, then the watcher
+	local n=$1
+	nsx "${NS[$n]}" nft delete table inet lab_halt || fail "cannot let node$n's traffic through"
+	start_service "$n"
+	start_nginx "$n"
+	journal_mark "$n"
+	log_mark "$n"
+	start_keepalived "$n"
+	wait_until "$WAIT" "keepalived on node$n did not enter BACKUP" entered "$n" BACKUP
+	# The state file still says MASTER (the halt recorded nothing): the watcher starts once
+	# keepalived's notify has recorded BACKUP.
+	wait_until "$WAIT" "node$n's havip notify did not record BACKUP" journal_done "$n" BACKUP
+	start_watch "$n"
+}
+# audit_kinds N: one `havip audit --format json` on node N; prints the kinds of its findings
+# for the lab's HAVIP and EIP, sorted ("-" for none). Exit codes 0-2 are verdicts (clean,
+# warnings, critical); 3 (could not complete) fails.
+audit_kinds() {
+	local rc=0
+	nsx "${NS[$1]}" "$LAB/node$1/havip" audit --format json >"$LAB/audit.json" 2>"$LAB/audit.err" || rc=$?
+	[ "$rc" -le 2 ] || fail "havip audit on node$1 exited $rc: $(cat "$LAB/audit.err")"
+	"$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert not d["partial"], "partial audit"
+mine = {sys.argv[2], sys.argv[3]}
+print(" ".join(sorted(f["kind"] for f in d["findings"] if f["resource_id"] in mine)) or "-")' \
+		"$LAB/audit.json" "$HAVIP_ID" "$EIP_ID" || fail "havip audit on node$1: unreadable JSON"
+}
+# audit_window N FILE: audit_kinds on node N, one run after another, until the cloud names
+# node N; one line per run in FILE: "START_NS END_NS KIND...".
+audit_window() {
+	local n=$1 out=$2 t0 kinds i
+	: >"$out"
+	for i in $(seq 200); do
+		t0=$(now_ns)
+		kinds=$(audit_kinds "$n")
+		echo "$t0 $(now_ns) $kinds" >>"$out"
+		! cloud_is "${NODE_INS[$n]}" "${NODE_ENI[$n]}" || return 0
+	done
+	fail "the cloud did not name node$n after 200 audit runs"
+}
+scene_cvm_stopped() {
+	local m o r t_stop caught after n_runs
+	the_master
+	m=$M o=$O
+	heading "A stopped CVM: node$m (${NODE_INS[$m]}) halts and tcsim stops the instance; node$o takes over"
+	mark_all
+	switch_begin
+	halt_node "$m"
+	r=$(sim POST "/_sim/instances/${NODE_INS[$m]}/stop") || fail "tcsim: cannot stop ${NODE_INS[$m]}"
+	t_stop=$(now_ns)
+	[[ $r == *"$HAVIP_ID"* ]] || fail "tcsim stopped ${NODE_INS[$m]} but cleared no $HAVIP_ID: $r"
+	say "tcsim: $r"
+	audit_window "$o" "$LAB/audit-window.txt"
+	n_runs=$(wc -l <"$LAB/audit-window.txt")
+	caught=$(grep -c ' havip_no_holder idle_eip_holderless_havip$' "$LAB/audit-window.txt" || true)
+	awk -v t="$t_stop" '{ printf "   audit run %d-%d ms after the stop: %s\n", ($1 - t) / 1e6, ($2 - t) / 1e6, substr($0, index($0, $3)) }' \
+		"$LAB/audit-window.txt"
+	[ "$caught" -gt 0 ] || fail "no havip audit run on node$o reported the holderless $HAVIP_ID and its idle EIP $EIP_ID ($n_runs runs)"
+	ok "havip audit on node$o during the window ($caught of $n_runs runs): $EIP_ID idle_eip_holderless_havip (critical), $HAVIP_ID havip_no_holder"
+	expect_holder "$o"
+	switch_end "CVM stopped" "$o" "forced stop: no priority-0 advert; the HAVIP had no holder until node$o's announcement ($caught audit runs saw it)"
+	after=$(audit_kinds "$o")
+	[ "$after" = - ] || fail "havip audit after the takeover still reports: $after"
+	ok "havip audit after the takeover: nothing on $HAVIP_ID or $EIP_ID"
+	heading "The instance starts again: node$m comes back as BACKUP"
+	r=$(sim POST "/_sim/instances/${NODE_INS[$m]}/start") || fail "tcsim: cannot start ${NODE_INS[$m]}"
+	say "tcsim: $r"
+	boot_node "$m"
+	entered "$m" MASTER && fail "node$m took the VIP back after its start (preemption)"
+	if ! has_vip "$o" || has_vip "$m"; then fail "the VIP moved after node$m's start"; fi
+	cloud_is "${NODE_INS[$o]}" "${NODE_ENI[$o]}" || fail "the cloud changed after node$m's start: $(cloud)"
+	ok "node$m BACKUP, node$o still MASTER, the cloud unchanged"
 }
