@@ -39,9 +39,10 @@ demo:
 	CARGO="$(CARGO)" bash scripts/demo.sh
 
 # The end-to-end lab (root, deploy/lab/README.md): network namespaces, real keepalived and nginx,
-# tcsim over TLS learning the gratuitous ARP on a bridge and carrying the EIP; replays the
-# reference scenes, a planned switch, split brain and cloud trouble, checks the cloud and the
-# client through the EIP, prints the timing table (also target/lab/timing.json).
+# tcsim over TLS learning the gratuitous ARP on a bridge and carrying the EIP, havip watch on each
+# node; replays the reference scenes, a planned switch, split brain, a brief false master, cloud
+# trouble and a stopped CVM, checks the cloud, havip status and the client through the EIP,
+# prints the timing table (also target/lab/timing.json). Uses target/debian/*.deb when present.
 e2e:
 	CARGO="$(CARGO)" bash deploy/lab/e2e.sh
 

@@ -3,10 +3,12 @@
 //! "cloud", real keepalived and nginx in front of the IAM stand-ins, tcsim serving the API over
 //! TLS and the metadata service at 169.254.0.23, learning the HAVIP's movement from keepalived's
 //! gratuitous ARP and carrying the EIP to the holder; havip as notify hook, vrrp_script and
-//! track_file owner. The scenes (the reference deployment's three, a planned switch, split brain,
-//! cloud trouble) each check the cloud and the client through the EIP; the script fails on the
-//! first check that does not hold, and checks after every scene that no namespace routes
-//! anywhere but the lab's own bridge and links. It prints the timing table and writes
+//! track_file owner, and `havip watch` on each node as its systemd unit runs it (the `make deb`
+//! package's binary and files when one was built). The scenes (the reference deployment's three,
+//! a planned switch, split brain, a brief false master, cloud trouble, a stopped CVM) each check
+//! the cloud and the client through the EIP; the script fails on the first check that does not
+//! hold, and checks after every scene that `havip status` is OK on both nodes and that no
+//! namespace routes anywhere but the lab's own bridge and links. It prints the timing table and writes
 //! `target/lab/timing.json`.
 //!
 //! Opt-in: it needs root, may install keepalived, nginx-light and nftables with apt-get, and

@@ -5,7 +5,9 @@
 # 169.254.0.23, HAVIP movement learnt from the gratuitous ARP keepalived sends, and the EIP's data
 # plane); and a client namespace on the internet side that reaches the service only through the
 # EIP 203.0.113.139. havip is keepalived's notify hook, vrrp_script and track_file owner, exactly
-# as deploy/keepalived/*.conf wire it. The scenes are functions in lib/scenes.sh, run in the
+# as deploy/keepalived/*.conf wire it, and runs as `havip watch` the way havip-watch.service does;
+# `havip status` is checked on both nodes after every scene. When `make deb` built a package
+# (target/debian/*.deb), its binary and shipped files are what the nodes run. The scenes are functions in lib/scenes.sh, run in the
 # order of SCENES below; every switch becomes a row of the timing table (timing.py), printed at
 # the end and written to target/lab/timing.json.
 #
@@ -17,6 +19,7 @@
 # failure. Every wait is bounded (HAVIP_LAB_WAIT seconds, default 30).
 #
 # Environment: HAVIP_LAB_PROFILE=debug|release (which target/ build to use, default debug),
+# HAVIP_LAB_DEB=FILE|none (the package to use; default the newest target/debian/havip_*.deb),
 # HAVIP_LAB_NO_BUILD=1 (use the binaries as they are), HAVIP_LAB_KEEP=1 (on failure, keep the
 # namespaces and processes for inspection; prints how to remove them), HAVIP_LAB_SCENES="a b"
 # (run only these scene functions after the baseline).

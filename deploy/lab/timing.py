@@ -15,9 +15,9 @@ logs it leaves in the lab directory:
 usage: timing.py LAB_DIR OUT_JSON. Prints the table; writes the same rows as JSON.
        timing.py --self-test: checks the outage arithmetic on made-up probes (the lab runs it
        first).
-       timing.py --who-repaired LAB_DIR NODE MARK T_NS: after a false master fell back at T_NS,
-       when tcsim shows the HAVIP back with NODE and which of NODE's journal records after line
-       MARK (rx-lower-pri, watch) re-asserted it.
+       timing.py --who-repaired LAB_DIR FALSE REAL MARK T0_NS: after the fault at T0_NS, when
+       the false master FALSE fell back, when tcsim moved the HAVIP to it and back to REAL, and
+       which of REAL's journal records after line MARK (rx-lower-pri, watch) re-asserted it.
        timing.py --check-confirmed LAB_DIR NODE MARK: exits 1 when a CONFIRMED MASTER record of
        NODE's journal after line MARK was written while tcsim's last move of the HAVIP before
        it was to another node (or there was none): a success the cloud never showed.
@@ -104,16 +104,33 @@ def moves(lab, node):
     return [t for t, who in all_moves(lab) if who == node]
 
 
-def who_repaired(lab, node, mark, t_back):
-    """After a false master fell back at t_back (ns): when tcsim's log shows the HAVIP back with
-    node (the real master), and node's journal records after line mark of the re-assertions:
-    keepalived's notify_master_rx_lower_pri hook and havip watch's repairs, each with its time,
-    verdict and plan. One line each."""
-    back = first_after(moves(lab, node), t_back)
-    print(f"tcsim: the HAVIP moved back to {node} by its announcement "
-          + (f"{ms(back - t_back):+d} ms after the fall-back" if back else "(no move logged)"))
+def notify_states(lab, node, state):
+    out = []
+    for l in lines(f"{lab}/{node}/notify.log"):
+        p = l.split()
+        if len(p) >= 5 and p[1] == "notify" and p[4] == state:
+            out.append(int(p[0]))
+    return out
+
+
+def who_repaired(lab, false, real, mark, t0):
+    """A false master fell back: from the fault at t0 (ns), when the false node's notify hook
+    saw BACKUP, when tcsim moved the HAVIP to it and back to the real master, and which of the
+    real master's journal records after line mark re-asserted it: keepalived's
+    notify_master_rx_lower_pri hook (rx-lower-pri) and havip watch's repairs (watch), each with
+    its end, verdict, writes and plan. Times relative to the fall-back. Exits 1 when a time is
+    missing."""
+    back = first_after(notify_states(lab, false, "BACKUP"), t0)
+    went = first_after(moves(lab, false), t0)
+    if back is None or went is None:
+        print(f"{false}: no BACKUP notify or no move to it since the fault", file=sys.stderr)
+        return 1
+    home = first_after(moves(lab, real), went)
+    print(f"{false}: its announcement moved the HAVIP {ms(went - back):+d} ms, BACKUP at 0 ms; "
+          + (f"tcsim moved it back to {real} at {ms(home - back):+d} ms" if home
+             else f"no move back to {real} logged"))
     runs = []
-    for l in lines(f"{lab}/{node}/state/journal.jsonl")[mark:]:
+    for l in lines(f"{lab}/{real}/state/journal.jsonl")[mark:]:
         try:
             r = json.loads(l)
         except ValueError:
@@ -123,16 +140,18 @@ def who_repaired(lab, node, mark, t_back):
             plan = "; ".join(r.get("plan") or []) or "-"
             writes = sum(1 for c in r.get("calls") or [] if c.get("mutating"))
             runs.append((t, r["trigger"], str(r.get("verdict", "")).upper(), plan))
-            print(f"{r['trigger']}: ended {ms(t - t_back):+d} ms after the fall-back, "
-                  f"{runs[-1][2]}, {writes} cloud write(s), plan: {plan}")
-    if not runs:
-        print("no rx-lower-pri or watch run")
-    elif back and all(p.startswith("nothing to do") for _, _, _, p in runs):
-        print(f"so: keepalived's own gratuitous ARP on {node} moved it back; "
-              + " and ".join(sorted({k for _, k, _, _ in runs})) + " confirmed it")
+            print(f"{real} {r['trigger']}: started {ms(t - (r.get('elapsed_ms') or 0) * 10**6 - back):+d} ms, "
+                  f"ended {ms(t - back):+d} ms, {runs[-1][2]}, {writes} cloud write(s), plan: {plan}")
+    done = [r for r in sorted(runs) if r[2] == "CONFIRMED"]
+    kinds = sorted({r[1] for r in runs})
+    if not done:
+        print(f"so: no rx-lower-pri or watch run of {real} confirmed it ({', '.join(kinds) or 'none ran'})")
     else:
-        first = min(runs)
-        print(f"so: {first[1]} re-asserted it ({first[2]})")
+        t, kind, _, _ = done[0]
+        print(f"so: the cloud follows {real}'s announcements (gratuitous ARP); {real}'s {kind} run "
+              f"confirmed it at {ms(t - back):+d} ms"
+              + ("" if "watch" in kinds else "; the watcher had nothing to repair"))
+    return 0
 
 
 def check_confirmed(lab, node, mark):
@@ -247,8 +266,9 @@ if __name__ == "__main__":
         sys.exit(self_test())
     if len(sys.argv) == 5 and sys.argv[1] == "--check-confirmed":
         sys.exit(check_confirmed(sys.argv[2], sys.argv[3], int(sys.argv[4])))
-    if len(sys.argv) == 6 and sys.argv[1] == "--who-repaired":
-        sys.exit(who_repaired(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+    if len(sys.argv) == 7 and sys.argv[1] == "--who-repaired":
+        sys.exit(who_repaired(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
+                              int(sys.argv[6])))
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2])

@@ -33,6 +33,8 @@ use_package() {
 		SHIPPED_DIR="$LAB/pkg/usr/share/doc/havip/examples"
 		unit="$LAB/pkg/usr/lib/systemd/system/havip-watch.service"
 		[ -x "$HAVIP" ] || fail "$deb has no usr/bin/havip"
+		[ -z "$(find "$ROOT/src" "$ROOT/deploy" -path "$LABSRC" -prune -o -newer "$deb" -type f -print -quit)" ] ||
+			say "WARNING: ${deb#"$ROOT"/} is older than files in src/ or deploy/: \`make deb\` again, or HAVIP_LAB_DEB=none"
 		say "havip from the package ${deb#"$ROOT"/} ($(dpkg-deb -f "$deb" Version), built $(date -u -r "$deb" '+%F %T UTC')): $("$HAVIP" --version)"
 	else
 		HAVIP="$ROOT/target/$PROFILE/havip" SHIPPED_BIN=/usr/local/bin/havip SHIPPED_DIR="$ROOT/deploy"
