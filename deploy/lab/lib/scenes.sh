@@ -342,7 +342,12 @@ scene_false_master() {
 	ok "node$O: MASTER, then BACKUP; node$M never left MASTER and kept $VIP"
 	wait_until "$WAIT" "node$O's havip notify did not record the MASTER event" journal_done "$O" MASTER
 	v=$(journal_verdict "$O" MASTER)
-	case $v in CONFIRMED*) no_false_success "$O" ;; esac
+	case $v in
+	CONFIRMED*)
+		no_false_success "$O"
+		wait_until "$WAIT" "node$O's switch alert did not reach the receiver" alert_seen "$ALERTS" switch "${NODE_INS[$O]}"
+		;;
+	esac
 	wait_until 5 "the false master's announcement did not move the HAVIP to node$O (tcsim's log)" arp_moved "$O"
 	moved=$(($(arp_moves "${NODE_MAC[$O]}") - ARPS[$O]))
 	ok "node$O's announcement moved the HAVIP to it ($moved move(s) in tcsim's log); its notify MASTER: $v"
