@@ -121,6 +121,10 @@ ok "after every scene: havip status OK on both nodes; no namespace routes anywhe
 
 # --- journals and the timing table ------------------------------------------------------------
 for n in 1 2; do
+	out=$(watch_log_ok "$n") || fail "node$n's watch.log: $out"
+	ok "node$n: havip watch ran through every scene; its log (--log-format json): $out"
+done
+for n in 1 2; do
 	heading "node$n: keepalived's transitions, then havip journal"
 	grep -E '\(VI_1\) Entering|^---- keepalived start|Stopped Keepalived' "$LAB/node$n/keepalived.log" |
 		sed 's/^/   /'

@@ -164,6 +164,26 @@ start_watch() {
 		nsx "${NS[$n]}" curl -s --max-time 2 -o /dev/null http://127.0.0.1:9797/healthz
 	alive "watch$n"
 }
+# watch_log_ok N: node N's watch.log holds only JSON lines (--log-format json) besides the
+# lab's start markers; prints how many, and how many at WARN or ERROR.
+watch_log_ok() {
+	"$PY" -c '
+import json, sys
+n = bad = 0
+levels = {}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    if not line.strip() or line.startswith("---- havip watch start"):
+        continue
+    try:
+        d = json.loads(line)
+    except ValueError:
+        print("not JSON: " + line.strip()[:200])
+        sys.exit(1)
+    n += 1
+    lv = d.get("level", "?")
+    levels[lv] = levels.get(lv, 0) + 1
+print("%d JSON lines (%s)" % (n, ", ".join("%s %d" % kv for kv in sorted(levels.items()))))' "$LAB/node$1/watch.log"
+}
 stop_watch() {
 	kill_pid "${PID[watch$1]}"
 	unset "PID[watch$1]"
@@ -203,6 +223,7 @@ status_is() { [ "$(status_code "$1")" = "$2" ]; }
 expect_status_ok() {
 	local n
 	for n in 1 2; do
+		[ -z "${PID[watch$n]:-}" ] || alive "watch$n"
 		wait_until "$WAIT" "havip status on node$n is not OK: $(cat "$LAB/node$n/status.out" 2>/dev/null | head -n 1)" \
 			status_is "$n" 0
 	done
