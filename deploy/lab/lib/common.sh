@@ -26,15 +26,21 @@ kill_pid() { # kill_pid PID: TERM, up to 5 s, then KILL
 	kill -KILL "$p" 2>/dev/null || true
 }
 
-# wait_until SECONDS DESCRIPTION CMD...: polls CMD every 0.1 s; fails after SECONDS.
-wait_until() {
-	local secs=$1 what=$2 deadline
-	shift 2
+# within SECONDS CMD...: polls CMD every 0.1 s until it succeeds; returns 1 after SECONDS.
+within() {
+	local secs=$1 deadline
+	shift
 	deadline=$(($(now_ns) + secs * 1000000000))
 	until "$@"; do
-		[ "$(now_ns)" -lt "$deadline" ] || fail "after ${secs}s: $what"
+		[ "$(now_ns)" -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
+}
+# wait_until SECONDS DESCRIPTION CMD...: within SECONDS CMD, or fail.
+wait_until() {
+	local secs=$1 what=$2
+	shift 2
+	within "$secs" "$@" || fail "after ${secs}s: $what"
 }
 # nsx NS CMD...: run CMD in a lab namespace. (Background processes are started with
 # `ip netns exec` itself, which execs CMD, so that $! is CMD's own pid.)

@@ -312,8 +312,8 @@ print("%d calls, refused: %s; half of them delayed 400 ms"
 # plus its skew time), then let through. It announces, so the cloud follows it; then it hears the
 # real master (equal priorities: the higher address keeps MASTER, so the real master must be
 # node2) and falls back. The real master hears the lower address's adverts all along: keepalived
-# re-announces and runs notify_master_rx_lower_pri (havip re-asserts), and its watcher repairs
-# the drift at its next look: the cloud is back with it within two watch intervals.
+# re-announces and runs notify_master_rx_lower_pri (havip re-asserts), and its watcher would
+# repair any drift left at its next look: the cloud is back with it within two watch intervals.
 scene_false_master() {
 	local v moved t_back took rx wr
 	the_master
@@ -351,8 +351,8 @@ scene_false_master() {
 	wait_until 5 "the false master's announcement did not move the HAVIP to node$O (tcsim's log)" arp_moved "$O"
 	moved=$(($(arp_moves "${NODE_MAC[$O]}") - ARPS[$O]))
 	ok "node$O's announcement moved the HAVIP to it ($moved move(s) in tcsim's log); its notify MASTER: $v"
-	wait_until "$((2 * WATCH_INTERVAL))" "the cloud is not back with node$M within two watch intervals ($(cloud))" \
-		cloud_is "${NODE_INS[$M]}" "${NODE_ENI[$M]}"
+	within "$((2 * WATCH_INTERVAL))" cloud_is "${NODE_INS[$M]}" "${NODE_ENI[$M]}" ||
+		fail "the cloud is not back with node$M within two watch intervals: $(cloud)"
 	took=$((($(now_ns) - t_back) / 1000000))
 	# Who re-asserted: the real master's journal since the mark (rx-lower-pri: keepalived's hook;
 	# watch: the watcher's repair), each with its verdict.
