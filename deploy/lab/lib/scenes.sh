@@ -349,7 +349,7 @@ scene_false_master() {
 		;;
 	esac
 	wait_until 5 "the false master's announcement did not move the HAVIP to node$O (tcsim's log)" arp_moved "$O"
-	moved=$(($(arp_moves "${NODE_MAC[$O]}") - ARPS[$O]))
+	moved=$(($(arp_moves "${NODE_MAC[$O]}") - ${ARPS[$O]}))
 	ok "node$O's announcement moved the HAVIP to it ($moved move(s) in tcsim's log); its notify MASTER: $v"
 	within "$((2 * WATCH_INTERVAL))" cloud_is "${NODE_INS[$M]}" "${NODE_ENI[$M]}" ||
 		fail "the cloud is not back with node$M within two watch intervals: $(cloud)"
