@@ -17,9 +17,10 @@ use super::observer::Both;
 pub use super::observer::{CallObserver, CallOutcome, CallRecord};
 use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
+use super::signing::{sign_and_log, Call, KeptSigner};
 pub use super::wire::{decode_envelope, parse_endpoint, parse_http_date};
 use super::wire::{decode_response, is_loopback, read_body, request_id_of, send_error};
-pub(crate) use super::wire::{default_endpoint, host_header, load_ca_file, redacted_authorization};
+pub(crate) use super::wire::{default_endpoint, host_header, load_ca_file};
 use super::{Action, Error, ErrorClass};
 use crate::bounds::clip_to;
 
@@ -96,6 +97,8 @@ struct Inner {
     /// Server time minus local time, seconds, from the `Date` header of the latest response
     /// that had one ([`NO_DATE`] until then): what `havip doctor` reports as clock skew.
     date_offset: AtomicI64,
+    /// Keeps the day's signing key of the current key pair.
+    signer: KeptSigner,
 }
 
 /// [`Inner::date_offset`] before any response carried a `Date`.
@@ -166,6 +169,7 @@ impl Client {
                 creds,
                 skew: AtomicI64::new(0),
                 date_offset: AtomicI64::new(NO_DATE),
+                signer: KeptSigner::default(),
             }),
             deadline: None,
             observer: None,
@@ -494,42 +498,26 @@ impl Client {
         let host = host_header(url);
         let timestamp = cfg.clock.now_unix() + self.inner.skew.load(Ordering::Relaxed);
         let signable = tc3_sign::SignableRequest::post(&host, CONTENT_TYPE, body);
-        let signed = tc3_sign::sign(
-            &signable,
-            &tc3_sign::SigningParams {
-                secret_id: creds.secret_id(),
-                secret_key: creds.secret_key(),
+        let authorization = if tracing::enabled!(tracing::Level::DEBUG) {
+            let call = Call {
                 service,
-                timestamp,
-            },
-        )
-        .map_err(|e| Error::ConfigFrom {
-            what: "cannot sign".into(),
-            source: Box::new(e),
-        })?;
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(
-                "request {service} {version} {action} to {url}\n\
-                 --- canonical request ---\n{}\n--- string to sign ---\n{}\n\
-                 --- headers ---\nAuthorization: {}\nX-TC-Action: {action}\nX-TC-Timestamp: {timestamp}\n\
-                 X-TC-Version: {version}\nX-TC-Region: {}\nX-TC-Token: {}\n--- body ---\n{}",
-                signed.canonical_request,
-                signed.string_to_sign,
-                redacted_authorization(&signed.authorization),
-                self.region(),
-                if creds.token().is_some() { "** redacted **" } else { "(none)" },
-                String::from_utf8_lossy(body),
-            );
-        }
+                version,
+                action,
+                url,
+                region: self.region(),
+            };
+            sign_and_log(&signable, &creds, &call, timestamp)?
+        } else {
+            self.inner
+                .signer
+                .authorization(&signable, &creds, service, timestamp)?
+        };
         let mut req = self
             .inner
             .http
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header(
-                reqwest::header::AUTHORIZATION,
-                signed.authorization.to_string(),
-            )
+            .header(reqwest::header::AUTHORIZATION, authorization)
             .header("X-TC-Action", action)
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("X-TC-Version", version)

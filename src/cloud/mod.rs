@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod region;
 pub mod retry;
 pub mod setup;
+mod signing;
 pub mod task;
 pub(crate) mod wire;
 

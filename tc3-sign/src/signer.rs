@@ -235,6 +235,12 @@ impl Signer {
         &self.secret_id
     }
 
+    /// Whether this signer holds exactly this key pair (a caller that keeps a signer across
+    /// credential rotations checks this before reusing it).
+    pub fn signs_for(&self, secret_id: &str, secret_key: &str) -> bool {
+        self.secret_id == secret_id && self.secret_key == secret_key
+    }
+
     /// The HMAC state of the signing key for `timestamp`'s UTC date and `service`: the kept
     /// one, or a new one derived (and kept) when either changed.
     fn day_key(&mut self, day: i64, date: &[u8; 10], service: &str) -> &HmacSha256 {
