@@ -10,11 +10,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (format, daemon) = cli.log_settings();
     init_tracing(cli.global.verbose, format, daemon);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(daemon).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("havip: error: cannot start the async runtime: {e}");
@@ -27,6 +23,20 @@ fn main() -> ExitCode {
             eprintln!("havip: error: {err:#}");
             ExitCode::from(havip::cmd::exit_code(&err))
         }
+    }
+}
+
+/// The daemon (`havip watch`) runs on one thread: it is idle nearly all the time, and one
+/// thread means no wake-ups handed between workers and no migrations, which is most of what an
+/// idle watcher costs. The one-shot commands get two workers, so `audit` decodes one region's
+/// pages while it waits for another's.
+fn runtime(daemon: bool) -> tokio::runtime::Builder {
+    if daemon {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
     }
 }
 
