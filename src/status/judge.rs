@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::local::{LocalView, Presence};
@@ -69,6 +70,13 @@ pub enum Reason {
     StateUnreadable(Arc<std::io::Error>),
     /// UNKNOWN: no keepalived event was ever recorded for this VIP on this node.
     NoLocalState,
+    /// UNKNOWN: keepalived's last recorded state (`state`, at `at`) predates this machine's
+    /// boot (`booted`): its first event since has not come yet.
+    StaleLocalState {
+        state: VrrpState,
+        at: DateTime<Utc>,
+        booted: DateTime<Utc>,
+    },
     /// UNKNOWN: the local interfaces could not be listed.
     InterfacesUnreadable(Arc<std::io::Error>),
     /// SPLIT: the cloud shows the VIP in several places at once.
@@ -111,6 +119,7 @@ impl Reason {
             Reason::CloudUnreadable(_) => "cloud_unreadable",
             Reason::StateUnreadable(_) => "state_unreadable",
             Reason::NoLocalState => "no_local_state",
+            Reason::StaleLocalState { .. } => "stale_local_state",
             Reason::InterfacesUnreadable(_) => "interfaces_unreadable",
             Reason::Several(_) => "several_holders",
             Reason::HereButHeldElsewhere { .. } => "address_here_held_elsewhere",
@@ -138,6 +147,13 @@ impl fmt::Display for Reason {
             Reason::StateUnreadable(e) => write!(f, "keepalived's state: {e}"),
             Reason::NoLocalState => f.write_str(
                 "no keepalived event recorded on this node (havip notify never ran for this VIP)",
+            ),
+            Reason::StaleLocalState { state, at, booted } => write!(
+                f,
+                "keepalived's last recorded state ({state} at {}) predates this boot ({}): \
+                 waiting for its first event",
+                at.format("%Y-%m-%dT%H:%M:%SZ"),
+                booted.format("%Y-%m-%dT%H:%M:%SZ"),
             ),
             Reason::InterfacesUnreadable(e) => write!(f, "cannot list local interfaces: {e}"),
             Reason::Several(seats) => write!(
@@ -224,6 +240,14 @@ pub fn judge(local: &LocalView, cloud: Result<&HoldView, &Arc<ObserveError>>) ->
     let state = match &local.state {
         Err(e) => return is(Verdict::Unknown, Reason::StateUnreadable(e.clone())),
         Ok(None) => return is(Verdict::Unknown, Reason::NoLocalState),
+        Ok(Some(rec)) if local.predates_boot(rec) => {
+            let reason = Reason::StaleLocalState {
+                state: rec.state,
+                at: rec.at,
+                booted: local.booted.unwrap_or(rec.at),
+            };
+            return is(Verdict::Unknown, reason);
+        }
         Ok(Some(rec)) => rec.state,
     };
     if let Presence::Unreadable(e) = &local.presence {

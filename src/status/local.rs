@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 
@@ -18,6 +18,10 @@ pub struct LocalView {
     pub state: Result<Option<EventRecord>, Arc<io::Error>>,
     /// Whether the VIP's address is configured on this node.
     pub presence: Presence,
+    /// When this machine booted (`None`: unknown). A state recorded before it is not
+    /// keepalived's state now: after a crash or a hard stop the file still says MASTER until
+    /// keepalived's first event of this boot.
+    pub booted: Option<DateTime<Utc>>,
 }
 
 /// Whether the VIP's address is on a local interface.
@@ -44,13 +48,20 @@ pub enum Presence {
 }
 
 impl LocalView {
-    /// keepalived's last recorded state, if it was read and there is one.
+    /// keepalived's last recorded state, if it was read, there is one, and it was recorded
+    /// since this machine booted.
     pub fn vrrp_state(&self) -> Option<VrrpState> {
         self.state
             .as_ref()
             .ok()
             .and_then(|s| s.as_ref())
+            .filter(|r| !self.predates_boot(r))
             .map(|r| r.state)
+    }
+
+    /// Whether `rec` was recorded before this machine booted.
+    pub fn predates_boot(&self, rec: &EventRecord) -> bool {
+        self.booted.is_some_and(|b| rec.at < b)
     }
 
     /// How long ago keepalived's last event was recorded, at `now` (never negative).
@@ -82,6 +93,26 @@ impl Presence {
 /// Reads keepalived's last recorded state of a VIP (a damaged file is an error naming it).
 pub fn read_state(state: &VipState) -> Result<Option<EventRecord>, Arc<io::Error>> {
     state.read().map_err(Arc::new)
+}
+
+/// When this machine booted: `btime` of /proc/stat (read once; `None` where there is none).
+pub fn booted() -> Option<DateTime<Utc>> {
+    static BOOTED: OnceLock<Option<DateTime<Utc>>> = OnceLock::new();
+    *BOOTED.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        parse_btime(&stat)
+    })
+}
+
+/// The `btime SECONDS` line of /proc/stat.
+fn parse_btime(stat: &str) -> Option<DateTime<Utc>> {
+    let secs = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    DateTime::from_timestamp(secs, 0)
 }
 
 /// Looks for `address` on this node's interfaces (on `interface` and its alias labels when given).
@@ -125,6 +156,21 @@ mod tests {
     }
 
     #[test]
+    fn boot_time_from_proc_stat() {
+        let stat = "cpu  1 2 3\nintr 5\nbtime 1764500000\nprocesses 9\n";
+        assert_eq!(
+            parse_btime(stat).map(|t| t.timestamp()),
+            Some(1_764_500_000)
+        );
+        assert_eq!(parse_btime("cpu 1\nbtime x\n"), None);
+        assert_eq!(parse_btime(""), None);
+        // This machine's: in the past.
+        if let Some(b) = booted() {
+            assert!(b < Utc::now(), "{b}");
+        }
+    }
+
+    #[test]
     fn state_and_age_come_from_the_event_file() {
         let dir = std::env::temp_dir().join(format!("havip-status-local-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -132,17 +178,22 @@ mod tests {
         let never = LocalView {
             state: read_state(&vs),
             presence: Presence::NoAddress,
+            booted: None,
         };
         assert_eq!(never.vrrp_state(), None);
         assert!(matches!(never.state, Ok(None)));
         let rec = vs.record(VrrpState::Backup, "notify").unwrap();
-        let view = LocalView {
+        let mut view = LocalView {
             state: read_state(&vs),
             presence: Presence::NoAddress,
+            booted: Some(rec.at - chrono::Duration::seconds(1)),
         };
         assert_eq!(view.vrrp_state(), Some(VrrpState::Backup));
         let later = rec.at + chrono::Duration::seconds(42);
         assert_eq!(view.age(later), Some(chrono::Duration::seconds(42)));
+        // Recorded before the machine booted: not keepalived's state now.
+        view.booted = Some(later);
+        assert_eq!(view.vrrp_state(), None);
         std::fs::write(vs.event_path(), b"{not json").unwrap();
         let damaged = read_state(&vs).unwrap_err();
         assert!(damaged.to_string().contains("damaged"), "{damaged}");

@@ -103,7 +103,11 @@ impl VipObserver {
         let cloud = self.read_cloud(&cx).await.map_err(Arc::new);
         let address = self.address(cloud.as_ref().ok());
         let presence = local::presence(address, self.vip.interface.as_deref());
-        let local = LocalView { state, presence };
+        let local = LocalView {
+            state,
+            presence,
+            booted: local::booted(),
+        };
         let judgement = judge(&local, cloud.as_ref());
         Observation {
             vip: self.vip.name.clone(),

@@ -54,8 +54,9 @@ pub fn decide(j: &Judgement, master: bool) -> Decision {
             | Reason::InterfacesUnreadable(_),
             _,
         ) => Decision::Unreadable,
-        // No event was ever recorded here: keepalived never told havip anything to act for.
-        (Reason::NoLocalState, _) => Decision::Nothing,
+        // No event was ever recorded here, or none since this machine booted: keepalived has
+        // not told havip anything to act for (a MASTER left from before a crash is not one).
+        (Reason::NoLocalState | Reason::StaleLocalState { .. }, _) => Decision::Nothing,
         (Reason::Settling(_), _) => Decision::Wait,
         (
             Reason::Several(_)
@@ -121,6 +122,20 @@ mod tests {
                 j(Verdict::Unknown, Reason::InterfacesUnreadable(io())),
                 false,
                 Unreadable,
+            ),
+            // A MASTER recorded before a crash: never a repair (it would move the HAVIP away
+            // from the node keepalived really made master).
+            (
+                j(
+                    Verdict::Unknown,
+                    Reason::StaleLocalState {
+                        state: crate::state::VrrpState::Master,
+                        at: chrono::Utc::now() - chrono::Duration::hours(1),
+                        booted: chrono::Utc::now(),
+                    },
+                ),
+                true,
+                Nothing,
             ),
             (j(Verdict::Unknown, Reason::NoLocalState), false, Nothing),
             (

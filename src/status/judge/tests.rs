@@ -67,6 +67,7 @@ fn local(state: Option<VrrpState>, presence: Presence) -> LocalView {
     LocalView {
         state: Ok(state.map(|s| EventRecord::after(None, s, "notify", Utc::now()))),
         presence,
+        booted: None,
     }
 }
 
@@ -423,6 +424,7 @@ fn an_unreadable_cloud_or_state_is_unknown() {
     let damaged = LocalView {
         state: Err(Arc::new(io::Error::other("iam.event.json is damaged"))),
         presence: on(),
+        booted: None,
     };
     let view = cloud(ThisNode(me()), "BIND");
     let j = judge(&damaged, Ok(&view));
@@ -434,6 +436,34 @@ fn an_unreadable_cloud_or_state_is_unknown() {
     // A split is certain even when keepalived's state cannot be read.
     let elsewhere = cloud(Other(peer()), "BIND");
     assert_eq!(judge(&damaged, Ok(&elsewhere)).verdict, Verdict::Split);
+}
+
+#[test]
+fn a_master_recorded_before_this_boot_is_not_acted_on() {
+    // After a crash the event file still says MASTER; the cloud names the peer, which
+    // keepalived made master meanwhile. That is not this node's claim: UNKNOWN, not SPLIT.
+    let mut stale = local(Some(Master), absent(None));
+    let at = stale.state.as_ref().unwrap().as_ref().unwrap().at;
+    stale.booted = Some(at + chrono::Duration::seconds(30));
+    let j = judge(&stale, Ok(&cloud(Other(peer()), "BIND")));
+    assert_eq!(
+        (j.verdict, j.reason.code()),
+        (Verdict::Unknown, "stale_local_state")
+    );
+    assert!(j.to_string().contains("predates this boot"), "{j}");
+    assert_eq!(stale.vrrp_state(), None);
+    // Recorded after the boot: keepalived's word, as before.
+    stale.booted = Some(at - chrono::Duration::seconds(30));
+    let j = judge(&stale, Ok(&cloud(Other(peer()), "BIND")));
+    assert_eq!(
+        (j.verdict, j.reason.code()),
+        (Verdict::Split, "master_held_elsewhere")
+    );
+    // A split that is certain stays one: the address here, the cloud elsewhere.
+    let mut here = local(Some(Master), on());
+    here.booted = Some(Utc::now() + chrono::Duration::seconds(30));
+    let j = judge(&here, Ok(&cloud(Other(peer()), "BIND")));
+    assert_eq!(j.verdict, Verdict::Split);
 }
 
 #[test]
