@@ -12,7 +12,9 @@ logs it leaves in the lab directory:
   outage     the client's outage through the EIP (its probe: sum of the gaps between the last
              answer before and the first answer after each run of failures)
 
-usage: timing.py LAB_DIR OUT_JSON. Prints the table; writes the same rows as JSON.
+usage: timing.py LAB_DIR OUT_JSON. Prints the table; writes the same rows as JSON, with
+       planned_switch_ms: how long `havip failover` took to return (the driver passes it in
+       HAVIP_LAB_PLANNED_MS; null when the planned scene did not run).
        timing.py --self-test: checks the outage arithmetic on made-up probes (the lab runs it
        first).
        timing.py --who-repaired LAB_DIR FALSE REAL MARK T0_NS: after the fault at T0_NS, when
@@ -23,6 +25,7 @@ usage: timing.py LAB_DIR OUT_JSON. Prints the table; writes the same rows as JSO
        it was to another node (or there was none): a success the cloud never showed.
 """
 import json
+import os
 import re
 import sys
 from datetime import datetime, timezone
@@ -189,6 +192,8 @@ def ms(x):
 
 
 def main(lab, out_path):
+    planned = os.environ.get("HAVIP_LAB_PLANNED_MS", "")
+    planned = int(planned) if planned.isdigit() else None
     probes = []
     for l in lines(f"{lab}/probe.log"):
         p = l.split()
@@ -237,7 +242,9 @@ def main(lab, out_path):
             "confirmed_ms": "fault -> havip notify CONFIRMED on the new node",
             "havip_ms": "confirmed - detect",
             "run_ms": "of havip_ms, the notify run itself (journal elapsed_ms)",
-            "outage_ms": "client outage through the EIP (probe gaps)"},
+            "outage_ms": "client outage through the EIP (probe gaps)",
+            "planned_switch_ms": "havip failover: the command's run, from start to return"},
+            "planned_switch_ms": planned,
             "switches": rows}, f, indent=2)
         f.write("\n")
 
