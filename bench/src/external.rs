@@ -1,14 +1,13 @@
 //! The figures other benches produce, plugged in one entry each: the audit at scale
-//! (`cargo bench --bench audit`), the idle watcher (`cargo bench --bench watch_footprint`) and
-//! the end-to-end lab (`deploy/lab/e2e.sh`, root). Each runs only when it exists here; a bench
-//! prints one JSON object on a line of its stdout (the last such line counts) and its numeric
-//! fields become measurements. Anything that cannot run is listed as not measured, with why.
+//! (`cargo bench --bench audit`) and the idle watcher (`cargo bench --bench watch_footprint`).
+//! Each runs only when it exists here; a bench prints one JSON object on a line of its stdout
+//! (the last such line counts) and its numeric fields become measurements. Anything that cannot
+//! run is listed as not measured, with why. (The end-to-end lab writes a timing table instead:
+//! `lab.rs`.)
 //!
 //! Field names are read by their unit suffix (`_ms`, `_s`; `_bytes`, `_kb`, `_mb`; `_percent`,
 //! `_pct`) and their stem: for the audit, `wall…` / `elapsed…` against `floor…` (the time the
-//! rate limit alone imposes) and `peak_rss…`; for the watcher `rss…` and `cpu…`; for the lab
-//! `detect…` (keepalived's own detection), `confirm…` (the cloud confirming the new holder) and
-//! `planned_switch…`.
+//! rate limit alone imposes) and `peak_rss…`; for the watcher `rss…` and `cpu…`.
 
 use std::path::Path;
 use std::process::Command;
