@@ -4,10 +4,19 @@
 //! resident memory (VmRSS at the end, VmHWM the peak, from /proc/PID/status) and its CPU
 //! (utime + stime from /proc/PID/stat over the window, as % of one core). Targets: under 15 MB
 //! and under 0.2% of one core. The last line is JSON for the benchmark report harness.
+//!
+//! Beside it, over the same window, runs the floor of the same job: a few lines of plain std
+//! (this bench re-executed as a child) that wakes as often and does the least any watcher must
+//! do per look: read the event file, two HTTP exchanges 200 ms apart (the budget's spacing) on
+//! one kept-alive connection to tcsim, then sleep. On a virtual machine each wake-up costs
+//! what the hypervisor makes it cost; the floor shows how much of the watcher's figure that is.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -50,6 +59,61 @@ fn status_kb(pid: u32, key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("no {key} in /proc/{pid}/status"))
 }
 
+/// The floor's environment variable: `ADDR PATH STATE_FILE` (tcsim, a GET path, the file).
+const FLOOR_ENV: &str = "HAVIP_BENCH_FLOOR";
+
+/// One GET on a kept-alive connection: writes the request, reads the headers and the body
+/// (Content-Length).
+fn exchange(conn: &mut BufReader<TcpStream>, path: &str) -> std::io::Result<usize> {
+    write!(conn.get_mut(), "GET {path} HTTP/1.1\r\nHost: tcsim\r\n\r\n")?;
+    let mut len = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    conn.read_exact(&mut body)?;
+    Ok(len)
+}
+
+/// The floor's loop (never returns but on an error): every 2 s, the event file and two
+/// exchanges 200 ms apart.
+fn floor(spec: &str) -> ExitCode {
+    let mut parts = spec.splitn(3, ' ');
+    let (Some(addr), Some(path), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        eprintln!("watch_footprint floor: bad {FLOOR_ENV}");
+        return ExitCode::FAILURE;
+    };
+    let run = || -> std::io::Result<()> {
+        let mut conn = BufReader::new(TcpStream::connect(addr)?);
+        loop {
+            std::thread::sleep(Duration::from_secs(2));
+            std::fs::read(Path::new(file))?;
+            exchange(&mut conn, path)?;
+            std::thread::sleep(Duration::from_millis(200));
+            exchange(&mut conn, path)?;
+        }
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("watch_footprint floor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn run() -> Result<bool, String> {
     let seconds: u64 = std::env::var("HAVIP_BENCH_SECONDS")
         .ok()
@@ -65,6 +129,19 @@ fn run() -> Result<bool, String> {
     }
     let daemon = Daemon::start(&node, &["--interval", "2s"]);
     let pid = daemon.pid().ok_or("the daemon is not running")?;
+    let event_file = node.state_dir().join("iam.event.json");
+    let spec = format!(
+        "{} /_sim/node/{NODE21}/latest/meta-data/instance-id {}",
+        sim.addr(),
+        event_file.display()
+    );
+    let mut floor_child = std::process::Command::new(
+        std::env::current_exe().map_err(|e| format!("this bench's path: {e}"))?,
+    )
+    .env(FLOOR_ENV, spec)
+    .spawn()
+    .map_err(|e| format!("starting the floor: {e}"))?;
+    let floor_pid = floor_child.id();
     // Let it settle (first looks, connection pool) before the window opens.
     std::thread::sleep(Duration::from_secs(5));
     ctl.clear_requests();
@@ -72,19 +149,26 @@ fn run() -> Result<bool, String> {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let t0 = Instant::now();
     let c0 = cpu_ticks(pid)?;
+    let f0 = cpu_ticks(floor_pid)?;
     std::thread::sleep(Duration::from_secs(seconds));
     let c1 = cpu_ticks(pid)?;
+    let f1 = cpu_ticks(floor_pid)?;
+    let _ = floor_child.kill();
+    let _ = floor_child.wait();
     let wall = t0.elapsed().as_secs_f64();
     let rss = status_kb(pid, "VmRSS:")?;
     let hwm = status_kb(pid, "VmHWM:")?;
     let cpu = (c1 - c0) as f64 / hz / wall * 100.0;
+    let floor = (f1 - f0) as f64 / hz / wall * 100.0;
     let calls = ctl.requests().len();
     let writes = ctl.writes().len();
     let ok = rss < TARGET_RSS_KB && hwm < TARGET_RSS_KB && cpu < TARGET_CPU_PERCENT;
     println!(
         "havip watch, idle at --interval 2s for {wall:.0} s: VmRSS {:.1} MB, VmHWM {:.1} MB \
          (target < 15 MB), CPU {cpu:.3}% of one core (target < {TARGET_CPU_PERCENT}%), \
-         {calls} API calls ({writes} writes): {}",
+         {calls} API calls ({writes} writes): {}; the floor of the same job in plain std \
+         (event file, two loopback HTTP exchanges 200 ms apart, every 2 s), over the same window: \
+         CPU {floor:.3}%",
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0,
         if ok {
@@ -102,6 +186,7 @@ fn run() -> Result<bool, String> {
             "vm_rss_kb": rss,
             "vm_hwm_kb": hwm,
             "cpu_percent": cpu,
+            "floor_percent": floor,
             "api_calls": calls,
             "api_writes": writes,
             "target_rss_kb": TARGET_RSS_KB,
@@ -116,6 +201,9 @@ fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep that short.
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return ExitCode::SUCCESS;
+    }
+    if let Ok(spec) = std::env::var(FLOOR_ENV) {
+        return floor(&spec);
     }
     match run() {
         Ok(_) => ExitCode::SUCCESS,
