@@ -45,6 +45,8 @@ pub struct Field {
     pub value: f64,
 }
 
+/// The number fields of `obj` in common units. A bench's own statement of a target
+/// (`target_…`) is not a figure, nor is a rate (`…_per_s`): both are left out.
 pub fn fields(obj: &Map<String, Value>) -> Vec<Field> {
     const UNITS: [(&str, &str, f64); 10] = [
         ("_ms", "s", 1e-3),
@@ -62,6 +64,9 @@ pub fn fields(obj: &Map<String, Value>) -> Vec<Field> {
         .filter_map(|(k, v)| {
             let n = v.as_f64()?;
             let key = k.to_ascii_lowercase();
+            if key.starts_with("target_") || key.ends_with("_per_s") {
+                return None;
+            }
             let (suffix, unit, scale) = UNITS.iter().find(|(s, ..)| key.ends_with(s))?;
             Some(Field {
                 stem: key[..key.len() - suffix.len()].to_owned(),
@@ -212,7 +217,8 @@ mod tests {
     #[test]
     fn fields_by_suffix_in_common_units() {
         let obj = last_json_object(
-            "building…\n{\"wall_ms\": 1500, \"floor_s\": 1.4, \"peak_rss_bytes\": 20971520, \"name\": \"x\"}\ndone\n",
+            "building…\n{\"wall_ms\": 1500, \"floor_s\": 1.4, \"peak_rss_bytes\": 20971520, \"name\": \"x\", \
+             \"target_rss_kb\": 15360, \"rate_limit_per_s\": 20}\ndone\n",
         )
         .unwrap();
         let mut f = fields(&obj);

@@ -18,10 +18,10 @@ const TITLE: &str = "end to end (lab, root)";
 const E2E_TARGET: &str = "cloud confirmed within 300 ms of keepalived's own detection";
 const SWITCH_TARGET: &str = "planned switch < 1.5 s";
 
-/// Switches whose scene makes the cloud slow or contested on purpose: reported, not judged
-/// against the 300 ms target (tcsim throttles and delays every call in "cloud trouble"; in a
-/// split brain both nodes claim the VIP).
-const NOT_JUDGED: [&str; 2] = ["cloud trouble", "split brain"];
+/// Switches that are not a plain failover: reported, not judged against the 300 ms target
+/// (tcsim throttles and delays every call in "cloud trouble"; in a split brain both nodes
+/// claim the VIP; a false master falls back at once, so its own notify may never confirm).
+const NOT_JUDGED: [&str; 3] = ["cloud trouble", "split brain", "false master"];
 
 /// `target/lab/timing.json`, as timing.py writes it (times in ms from the fault).
 #[derive(Debug, Deserialize)]
@@ -111,7 +111,11 @@ pub fn record(timing: &Timing, res: &mut Results) {
     for sw in &timing.switches {
         let key = format!("e2e.{}", slug(&sw.scene));
         let what = format!("{} (to {})", sw.scene, sw.to);
+        let judged = !NOT_JUDGED.iter().any(|s| sw.scene.contains(s));
         let (Some(d), Some(c)) = (sw.detect_ms, sw.confirmed_ms) else {
+            if !judged {
+                continue;
+            }
             skip(
                 res,
                 &key,
@@ -121,7 +125,6 @@ pub fn record(timing: &Timing, res: &mut Results) {
             );
             continue;
         };
-        let judged = !NOT_JUDGED.iter().any(|s| sw.scene.contains(s));
         let target = judged.then(|| Target::judged(E2E_TARGET, c - d <= 300.0));
         measure(
             res,
@@ -239,11 +242,13 @@ mod tests {
         // Cloud trouble is slow on purpose: reported, not judged.
         let trouble = find(&res, "e2e.cloud_trouble.over_detection_s");
         assert!(trouble.target.is_none());
-        // A switch without a confirmation is listed as not measured, not as zero.
-        assert!(res
-            .not_measured
+        // A failover without a confirmation is listed as not measured, not as zero; a split
+        // brain's is only reported when there is one.
+        assert!(res.not_measured.is_empty(), "{:?}", res.not_measured);
+        assert!(!res
+            .measurements
             .iter()
-            .any(|n| n.name == "e2e.split_brain_both_master"));
+            .any(|m| m.name.starts_with("e2e.split_brain")));
         let planned = find(&res, "e2e.planned_switch_s");
         assert!((planned.value - 0.336).abs() < 1e-9);
         assert_eq!(planned.target.as_ref().and_then(|t| t.met), Some(true));
@@ -262,5 +267,13 @@ mod tests {
             .not_measured
             .iter()
             .any(|n| n.name == "e2e.planned_switch"));
+        // A plain failover that never confirmed is not measured (not a zero).
+        timing.switches[0].confirmed_ms = None;
+        let mut res = Results::default();
+        record(&timing, &mut res);
+        assert!(res
+            .not_measured
+            .iter()
+            .any(|n| n.name == "e2e.1_keepalived_stopped"));
     }
 }
