@@ -69,14 +69,19 @@ def notify_masters(lab, node):
     return out
 
 
+def journal(lab, node, mark=0):
+    """node's havip journal records after line mark (a line that does not parse is skipped)."""
+    for l in lines(f"{lab}/{node}/state/journal.jsonl")[mark:]:
+        try:
+            yield json.loads(l)
+        except ValueError:
+            continue
+
+
 def confirmed_runs(lab, node, mark=0):
     """(time in ns, elapsed_ms) of node's CONFIRMED notify MASTER records after line mark."""
     out = []
-    for l in lines(f"{lab}/{node}/state/journal.jsonl")[mark:]:
-        try:
-            r = json.loads(l)
-        except ValueError:
-            continue
+    for r in journal(lab, node, mark):
         if (r.get("trigger") == "notify" and str(r.get("event", "")).upper() == "MASTER"
                 and str(r.get("verdict", "")).upper() == "CONFIRMED" and r.get("time")):
             t = ns_of(r["time"])
@@ -133,11 +138,7 @@ def who_repaired(lab, false, real, mark, t0):
           + (f"tcsim moved it back to {real} at {ms(home - back):+d} ms" if home
              else f"no move back to {real} logged"))
     runs = []
-    for l in lines(f"{lab}/{real}/state/journal.jsonl")[mark:]:
-        try:
-            r = json.loads(l)
-        except ValueError:
-            continue
+    for r in journal(lab, real, mark):
         if r.get("trigger") in ("rx-lower-pri", "watch") and r.get("time"):
             t = ns_of(r["time"])
             plan = "; ".join(r.get("plan") or []) or "-"
