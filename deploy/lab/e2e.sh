@@ -19,7 +19,8 @@
 # failure. Every wait is bounded (HAVIP_LAB_WAIT seconds, default 30).
 #
 # Environment: HAVIP_LAB_PROFILE=debug|release (which target/ build to use, default debug),
-# HAVIP_LAB_DEB=FILE|none (the package to use; default the newest target/debian/havip_*.deb),
+# HAVIP_LAB_DEB=FILE|none (the package to use; default the newest target/debian/havip_*.deb
+# unless it is older than src/ or deploy/),
 # HAVIP_LAB_NO_BUILD=1 (use the binaries as they are), HAVIP_LAB_KEEP=1 (on failure, keep the
 # namespaces and processes for inspection; prints how to remove them), HAVIP_LAB_SCENES="a b"
 # (run only these scene functions after the baseline).

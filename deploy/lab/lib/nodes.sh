@@ -14,17 +14,27 @@ API_HOST=iam.api.marmotedu.com
 # What the nodes install: the Debian package `make deb` built (target/debian/havip_*.deb, the
 # newest; HAVIP_LAB_DEB=FILE names one, HAVIP_LAB_DEB=none skips it), extracted with dpkg-deb
 # into $LAB/pkg: its /usr/bin/havip, keepalived configs, nginx config and havip-watch.service.
-# Without one, target/<profile>/havip and the files in deploy/. Sets HAVIP (the binary),
+# Without one, or when the newest is older than src/ or deploy/ (a stale build), target/<profile>/havip
+# and the files in deploy/. Sets HAVIP (the binary),
 # SHIPPED_BIN (the path the shipped files name), SHIPPED_DIR (the deploy/ tree as shipped),
 # WATCH_EXEC (havip-watch.service's ExecStart).
+# stale_package DEB: some file in src/ or deploy/ (the lab's own aside) is newer than DEB.
+stale_package() {
+	[ -n "$(find "$ROOT/src" "$ROOT/deploy" -path "$LABSRC" -prune -o -newer "$1" -type f -print -quit)" ]
+}
 use_package() {
-	local deb=${HAVIP_LAB_DEB:-} unit
-	if [ -z "$deb" ]; then
-		[ ! -d "$ROOT/target/debian" ] ||
-			deb=$(find "$ROOT/target/debian" -maxdepth 1 -name 'havip_*.deb' -printf '%T@ %p\n' |
-				sort -rn | head -n 1 | cut -d' ' -f2-)
+	local deb=${HAVIP_LAB_DEB:-} unit why='no package in target/debian; `make deb` builds one'
+	if [ -z "$deb" ] && [ -d "$ROOT/target/debian" ]; then
+		deb=$(find "$ROOT/target/debian" -maxdepth 1 -name 'havip_*.deb' -printf '%T@ %p\n' |
+			sort -rn | head -n 1 | cut -d' ' -f2-)
+		# A package older than the sources is not what this checkout would install: the lab
+		# would test yesterday's havip. Named with HAVIP_LAB_DEB, it is used all the same.
+		if [ -n "$deb" ] && stale_package "$deb"; then
+			why="${deb#"$ROOT"/} is older than files in src/ or deploy/: \`make deb\` again to use it"
+			deb=''
+		fi
 	fi
-	[ "$deb" != none ] || deb=''
+	[ "$deb" != none ] || deb='' why='HAVIP_LAB_DEB=none'
 	if [ -n "$deb" ]; then
 		[ -f "$deb" ] || fail "HAVIP_LAB_DEB: no file $deb"
 		command -v dpkg-deb >/dev/null || fail "dpkg-deb is needed to use $deb"
@@ -33,13 +43,13 @@ use_package() {
 		SHIPPED_DIR="$LAB/pkg/usr/share/doc/havip/examples"
 		unit="$LAB/pkg/usr/lib/systemd/system/havip-watch.service"
 		[ -x "$HAVIP" ] || fail "$deb has no usr/bin/havip"
-		[ -z "$(find "$ROOT/src" "$ROOT/deploy" -path "$LABSRC" -prune -o -newer "$deb" -type f -print -quit)" ] ||
-			say "WARNING: ${deb#"$ROOT"/} is older than files in src/ or deploy/: \`make deb\` again, or HAVIP_LAB_DEB=none"
+		! stale_package "$deb" ||
+			say "WARNING: ${deb#"$ROOT"/} is older than files in src/ or deploy/"
 		say "havip from the package ${deb#"$ROOT"/} ($(dpkg-deb -f "$deb" Version), built $(date -u -r "$deb" '+%F %T UTC')): $("$HAVIP" --version)"
 	else
 		HAVIP="$ROOT/target/$PROFILE/havip" SHIPPED_BIN=/usr/local/bin/havip SHIPPED_DIR="$ROOT/deploy"
 		unit="$ROOT/deploy/systemd/havip-watch.service"
-		say "havip from target/$PROFILE (no package in target/debian; \`make deb\` builds one): $("$HAVIP" --version)"
+		say "havip from target/$PROFILE ($why): $("$HAVIP" --version)"
 	fi
 	[ -f "$unit" ] || fail "$unit is missing"
 	WATCH_EXEC=$(sed -n 's/^ExecStart=//p' "$unit")
