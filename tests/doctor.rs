@@ -622,12 +622,11 @@ fn the_policy_names_exactly_the_actions_a_promotion_sends() {
     assert_eq!(ctl.arp(VIP, MAC21)["moved"], true);
     let r = wait_child(child, Duration::from_secs(30));
     r.assert_code(0);
-    let sent: BTreeSet<String> = ctl
-        .requests()
-        .iter()
-        .filter_map(|r| r["action"].as_str().map(|a| format!("vpc:{a}")))
-        .collect();
-    assert_eq!(sent, want, "a promotion sends exactly the policy's actions");
+    assert_eq!(
+        sent(&ctl),
+        want,
+        "a promotion sends exactly the policy's actions"
+    );
     // With fencing the peer's removal joins, scoped like the other writes.
     node.write_config(&minimal_config(&sim.url(), NODE21, "fencing = true\n"));
     let fenced = policy_actions(&node);
@@ -639,10 +638,7 @@ fn the_policy_names_exactly_the_actions_a_promotion_sends() {
 
 /// The actions in tcsim's log, as CAM names them.
 fn sent(ctl: &Ctl) -> BTreeSet<String> {
-    ctl.requests()
-        .iter()
-        .filter_map(|r| r["action"].as_str().map(|a| format!("vpc:{a}")))
-        .collect()
+    ctl.actions().iter().map(|a| format!("vpc:{a}")).collect()
 }
 
 /// The other strategies: their policy is exactly what their promotions send (the `eip` one

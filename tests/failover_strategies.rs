@@ -42,11 +42,7 @@ fn private_ip_promotion_second_run_and_dry_run() {
     assert_eq!(enis_with(&ctl, SECONDARY), vec!["eni-iam00021"]);
     assert_eq!(ctl.writes(), vec!["MigratePrivateIpAddress"]);
     // Confirmed by reading the ENIs back after the task.
-    let actions: Vec<String> = ctl
-        .requests()
-        .iter()
-        .filter_map(|r| r["action"].as_str().map(str::to_string))
-        .collect();
+    let actions = ctl.actions();
     assert_eq!(
         actions.last().map(String::as_str),
         Some("DescribeNetworkInterfaces"),
@@ -183,11 +179,7 @@ fn eip_moves_to_this_node_and_back() {
         ctl.writes(),
         vec!["DisassociateAddress", "AssociateAddress"]
     );
-    let actions: Vec<String> = ctl
-        .requests()
-        .iter()
-        .filter_map(|r| r["action"].as_str().map(str::to_string))
-        .collect();
+    let actions = ctl.actions();
     let pos = |a: &str| actions.iter().position(|x| x == a).unwrap();
     assert!(
         pos("DescribeTaskResult") < pos("AssociateAddress"),

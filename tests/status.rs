@@ -71,11 +71,7 @@ fn ok_on_the_master_and_on_the_backup_with_describe_calls_only() {
         "{}",
         r.stdout
     );
-    let actions: Vec<String> = ctl
-        .requests()
-        .iter()
-        .filter_map(|r| r["action"].as_str().map(str::to_string))
-        .collect();
+    let actions = ctl.actions();
     assert_eq!(
         actions,
         ["DescribeHaVips", "DescribeAddresses"],
@@ -428,11 +424,7 @@ async fn an_observer_looks_again_cheaply_without_rereading_the_configuration() {
         let o = observer.observe(Duration::from_secs(5)).await;
         assert_eq!(o.verdict(), Verdict::Ok, "round {round}: {}", o.judgement);
     }
-    let actions: Vec<String> = ctl
-        .requests()
-        .iter()
-        .filter_map(|r| r["action"].as_str().map(str::to_string))
-        .collect();
+    let actions = ctl.actions();
     assert_eq!(actions, ["DescribeHaVips", "DescribeAddresses"].repeat(3));
 }
 

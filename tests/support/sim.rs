@@ -310,10 +310,17 @@ impl Ctl<'_> {
 
     /// Actions in the log that can change the cloud (and were accepted or not).
     pub fn writes(&self) -> Vec<String> {
+        self.actions()
+            .into_iter()
+            .filter(|a| !a.starts_with("Describe"))
+            .collect()
+    }
+
+    /// The actions of the API requests tcsim logged, in order.
+    pub fn actions(&self) -> Vec<String> {
         self.requests()
             .iter()
             .filter_map(|r| r["action"].as_str().map(str::to_string))
-            .filter(|a| !a.starts_with("Describe"))
             .collect()
     }
 
