@@ -240,15 +240,17 @@ pub fn judge(local: &LocalView, cloud: Result<&HoldView, &Arc<ObserveError>>) ->
     let state = match &local.state {
         Err(e) => return is(Verdict::Unknown, Reason::StateUnreadable(e.clone())),
         Ok(None) => return is(Verdict::Unknown, Reason::NoLocalState),
-        Ok(Some(rec)) if local.predates_boot(rec) => {
-            let reason = Reason::StaleLocalState {
-                state: rec.state,
-                at: rec.at,
-                booted: local.booted.unwrap_or(rec.at),
-            };
-            return is(Verdict::Unknown, reason);
-        }
-        Ok(Some(rec)) => rec.state,
+        Ok(Some(rec)) => match local.booted_since(rec) {
+            Some(booted) => {
+                let reason = Reason::StaleLocalState {
+                    state: rec.state,
+                    at: rec.at,
+                    booted,
+                };
+                return is(Verdict::Unknown, reason);
+            }
+            None => rec.state,
+        },
     };
     if let Presence::Unreadable(e) = &local.presence {
         return is(Verdict::Unknown, Reason::InterfacesUnreadable(e.clone()));

@@ -55,13 +55,14 @@ impl LocalView {
             .as_ref()
             .ok()
             .and_then(|s| s.as_ref())
-            .filter(|r| !self.predates_boot(r))
+            .filter(|r| self.booted_since(r).is_none())
             .map(|r| r.state)
     }
 
-    /// Whether `rec` was recorded before this machine booted.
-    pub fn predates_boot(&self, rec: &EventRecord) -> bool {
-        self.booted.is_some_and(|b| rec.at < b)
+    /// When this machine booted, if that was after `rec` was recorded (a state from before
+    /// the boot); `None` when `rec` is current or the boot time is unknown.
+    pub fn booted_since(&self, rec: &EventRecord) -> Option<DateTime<Utc>> {
+        self.booted.filter(|b| rec.at < *b)
     }
 
     /// How long ago keepalived's last event was recorded, at `now` (never negative).
