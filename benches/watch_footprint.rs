@@ -114,6 +114,16 @@ fn floor(spec: &str) -> ExitCode {
     }
 }
 
+/// The floor's process, stopped when dropped (on every return from [`run`], errors included).
+struct FloorChild(std::process::Child);
+
+impl Drop for FloorChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn run() -> Result<bool, String> {
     let seconds: u64 = std::env::var("HAVIP_BENCH_SECONDS")
         .ok()
@@ -135,13 +145,15 @@ fn run() -> Result<bool, String> {
         sim.addr(),
         event_file.display()
     );
-    let mut floor_child = std::process::Command::new(
-        std::env::current_exe().map_err(|e| format!("this bench's path: {e}"))?,
-    )
-    .env(FLOOR_ENV, spec)
-    .spawn()
-    .map_err(|e| format!("starting the floor: {e}"))?;
-    let floor_pid = floor_child.id();
+    let floor_child = FloorChild(
+        std::process::Command::new(
+            std::env::current_exe().map_err(|e| format!("this bench's path: {e}"))?,
+        )
+        .env(FLOOR_ENV, spec)
+        .spawn()
+        .map_err(|e| format!("starting the floor: {e}"))?,
+    );
+    let floor_pid = floor_child.0.id();
     // Let it settle (first looks, connection pool) before the window opens.
     std::thread::sleep(Duration::from_secs(5));
     ctl.clear_requests();
@@ -153,8 +165,7 @@ fn run() -> Result<bool, String> {
     std::thread::sleep(Duration::from_secs(seconds));
     let c1 = cpu_ticks(pid)?;
     let f1 = cpu_ticks(floor_pid)?;
-    let _ = floor_child.kill();
-    let _ = floor_child.wait();
+    drop(floor_child);
     let wall = t0.elapsed().as_secs_f64();
     let rss = status_kb(pid, "VmRSS:")?;
     let hwm = status_kb(pid, "VmHWM:")?;
