@@ -27,8 +27,18 @@ use tcsim::testing::SimHandle;
 const TARGET_RSS_KB: u64 = 15 * 1024;
 const TARGET_CPU_PERCENT: f64 = 0.2;
 
-/// utime + stime of `pid`, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-fn cpu_ticks(pid: u32) -> Result<u64, String> {
+/// What /proc/PID/stat says a process has used so far.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    /// utime + stime, in clock ticks (fields 14 and 15).
+    ticks: u64,
+    /// Page faults: minor (field 10) and major (field 12). A watcher whose code is paged out
+    /// between looks pays for it here.
+    minor_faults: u64,
+    major_faults: u64,
+}
+
+fn usage(pid: u32) -> Result<Usage, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
     // The command name (field 2) may hold spaces: count from the closing parenthesis.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("bad stat")?;
@@ -39,7 +49,11 @@ fn cpu_ticks(pid: u32) -> Result<u64, String> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("stat field {n}"))
     };
-    Ok(field(14)? + field(15)?)
+    Ok(Usage {
+        ticks: field(14)? + field(15)?,
+        minor_faults: field(10)?,
+        major_faults: field(12)?,
+    })
 }
 
 /// A `Vm…:` line of /proc/PID/status, in kB.
@@ -160,24 +174,27 @@ fn run() -> Result<bool, String> {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let t0 = Instant::now();
-    let c0 = cpu_ticks(pid)?;
-    let f0 = cpu_ticks(floor_pid)?;
+    let c0 = usage(pid)?;
+    let f0 = usage(floor_pid)?;
     std::thread::sleep(Duration::from_secs(seconds));
-    let c1 = cpu_ticks(pid)?;
-    let f1 = cpu_ticks(floor_pid)?;
+    let c1 = usage(pid)?;
+    let f1 = usage(floor_pid)?;
     drop(floor_child);
     let wall = t0.elapsed().as_secs_f64();
     let rss = status_kb(pid, "VmRSS:")?;
     let hwm = status_kb(pid, "VmHWM:")?;
-    let cpu = (c1 - c0) as f64 / hz / wall * 100.0;
-    let floor = (f1 - f0) as f64 / hz / wall * 100.0;
+    let cpu = (c1.ticks - c0.ticks) as f64 / hz / wall * 100.0;
+    let floor = (f1.ticks - f0.ticks) as f64 / hz / wall * 100.0;
+    let minor_faults = c1.minor_faults - c0.minor_faults;
+    let major_faults = c1.major_faults - c0.major_faults;
     let calls = ctl.requests().len();
     let writes = ctl.writes().len();
     let ok = rss < TARGET_RSS_KB && hwm < TARGET_RSS_KB && cpu < TARGET_CPU_PERCENT;
     println!(
         "havip watch, idle at --interval 2s for {wall:.0} s: VmRSS {:.1} MB, VmHWM {:.1} MB \
          (target < 15 MB), CPU {cpu:.3}% of one core (target < {TARGET_CPU_PERCENT}%), \
-         {calls} API calls ({writes} writes): {}; the floor of the same job in plain std \
+         {calls} API calls ({writes} writes), {minor_faults} minor and {major_faults} major page \
+         faults: {}; the floor of the same job in plain std \
          (event file, two loopback HTTP exchanges 200 ms apart, every 2 s), over the same window: \
          CPU {floor:.3}%",
         rss as f64 / 1024.0,
@@ -200,6 +217,8 @@ fn run() -> Result<bool, String> {
             "floor_percent": floor,
             "api_calls": calls,
             "api_writes": writes,
+            "minor_faults": minor_faults,
+            "major_faults": major_faults,
             "target_rss_kb": TARGET_RSS_KB,
             "target_cpu_percent": TARGET_CPU_PERCENT,
             "within_targets": ok,

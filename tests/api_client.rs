@@ -358,9 +358,9 @@ async fn retries_can_be_turned_off() {
 }
 
 /// The request budget (issue 9): every attempt draws a cell, retries included, and clones of
-/// a client (another region, too) draw on the same budget. One request a second with a burst
-/// of two: a call retried once spends both cells, so the next call through any clone finds no
-/// cell before its 300 ms deadline, and never reaches the cloud.
+/// a client (another region, too) draw on the same budget. Two requests in any second: a call
+/// retried once spends both places, so the next call through any clone finds no place before
+/// its 300 ms deadline, and never reaches the cloud.
 #[tokio::test]
 async fn the_rate_limit_paces_every_attempt_and_is_shared_by_clones() {
     let sim = SimHandle::start("seed");
@@ -371,7 +371,7 @@ async fn the_rate_limit_paces_every_attempt_and_is_shared_by_clones() {
     let mut cfg = config(&sim.url());
     cfg.deadline = Duration::from_millis(300);
     cfg.retry.base = Duration::from_millis(1);
-    cfg.rate_limit = Some(RateLimit::new(NonZeroU32::MIN, NonZeroU32::new(2).unwrap()));
+    cfg.rate_limit = Some(RateLimit::per_second(NonZeroU32::new(2).unwrap()));
     let c = Client::new(cfg, keys()).unwrap();
     let other_region = c.with_region("ap-shanghai");
     assert_eq!(other_region.region(), "ap-shanghai");

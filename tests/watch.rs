@@ -38,12 +38,15 @@ fn eip_moved_by_a_brief_master_is_repaired_by_the_real_masters_watcher() {
     assert!(on("eni-iam00021"));
     let d = Daemon::start(&n21, &["--interval", "1s"]);
 
-    // .20 misses adverts, is MASTER for a moment, moves the EIP, and falls back.
-    n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "90"])
-        .assert_code(0);
-    assert!(on("eni-iam00020"));
-    n20.run(&["notify", "INSTANCE", "VI_3", "BACKUP", "90"])
-        .assert_code(0);
+    // .20 misses adverts, is MASTER for a moment, moves the EIP, and falls back, between two
+    // of .21's looks (a look during the move would find the EIP unbound and rebind it first).
+    d.stopped_while(|| {
+        n20.run(&["notify", "INSTANCE", "VI_3", "MASTER", "90"])
+            .assert_code(0);
+        assert!(on("eni-iam00020"));
+        n20.run(&["notify", "INSTANCE", "VI_3", "BACKUP", "90"])
+            .assert_code(0);
+    });
 
     d.eventually("the EIP did not come back to .21", || {
         on("eni-iam00021") && ctl.address(PUB_EIP_ID)["status"] == "BIND"
@@ -78,11 +81,13 @@ fn private_ip_moved_by_a_brief_master_is_migrated_back() {
     assert_eq!(enis_with(&ctl, SECONDARY), ["eni-iam00021"]);
     let d = Daemon::start(&n21, &["--interval", "1s"]);
 
-    n20.run(&["notify", "INSTANCE", "VI_2", "MASTER", "90"])
-        .assert_code(0);
-    assert_eq!(enis_with(&ctl, SECONDARY), ["eni-iam00020"]);
-    n20.run(&["notify", "INSTANCE", "VI_2", "BACKUP", "90"])
-        .assert_code(0);
+    d.stopped_while(|| {
+        n20.run(&["notify", "INSTANCE", "VI_2", "MASTER", "90"])
+            .assert_code(0);
+        assert_eq!(enis_with(&ctl, SECONDARY), ["eni-iam00020"]);
+        n20.run(&["notify", "INSTANCE", "VI_2", "BACKUP", "90"])
+            .assert_code(0);
+    });
 
     d.eventually("the IP did not come back to .21", || {
         enis_with(&ctl, SECONDARY) == ["eni-iam00021"]

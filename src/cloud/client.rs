@@ -3,9 +3,10 @@
 //! optional shared [`RateLimit`], and reports each call to an optional [`CallObserver`] (the
 //! journal).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,8 +20,10 @@ use super::ratelimit::RateLimit;
 use super::retry::RetryPolicy;
 use super::signing::{sign_and_log, Call, KeptSigner};
 pub use super::wire::{decode_envelope, parse_endpoint, parse_http_date};
-use super::wire::{decode_response, is_loopback, read_body, request_id_of, send_error};
 pub(crate) use super::wire::{default_endpoint, host_header, load_ca_file};
+use super::wire::{
+    is_loopback, read_body, request_id_of, send_error, split_envelope, ResponseText,
+};
 use super::{Action, Error, ErrorClass};
 use crate::bounds::clip_to;
 
@@ -99,6 +102,8 @@ struct Inner {
     date_offset: AtomicI64,
     /// Keeps the day's signing key of the current key pair.
     signer: KeptSigner,
+    /// Each service's endpoint, parsed and checked on its first call.
+    endpoints: Mutex<HashMap<String, reqwest::Url>>,
 }
 
 /// [`Inner::date_offset`] before any response carried a `Date`.
@@ -147,7 +152,10 @@ impl Client {
             .use_rustls_tls()
             .user_agent(REQUEST_CLIENT)
             .connect_timeout(cfg.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(30));
+            .pool_idle_timeout(Duration::from_secs(30))
+            // API 3.0 answers every request itself: a redirect is a proxy or server fault, and
+            // a signed request is never re-sent somewhere else.
+            .redirect(reqwest::redirect::Policy::none());
         if loopback_only {
             // A loopback endpoint (tcsim) must never be sent through an HTTP(S)_PROXY.
             builder = builder.no_proxy();
@@ -170,6 +178,7 @@ impl Client {
                 skew: AtomicI64::new(0),
                 date_offset: AtomicI64::new(NO_DATE),
                 signer: KeptSigner::default(),
+                endpoints: Mutex::default(),
             }),
             deadline: None,
             observer: None,
@@ -284,7 +293,10 @@ impl Client {
         let (result, attempts) = self
             .execute(A::SERVICE, A::VERSION, A::ACTION, &params, start)
             .await;
-        let result = result.and_then(|v| decode_response::<A::Response>(A::ACTION, v));
+        let result = result.and_then(|text| {
+            let r = text.decode::<A::Response>(A::ACTION)?;
+            Ok((r, text.into_request_id()))
+        });
         let call = (A::SERVICE, A::ACTION, A::MUTATING);
         self.observe(call, &params, start, attempts, &result);
         result.map(|(r, _)| r)
@@ -303,10 +315,7 @@ impl Client {
         let mutating = !super::is_read(action);
         self.before(service, action, mutating);
         let (result, attempts) = self.execute(service, version, action, params, start).await;
-        let result = result.map(|v| {
-            let id = request_id_of(&v);
-            (v, id)
-        });
+        let result = result.and_then(|text| Ok((text.value()?, text.into_request_id())));
         self.observe(
             (service, action, mutating),
             params,
@@ -352,6 +361,25 @@ impl Client {
         });
     }
 
+    /// `service`'s endpoint: the configured one (`{service}` substituted) or the default,
+    /// parsed and checked once.
+    fn endpoint(&self, service: &str) -> Result<reqwest::Url, Error> {
+        let mut known = self
+            .inner
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(url) = known.get(service) {
+            return Ok(url.clone());
+        }
+        let url = match &self.inner.cfg.endpoint {
+            Some(ep) => parse_endpoint(ep, service)?,
+            None => parse_endpoint(&default_endpoint(service), service)?,
+        };
+        known.insert(service.to_string(), url.clone());
+        Ok(url)
+    }
+
     /// Sends until success, a non-retryable error, the attempt limit or the deadline.
     async fn execute(
         &self,
@@ -360,7 +388,7 @@ impl Client {
         action: &str,
         params: &Value,
         start: Instant,
-    ) -> (Result<Value, Error>, u32) {
+    ) -> (Result<ResponseText, Error>, u32) {
         let cfg = &self.inner.cfg;
         let retry = self.retry.as_ref().unwrap_or(&cfg.retry);
         let deadline = self.effective_deadline(start);
@@ -375,12 +403,7 @@ impl Client {
                 return (Err(e), 0);
             }
         };
-        let url = match cfg
-            .endpoint
-            .as_deref()
-            .map(|ep| parse_endpoint(ep, service))
-            .unwrap_or_else(|| parse_endpoint(&default_endpoint(service), service))
-        {
+        let url = match self.endpoint(service) {
             Ok(u) => u,
             Err(e) => return (Err(e), 0),
         };
@@ -492,7 +515,7 @@ impl Client {
         action: &str,
         url: &reqwest::Url,
         body: &[u8],
-    ) -> Result<Value, AttemptError> {
+    ) -> Result<ResponseText, AttemptError> {
         let cfg = &self.inner.cfg;
         let creds = self.inner.creds.credentials().await?;
         let host = host_header(url);
@@ -561,7 +584,7 @@ impl Client {
                     .and_then(|v| v.get("Response").and_then(request_id_of)),
             })
         } else {
-            decode_envelope(&bytes)
+            split_envelope(&bytes)
         };
         result.map_err(|error| AttemptError { error, server_time })
     }

@@ -3,6 +3,8 @@
 //! header for logs. Pure or nearly so, and tested here.
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::metadata::error_chain;
@@ -160,32 +162,108 @@ pub fn parse_http_date(value: &str) -> Option<i64> {
         .map(|t| t.timestamp())
 }
 
-/// Unwraps `{"Response": {...}}`: the Response object, or `Error::Api` when it has `Error`.
-pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Decode {
+/// The `Response` object of an answer that is not an error: its text, decoded by the caller
+/// straight into the action's typed response (or, for a raw call, into a JSON value), and its
+/// RequestId. A look at a VIP decodes two of these every interval, so the text is never built
+/// into a JSON tree first.
+#[derive(Debug)]
+pub(super) struct ResponseText {
+    raw: Box<RawValue>,
+    request_id: Option<String>,
+}
+
+impl ResponseText {
+    /// Decodes the Response object into `action`'s typed response.
+    pub(super) fn decode<T: DeserializeOwned>(&self, action: &str) -> Result<T, Error> {
+        serde_json::from_str(self.raw.get()).map_err(|e| Error::Decode {
+            // serde's message may quote the offending value, which the server chose: bounded.
+            message: format!("{action} response: {}", clip(&e.to_string())),
+            request_id: self.request_id.clone(),
+        })
+    }
+
+    /// The Response object as a JSON value (RequestId included).
+    pub(super) fn value(&self) -> Result<Value, Error> {
+        serde_json::from_str(self.raw.get()).map_err(|e| Error::Decode {
+            message: format!("Response object: {}", clip(&e.to_string())),
+            request_id: self.request_id.clone(),
+        })
+    }
+
+    /// The RequestId, leaving the text.
+    pub(super) fn into_request_id(self) -> Option<String> {
+        self.request_id
+    }
+}
+
+/// A member of an object that may be absent; present as `null` is present.
+#[derive(Default)]
+enum Member {
+    #[default]
+    Absent,
+    Present(Value),
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Member, D::Error> {
+        Value::deserialize(d).map(Member::Present)
+    }
+}
+
+/// Splits `{"Response": {...}}`: the Response object's text, or `Error::Api` when it has
+/// `Error`. Only `Error` and `RequestId` are decoded here; every other member is skipped.
+pub(super) fn split_envelope(bytes: &[u8]) -> Result<ResponseText, Error> {
+    #[derive(Deserialize)]
+    struct Top<'a> {
+        #[serde(rename = "Response", borrow, default)]
+        response: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "Error", default)]
+        error: Member,
+        #[serde(rename = "RequestId", default)]
+        request_id: Option<Value>,
+    }
+    let not_json = |e: serde_json::Error| Error::Decode {
         message: format!(
             "body is not JSON ({e}): {}",
             clip(String::from_utf8_lossy(bytes).trim())
         ),
         request_id: None,
+    };
+    // serde would read an array as a struct too: only an object is an envelope.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => Error::Decode {
+                    message: "body is not a JSON object".into(),
+                    request_id: None,
+                },
+                Err(e) => not_json(e),
+            },
+        );
+    }
+    let top: Top = serde_json::from_slice(bytes).map_err(not_json)?;
+    let no_response = || Error::Decode {
+        message: "body has no \"Response\" object".into(),
+        request_id: None,
+    };
+    let raw = top.response.ok_or_else(no_response)?;
+    if !raw.get().starts_with('{') {
+        return Err(no_response());
+    }
+    let head: Head = serde_json::from_str(raw.get()).map_err(|e| Error::Decode {
+        message: format!("Response object: {}", clip(&e.to_string())),
+        request_id: None,
     })?;
-    let Value::Object(mut top) = value else {
-        return Err(Error::Decode {
-            message: "body is not a JSON object".into(),
-            request_id: None,
-        });
-    };
-    let response = match top.remove("Response") {
-        Some(r @ Value::Object(_)) => r,
-        _ => {
-            return Err(Error::Decode {
-                message: "body has no \"Response\" object".into(),
-                request_id: None,
-            })
-        }
-    };
-    let request_id = request_id_of(&response);
-    if let Some(err) = response.get("Error") {
+    let request_id = head
+        .request_id
+        .as_ref()
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if let Member::Present(err) = head.error {
         let field = |name: &str| err.get(name).and_then(Value::as_str).map(str::to_string);
         let Some(code) = field("Code").filter(|c| !c.is_empty()) else {
             return Err(Error::Decode {
@@ -199,7 +277,15 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
             request_id,
         });
     }
-    Ok(response)
+    Ok(ResponseText {
+        raw: raw.to_owned(),
+        request_id,
+    })
+}
+
+/// Unwraps `{"Response": {...}}`: the Response object, or `Error::Api` when it has `Error`.
+pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
+    split_envelope(bytes)?.value()
 }
 
 pub(super) fn request_id_of(response: &Value) -> Option<String> {
@@ -208,22 +294,6 @@ pub(super) fn request_id_of(response: &Value) -> Option<String> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-}
-
-/// Decodes a Response object into a typed response, keeping the RequestId for errors and records.
-pub(super) fn decode_response<T: DeserializeOwned>(
-    action: &str,
-    v: Value,
-) -> Result<(T, Option<String>), Error> {
-    let request_id = request_id_of(&v);
-    match serde_json::from_value::<T>(v) {
-        Ok(t) => Ok((t, request_id)),
-        // serde's message may quote the offending value, which the server chose: bounded.
-        Err(e) => Err(Error::Decode {
-            message: format!("{action} response: {}", clip(&e.to_string())),
-            request_id,
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -258,6 +328,47 @@ mod tests {
         let e = decode_envelope(br#"{"Response":{"Error":{},"RequestId":"r3"}}"#).unwrap_err();
         assert!(matches!(e, Error::Decode { .. }));
         assert_eq!(e.request_id(), Some("r3"));
+    }
+
+    #[test]
+    fn a_response_is_decoded_straight_from_its_text() {
+        #[derive(Debug, Deserialize)]
+        struct Count {
+            #[serde(rename = "TotalCount")]
+            total: u32,
+        }
+        let text = split_envelope(
+            br#"{"Response":{"TotalCount":2,"HaVipSet":[{"A":[1,{"b":null}]}],"RequestId":"r9"},"Other":1}"#,
+        )
+        .unwrap();
+        assert_eq!(text.decode::<Count>("DescribeHaVips").unwrap().total, 2);
+        assert_eq!(text.value().unwrap()["HaVipSet"][0]["A"][0], 1);
+        assert_eq!(text.into_request_id().as_deref(), Some("r9"));
+
+        // A typed decode that fails names the action and keeps the RequestId.
+        let text =
+            split_envelope(br#"{"Response":{"TotalCount":"two","RequestId":"r10"}}"#).unwrap();
+        let e = text.decode::<Count>("DescribeHaVips").unwrap_err();
+        assert!(e.to_string().contains("DescribeHaVips response"), "{e}");
+        assert_eq!(e.request_id(), Some("r10"));
+
+        // `"Error": null` is an error without a Code, not a success.
+        let e = split_envelope(br#"{"Response":{"Error":null,"RequestId":"r11"}}"#).unwrap_err();
+        assert!(e.to_string().contains("has no Code"), "{e}");
+        assert_eq!(e.request_id(), Some("r11"));
+
+        // Each kind of broken body says which it is.
+        for (body, says) in [
+            (&b"{\"Response\": "[..], "body is not JSON"),
+            (b"[1]", "body is not a JSON object"),
+            (b"\"text\"", "body is not a JSON object"),
+            (br#"{"Response":null}"#, "no \"Response\" object"),
+            (br#"{"Response":[]}"#, "no \"Response\" object"),
+            (br#"{"Other":{}}"#, "no \"Response\" object"),
+        ] {
+            let e = split_envelope(body).unwrap_err().to_string();
+            assert!(e.contains(says), "{}: {e}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

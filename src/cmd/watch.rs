@@ -28,8 +28,8 @@ pub struct Args {
     /// keepalived's notify_fifo: act on its lines in order, like `havip notify`.
     #[arg(long, value_name = "PATH")]
     pub fifo: Option<PathBuf>,
-    /// The API budget shared by every VIP, FIFO event and repair, in requests per second
-    /// (evenly spaced; retries included).
+    /// The API budget shared by every VIP, FIFO event and repair: at most N requests in any
+    /// one-second window (retries included).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub api_rate: u32,
     /// How log lines are written (json: one object per line, for journald pipelines).

@@ -1,12 +1,12 @@
 //! The local side of a node: interfaces, their MACs, whether a VIP is present, gratuitous ARP.
 //!
-//! Everything here reads the kernel directly (ioctl, getifaddrs) rather than `/sys`, because
+//! Everything here reads the kernel directly (ioctls) rather than `/sys`, because
 //! `/sys/class/net` shows the network namespace sysfs was mounted in, not the caller's; the
 //! root-only tests run inside a namespace they create.
 
 pub mod garp;
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::fmt;
 use std::io;
 use std::net::Ipv4Addr;
@@ -175,45 +175,70 @@ pub fn interface_mac(iface: &str) -> io::Result<MacAddr> {
     }
 }
 
-/// One IPv4 address configured on the node, as `getifaddrs` reports it. `label` is the
-/// interface name or its alias label (`eth0:vip`), the way keepalived's `label` shows it.
+/// One IPv4 address configured on the node. `label` is the interface name or its alias label
+/// (`eth0:vip`), the way keepalived's `label` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalAddr {
     pub label: String,
     pub ip: Ipv4Addr,
 }
 
-/// Every IPv4 address configured on this node (in the caller's network namespace).
+/// The most addresses [`local_ipv4_addrs`] reads (a node with more is not a keepalived node).
+const MAX_LOCAL_ADDRS: usize = 4096;
+
+/// Every IPv4 address configured on this node (in the caller's network namespace), with its
+/// label: one `SIOCGIFCONF`. The watcher asks at every look, so this is the kernel's IPv4
+/// address list alone, not `getifaddrs`' dump of every link and its statistics.
 pub(crate) fn local_ipv4_addrs() -> io::Result<Vec<LocalAddr>> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs allocates a list we free below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut out = Vec::new();
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: cur walks the list getifaddrs returned, which stays valid until freeifaddrs.
-        let ifa = unsafe { &*cur };
-        if !ifa.ifa_addr.is_null() && !ifa.ifa_name.is_null() {
-            // SAFETY: ifa_addr points at a sockaddr whose family tells its real type.
-            let family = unsafe { (*ifa.ifa_addr).sa_family } as libc::c_int;
-            if family == libc::AF_INET {
-                // SAFETY: family is AF_INET, so this is a sockaddr_in.
-                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-                let label = unsafe { CStr::from_ptr(ifa.ifa_name) }
-                    .to_string_lossy()
-                    .into_owned();
-                out.push(LocalAddr { label, ip });
-            }
+    let sock = IoctlSocket::open()?;
+    let mut room = 16;
+    loop {
+        // SAFETY: ifreq is plain data; all-zero is valid.
+        let mut reqs: Vec<libc::ifreq> = vec![unsafe { std::mem::zeroed() }; room];
+        let mut conf = libc::ifconf {
+            ifc_len: libc::c_int::try_from(room * std::mem::size_of::<libc::ifreq>())
+                .map_err(io::Error::other)?,
+            ifc_ifcu: libc::__c_anonymous_ifc_ifcu {
+                ifcu_req: reqs.as_mut_ptr(),
+            },
+        };
+        // SAFETY: conf describes `reqs`, `ifc_len` bytes the kernel may fill with ifreqs.
+        if unsafe { libc::ioctl(sock.0, libc::SIOCGIFCONF as _, &mut conf) } < 0 {
+            return Err(io::Error::last_os_error());
         }
-        cur = ifa.ifa_next;
+        let filled =
+            usize::try_from(conf.ifc_len).unwrap_or(0) / std::mem::size_of::<libc::ifreq>();
+        // A full buffer may have cut the list short: ask again with more room.
+        if filled == room && room < MAX_LOCAL_ADDRS {
+            room *= 4;
+            continue;
+        }
+        return Ok(reqs[..filled.min(room)]
+            .iter()
+            .filter_map(local_addr)
+            .collect());
     }
-    // SAFETY: head came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
+}
+
+/// An IPv4 entry of `SIOCGIFCONF`'s answer.
+fn local_addr(req: &libc::ifreq) -> Option<LocalAddr> {
+    // SAFETY: SIOCGIFCONF fills the addr member of each entry's union.
+    let sa = unsafe { req.ifr_ifru.ifru_addr };
+    if libc::c_int::from(sa.sa_family) != libc::AF_INET {
+        return None;
+    }
+    // SAFETY: family is AF_INET, so the sockaddr is a sockaddr_in (same size as sockaddr).
+    let sin: libc::sockaddr_in = unsafe { std::mem::transmute(sa) };
+    let name: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    Some(LocalAddr {
+        label: String::from_utf8_lossy(&name).into_owned(),
+        ip: Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+    })
 }
 
 /// Whether `ip` is configured on this node: on `iface` (or one of its alias labels such as
@@ -329,6 +354,47 @@ mod tests {
         // eth1 is not a prefix match for eth10's addresses.
         assert!(!vip_in(&addrs, Some("eth1"), Ipv4Addr::new(10, 0, 5, 99)));
         assert!(!vip_in(&addrs, None, Ipv4Addr::new(10, 0, 4, 20)));
+    }
+
+    use std::ffi::CStr;
+
+    /// `getifaddrs`' IPv4 addresses and labels, for comparison.
+    fn ipv4_by_getifaddrs() -> Vec<LocalAddr> {
+        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+        // SAFETY: getifaddrs allocates a list freed below.
+        assert_eq!(unsafe { libc::getifaddrs(&mut head) }, 0);
+        let mut out = Vec::new();
+        let mut cur = head;
+        while !cur.is_null() {
+            // SAFETY: cur walks the list, valid until freeifaddrs.
+            let ifa = unsafe { &*cur };
+            // SAFETY: a non-null ifa_addr's family tells its type; AF_INET is a sockaddr_in.
+            if !ifa.ifa_addr.is_null()
+                && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET
+            {
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                // SAFETY: ifa_name is NUL-terminated, owned by the list.
+                let label = unsafe { CStr::from_ptr(ifa.ifa_name) };
+                out.push(LocalAddr {
+                    label: label.to_string_lossy().into_owned(),
+                    ip: Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                });
+            }
+            cur = ifa.ifa_next;
+        }
+        // SAFETY: head came from getifaddrs and is freed once.
+        unsafe { libc::freeifaddrs(head) };
+        out
+    }
+
+    #[test]
+    fn the_address_list_is_the_one_getifaddrs_gives() {
+        let mut ours = local_ipv4_addrs().unwrap();
+        let mut theirs = ipv4_by_getifaddrs();
+        ours.sort_by(|a, b| (&a.label, a.ip).cmp(&(&b.label, b.ip)));
+        theirs.sort_by(|a, b| (&a.label, a.ip).cmp(&(&b.label, b.ip)));
+        assert!(ours.iter().any(|a| a.ip == Ipv4Addr::LOCALHOST), "{ours:?}");
+        assert_eq!(ours, theirs);
     }
 
     #[test]

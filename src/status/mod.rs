@@ -5,7 +5,7 @@
 //!
 //! `havip status` observes each VIP once; the watch daemon keeps one [`VipObserver`] per VIP
 //! and calls [`VipObserver::observe`] every few seconds. An observation costs one read of the
-//! state file, one `getifaddrs`, and the strategy's Describe calls (`havip`: DescribeHaVips then
+//! state file, one `SIOCGIFCONF`, and the strategy's Describe calls (`havip`: DescribeHaVips then
 //! DescribeAddresses) on the engine's one client; the configuration is not read again and the
 //! strategy (with the ENI lookup the `private-ip` and `eip` strategies need) is built once.
 //! Nothing here writes: not to the cloud, not to the journal, not to the state directory.

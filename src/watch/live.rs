@@ -1,11 +1,13 @@
 //! The watcher's [`Effects`] on the real world: a look is the status core's observation
 //! ([`VipObserver`]); a repair is the MASTER procedure of the last recorded MASTER event
 //! (`failover::reassert`: the same strategy code, lock and journal as `havip notify`); an
-//! announcement is `node::garp`; alerts go through the engine's `Alerter`.
+//! announcement is `node::garp`; alerts go through the engine's `Alerter`; the pause between
+//! looks is a timerfd (`pause`), which wakes the process once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pause::Pause;
 use super::vip::{Effects, Seen};
 use crate::alert::AlertEvent;
 use crate::cloud::address::AddressStatus;
@@ -23,6 +25,7 @@ pub struct Live {
     engine: Arc<Engine>,
     vip: VipConfig,
     observer: VipObserver,
+    pause: Pause,
 }
 
 impl Live {
@@ -33,6 +36,7 @@ impl Live {
             engine,
             vip,
             observer,
+            pause: Pause::default(),
         }
     }
 }
@@ -77,6 +81,10 @@ impl Effects for Live {
             .alerter
             .send_within(&ev, Duration::from_secs(10))
             .await;
+    }
+
+    async fn pause(&mut self, d: Duration) {
+        self.pause.sleep(d).await;
     }
 }
 

@@ -9,12 +9,14 @@
 //! drain within [`DRAIN`].
 //!
 //! Module map: `vip` (one VIP's reconcile + error policy), `decide` (verdict → action),
-//! `live` (the loop's effects on the real world), `fifo`, `metrics`, `server`, `service`.
+//! `live` (the loop's effects on the real world), `pause` (the wait between looks), `fifo`,
+//! `metrics`, `server`, `service`.
 
 pub mod decide;
 pub mod fifo;
 pub mod live;
 pub mod metrics;
+pub mod pause;
 pub mod server;
 pub mod service;
 pub mod vip;

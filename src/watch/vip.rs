@@ -43,6 +43,10 @@ pub trait Effects {
     async fn announce(&mut self);
     /// Sends an alert.
     async fn alert(&mut self, ev: AlertEvent);
+    /// Waits `d` before the next look (tokio's sleep, so tests run it under paused time).
+    async fn pause(&mut self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
 }
 
 /// When to look again.
@@ -252,7 +256,7 @@ pub async fn run<E: Effects>(
         };
         let pause = jittered(action.requeue_after, rand::random::<f64>());
         tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
+            _ = fx.pause(pause) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

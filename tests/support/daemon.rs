@@ -73,6 +73,24 @@ impl Daemon {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// Runs `f` with the daemon stopped (SIGSTOP, then SIGCONT, also when `f` panics): what
+    /// `f` does to the cloud happens between two of its looks, whatever their timing, as when
+    /// a brief master's move falls between the real master's looks.
+    pub fn stopped_while<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Resume(i32);
+        impl Drop for Resume {
+            fn drop(&mut self) {
+                // SAFETY: plain syscall on a child of this process.
+                unsafe { libc::kill(self.0, libc::SIGCONT) };
+            }
+        }
+        let pid = self.pid().expect("the daemon is running") as i32;
+        // SAFETY: plain syscall on a child of this process.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0, "SIGSTOP");
+        let _resume = Resume(pid);
+        f()
+    }
+
     /// Everything written to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
