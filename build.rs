@@ -1,7 +1,7 @@
 //! Asks the linker to lay out, side by side, the functions an idle `havip watch` runs at every
 //! look (src/hot-symbols.txt, written by scripts/hot-symbols.sh). Spread over the binary they
 //! touch some four hundred 4 KiB pages of code per look; together, well under two hundred. Read
-//! from disk (after a reboot), a look then costs the watcher under half the CPU time
+//! from disk (after a reboot), a look then costs the watcher about half the CPU time
 //! (ARCHITECTURE.md, "The idle cost").
 //!
 //! Only where the linker is known to be LLD, which takes `--symbol-ordering-file`: Rust 1.90 and
