@@ -175,17 +175,19 @@ pub(super) struct ResponseText {
 impl ResponseText {
     /// Decodes the Response object into `action`'s typed response.
     pub(super) fn decode<T: DeserializeOwned>(&self, action: &str) -> Result<T, Error> {
-        serde_json::from_str(self.raw.get()).map_err(|e| Error::Decode {
-            // serde's message may quote the offending value, which the server chose: bounded.
-            message: format!("{action} response: {}", clip(&e.to_string())),
-            request_id: self.request_id.clone(),
-        })
+        self.parse(&format!("{action} response"))
     }
 
     /// The Response object as a JSON value (RequestId included).
     pub(super) fn value(&self) -> Result<Value, Error> {
+        self.parse("Response object")
+    }
+
+    /// The text as a `T`; an error names `what` and keeps the RequestId.
+    fn parse<T: DeserializeOwned>(&self, what: &str) -> Result<T, Error> {
         serde_json::from_str(self.raw.get()).map_err(|e| Error::Decode {
-            message: format!("Response object: {}", clip(&e.to_string())),
+            // serde's message may quote the offending value, which the server chose: bounded.
+            message: format!("{what}: {}", clip(&e.to_string())),
             request_id: self.request_id.clone(),
         })
     }
@@ -257,12 +259,7 @@ pub(super) fn split_envelope(bytes: &[u8]) -> Result<ResponseText, Error> {
         message: format!("Response object: {}", clip(&e.to_string())),
         request_id: None,
     })?;
-    let request_id = head
-        .request_id
-        .as_ref()
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let request_id = request_id_in(head.request_id.as_ref());
     if let Member::Present(err) = head.error {
         let field = |name: &str| err.get(name).and_then(Value::as_str).map(str::to_string);
         let Some(code) = field("Code").filter(|c| !c.is_empty()) else {
@@ -289,9 +286,12 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Value, Error> {
 }
 
 pub(super) fn request_id_of(response: &Value) -> Option<String> {
-    response
-        .get("RequestId")
-        .and_then(Value::as_str)
+    request_id_in(response.get("RequestId"))
+}
+
+/// A `RequestId` member's value, when it is a non-empty string.
+fn request_id_in(id: Option<&Value>) -> Option<String> {
+    id.and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
 }
