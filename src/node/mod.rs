@@ -356,8 +356,6 @@ mod tests {
         assert!(!vip_in(&addrs, None, Ipv4Addr::new(10, 0, 4, 20)));
     }
 
-    use std::ffi::CStr;
-
     /// `getifaddrs`' IPv4 addresses and labels, for comparison.
     fn ipv4_by_getifaddrs() -> Vec<LocalAddr> {
         let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
@@ -374,7 +372,7 @@ mod tests {
             {
                 let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
                 // SAFETY: ifa_name is NUL-terminated, owned by the list.
-                let label = unsafe { CStr::from_ptr(ifa.ifa_name) };
+                let label = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
                 out.push(LocalAddr {
                     label: label.to_string_lossy().into_owned(),
                     ip: Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),

@@ -77,17 +77,17 @@ impl Daemon {
     /// `f` does to the cloud happens between two of its looks, whatever their timing, as when
     /// a brief master's move falls between the real master's looks.
     pub fn stopped_while<T>(&self, f: impl FnOnce() -> T) -> T {
-        struct Resume(i32);
-        impl Drop for Resume {
+        struct Resume<'a>(&'a Daemon);
+        impl Drop for Resume<'_> {
             fn drop(&mut self) {
-                // SAFETY: plain syscall on a child of this process.
-                unsafe { libc::kill(self.0, libc::SIGCONT) };
+                self.0.signal(libc::SIGCONT);
             }
         }
-        let pid = self.pid().expect("the daemon is running") as i32;
-        // SAFETY: plain syscall on a child of this process.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0, "SIGSTOP");
-        let _resume = Resume(pid);
+        assert!(
+            self.signal(libc::SIGSTOP),
+            "SIGSTOP: the daemon is not running"
+        );
+        let _resume = Resume(self);
         f()
     }
 
@@ -128,12 +128,12 @@ impl Daemon {
         );
     }
 
-    /// Sends `signal` to the daemon.
-    pub fn signal(&self, signal: i32) {
-        if let Some(c) = &self.child {
+    /// Sends `signal` to the daemon; whether it was delivered.
+    pub fn signal(&self, signal: i32) -> bool {
+        self.child.as_ref().is_some_and(|c| {
             // SAFETY: kill(2) on our own child's pid.
-            unsafe { libc::kill(c.id() as i32, signal) };
-        }
+            unsafe { libc::kill(c.id() as i32, signal) == 0 }
+        })
     }
 
     /// SIGTERM, then waits up to `limit` for the exit; `Some(status code)` if it exited.
