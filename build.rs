@@ -19,7 +19,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
     let order = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default())
         .join("src/hot-symbols.txt");
-    if linker_is_lld().is_err() || !order.is_file() {
+    if !linker_is_lld() || !order.is_file() {
         return;
     }
     println!(
@@ -29,35 +29,28 @@ fn main() {
     println!("cargo:rustc-link-arg-bin=havip=-Wl,--no-warn-symbol-ordering");
 }
 
-/// `Ok` when this build links with rustc's default LLD; why not otherwise.
-fn linker_is_lld() -> Result<(), String> {
+/// Whether this build links with rustc's default LLD: x86_64 Linux, Rust 1.90 or later, no
+/// linker of its own configured, and not turned off with `HAVIP_NO_SYMBOL_ORDER`.
+fn linker_is_lld() -> bool {
     let var = |k: &str| std::env::var(k).unwrap_or_default();
-    if !var("HAVIP_NO_SYMBOL_ORDER").is_empty() {
-        return Err("HAVIP_NO_SYMBOL_ORDER is set".into());
-    }
-    if var("TARGET") != "x86_64-unknown-linux-gnu" {
-        return Err(format!("target {}", var("TARGET")));
-    }
-    if !var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty()
+    if !var("HAVIP_NO_SYMBOL_ORDER").is_empty()
+        || var("TARGET") != "x86_64-unknown-linux-gnu"
+        || !var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty()
         || var("CARGO_ENCODED_RUSTFLAGS").contains("link")
     {
-        return Err("a linker of its own is configured".into());
+        return false;
     }
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Command::new(&rustc)
-        .arg("-vV")
-        .output()
-        .map_err(|e| format!("{rustc} -vV: {e}"))?;
+    let Ok(out) = Command::new(rustc).arg("-vV").output() else {
+        return false;
+    };
     let text = String::from_utf8_lossy(&out.stdout);
-    let release = text
-        .lines()
-        .find_map(|l| l.strip_prefix("release: "))
-        .ok_or("no rustc release")?;
-    let mut parts = release.split(['.', '-']);
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    if (major, minor) < (1, 90) {
-        return Err(format!("rustc {release} links with the system linker"));
-    }
-    Ok(())
+    let Some(release) = text.lines().find_map(|l| l.strip_prefix("release: ")) else {
+        return false;
+    };
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 90)
 }
