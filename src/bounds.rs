@@ -42,7 +42,13 @@ pub(crate) fn too_large(cap: u64) -> io::Error {
 /// Reads all of `r`, but never more than `cap` bytes: one byte more is [`too_large`]. Only
 /// `cap + 1` bytes are ever read, so an endless source (`/dev/zero`, a FIFO) ends quickly.
 pub(crate) fn read_capped(r: impl Read, cap: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
+    read_capped_into(r, cap, Vec::new())
+}
+
+/// [`read_capped`] into `buf`, whose capacity is the expected size: with room for the whole
+/// input and one byte more, a small file takes two reads (its bytes, then end of file)
+/// instead of `read_to_end`'s growing probes from an empty buffer.
+fn read_capped_into(r: impl Read, cap: u64, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
     r.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
     if buf.len() as u64 > cap {
         return Err(too_large(cap));
@@ -54,13 +60,19 @@ pub(crate) fn read_capped(r: impl Read, cap: u64) -> io::Result<Vec<u8>> {
 /// message names the file once.
 pub(crate) fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let f = std::fs::File::open(path)?;
+    let mut expected = 0;
     // A regular file that is already too big is refused without reading it.
     if let Ok(meta) = f.metadata() {
         if meta.is_file() && meta.len() > cap {
             return Err(too_large(cap));
         }
+        if meta.is_file() {
+            expected = meta.len();
+        }
     }
-    read_capped(f, cap)
+    // `expected <= cap` here, so the room asked for is bounded by the cap too.
+    let room = usize::try_from(expected.saturating_add(1)).unwrap_or(0);
+    read_capped_into(f, cap, Vec::with_capacity(room))
 }
 
 /// `s` if it is at most `max` bytes; else its start, cut at a character boundary, an ellipsis
@@ -133,6 +145,11 @@ mod tests {
         std::fs::write(&p, vec![b'a'; 2048]).unwrap();
         assert!(read_file_capped(&p, 2047).is_err());
         assert_eq!(read_file_capped(&p, 2048).unwrap().len(), 2048);
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"{\"seq\":1}").unwrap();
+        assert_eq!(read_file_capped(&small, 2048).unwrap(), b"{\"seq\":1}");
+        std::fs::write(&small, b"").unwrap();
+        assert_eq!(read_file_capped(&small, 2048).unwrap(), b"");
         let e = read_file_capped(Path::new("/dev/zero"), 4096).unwrap_err();
         assert!(e.to_string().contains("4 KiB"), "{e}");
     }
