@@ -24,7 +24,8 @@ use super::UsageError;
 
 /// Exit status when the audit could not complete.
 pub const EXIT_INCOMPLETE: u8 = 3;
-/// The most regions one audit scans (the cloud has a few dozen).
+/// The most regions one audit scans (the cloud has a few dozen): more `--region`s are a usage
+/// error, and an `--all-regions` list longer than this stops the audit as incomplete (exit 3).
 pub const MAX_REGIONS: usize = 100;
 
 /// Scan EIPs and HAVIPs for idle billing and failover readiness (read-only).
@@ -123,6 +124,18 @@ pub async fn run(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(report.exit_code()))
 }
 
+/// `--all-regions`' list, refused when longer than [`MAX_REGIONS`]: never a silent cut, since
+/// an audit that skipped regions would call them clean.
+fn within_region_cap(all: &[String]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        all.len() <= MAX_REGIONS,
+        "the cloud lists {} available regions, more than the {MAX_REGIONS} one audit scans; \
+         name them with --region in several audits",
+        all.len()
+    );
+    Ok(())
+}
+
 /// The client (paced by `--rate-limit`, bounded by `--timeout`) and what to scan.
 async fn setup(args: &Args, ctx: &Context) -> anyhow::Result<(Client, Scope)> {
     let cfg = ctx.config_if_present()?;
@@ -144,8 +157,8 @@ async fn setup(args: &Args, ctx: &Context) -> anyhow::Result<(Client, Scope)> {
         None => Vec::new(),
     };
     let regions = if args.all_regions {
-        let mut all = audit::all_regions(&client).await?;
-        all.truncate(MAX_REGIONS);
+        let all = audit::all_regions(&client).await?;
+        within_region_cap(&all)?;
         all
     } else if !ctx.regions().is_empty() {
         let mut given = ctx.regions().to_vec();
@@ -221,5 +234,17 @@ mod tests {
         for bad in ["-1", "NaN", "inf", "1e9", "x", ""] {
             assert!(parse_price(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_all_regions_list_past_the_cap_is_refused_not_cut() {
+        let regions = |n: usize| (0..n).map(|i| format!("ap-r{i}")).collect::<Vec<_>>();
+        assert!(within_region_cap(&regions(MAX_REGIONS)).is_ok());
+        let e = within_region_cap(&regions(MAX_REGIONS + 1)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the cloud lists 101 available regions, more than the 100 one audit scans; name \
+             them with --region in several audits"
+        );
     }
 }
