@@ -10,6 +10,9 @@
 //! linked file is cached in 4 KiB pieces, a copied one in large folios), and a service runs in
 //! the after-reboot state. The line also says how many of the functions listed in
 //! src/hot-symbols.txt the binary has (build.rs lays them out together; scripts/hot-symbols.sh).
+//! After the window it counts the pages of its own memory the daemon touches in one look
+//! (code, the binary's data, heap and stacks): a figure that, unlike CPU time on a shared
+//! machine, repeats from run to run.
 //!
 //! Beside it, over the same window, runs the floor of the same job: a few lines of plain std
 //! (this bench re-executed as a child) that wakes as often and does the least any watcher must
@@ -77,6 +80,64 @@ fn status_kb(pid: u32, key: &str) -> Result<u64, String> {
                 .ok()
         })
         .ok_or_else(|| format!("no {key} in /proc/{pid}/status"))
+}
+
+/// Pages of its own memory the daemon touches in one look: its accessed bits are cleared
+/// (`/proc/PID/clear_refs`), one interval passes, and `Referenced:` is summed over each mapping
+/// of `bin` and over its private memory (heap, stacks, anonymous), from `/proc/PID/smaps`.
+/// Shared libraries are left out: other processes touch their pages too. Unlike CPU time on a
+/// shared machine, this count repeats from run to run, so it shows what a change to the look
+/// does. `None` when /proc does not allow it.
+fn touched_per_look(pid: u32, bin: &Path, interval: Duration) -> Option<Touched> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "1").ok()?;
+    // One look at least (the interval is jittered by ±10%), at most two.
+    std::thread::sleep(interval.mul_f64(1.15));
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let bin = bin.canonicalize().ok()?;
+    let bin = bin.to_str()?;
+    let mut touched = Touched::default();
+    let mut current: Option<&str> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            let perms = fields.next().unwrap_or("");
+            let path = fields.nth(3).unwrap_or("");
+            current = if path == bin {
+                Some(if perms.contains('x') { "code" } else { "data" })
+            } else if path.is_empty() || path.starts_with("[heap]") || path.starts_with("[stack]") {
+                Some("private")
+            } else {
+                None
+            };
+        } else if first == "Referenced:" {
+            let kb: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match current {
+                Some("code") => touched.code += kb / 4,
+                Some("data") => touched.data += kb / 4,
+                Some("private") => touched.private += kb / 4,
+                _ => {}
+            }
+        }
+    }
+    Some(touched)
+}
+
+/// [`touched_per_look`]'s count, in 4 KiB pages.
+#[derive(Debug, Default, Clone, Copy)]
+struct Touched {
+    /// The binary's code.
+    code: u64,
+    /// The binary's constants and relocated data.
+    data: u64,
+    /// Heap, stacks and anonymous memory.
+    private: u64,
+}
+
+impl Touched {
+    fn total(&self) -> u64 {
+        self.code + self.data + self.private
+    }
 }
 
 /// Drops `path` from the page cache (written back first), so the next exec reads it from disk.
@@ -230,6 +291,7 @@ fn run() -> Result<bool, String> {
     let wall = t0.elapsed().as_secs_f64();
     let rss = status_kb(pid, "VmRSS:")?;
     let hwm = status_kb(pid, "VmHWM:")?;
+    let touched = touched_per_look(pid, bin, Duration::from_secs(2));
     let cpu = (c1.ticks - c0.ticks) as f64 / hz / wall * 100.0;
     let floor = (f1.ticks - f0.ticks) as f64 / hz / wall * 100.0;
     let minor_faults = c1.minor_faults - c0.minor_faults;
@@ -241,7 +303,8 @@ fn run() -> Result<bool, String> {
         "havip watch, idle at --interval 2s for {wall:.0} s: VmRSS {:.1} MB, VmHWM {:.1} MB \
          (target < 15 MB), CPU {cpu:.3}% of one core (target < {TARGET_CPU_PERCENT}%), \
          {calls} API calls ({writes} writes), {minor_faults} minor and {major_faults} major page \
-         faults, code read from disk as after a reboot, hot functions laid out: {}: {}; the floor of the same job in plain std \
+         faults, code read from disk as after a reboot, hot functions laid out: {}, {} touched \
+         per look: {}; the floor of the same job in plain std \
          (event file, two loopback HTTP exchanges back to back, every 2 s), over the same window: \
          CPU {floor:.3}%",
         rss as f64 / 1024.0,
@@ -249,6 +312,16 @@ fn run() -> Result<bool, String> {
         match hot {
             Some((found, listed)) => format!("{found} of {listed}"),
             None => "unknown (no nm or no src/hot-symbols.txt)".into(),
+        },
+        match touched {
+            Some(t) => format!(
+                "{} pages ({} of code, {} of the binary's data, {} heap and stack)",
+                t.total(),
+                t.code,
+                t.data,
+                t.private
+            ),
+            None => "unknown pages (/proc/PID/clear_refs not writable)".into(),
         },
         if ok {
             "within targets"
@@ -272,6 +345,10 @@ fn run() -> Result<bool, String> {
             "major_faults": major_faults,
             "hot_symbols_found": hot.map(|h| h.0),
             "hot_symbols_listed": hot.map(|h| h.1),
+            "pages_per_look": touched.map(|t| t.total()),
+            "code_pages_per_look": touched.map(|t| t.code),
+            "data_pages_per_look": touched.map(|t| t.data),
+            "private_pages_per_look": touched.map(|t| t.private),
             "target_rss_kb": TARGET_RSS_KB,
             "target_cpu_percent": TARGET_CPU_PERCENT,
             "within_targets": ok,
