@@ -6,7 +6,7 @@
 //! `lab.rs`.)
 //!
 //! Field names are read by their unit suffix (`_ms`, `_s`; `_bytes`, `_kb`, `_mb`; `_percent`,
-//! `_pct`) and their stem: for the audit, `wall…` / `elapsed…` against `floor…` (the time the
+//! `_pct`; `_pages`, 4 KiB pages) and their stem: for the audit, `wall…` / `elapsed…` against `floor…` (the time the
 //! rate limit alone imposes) and `peak_rss…`; for the watcher `rss…` and `cpu…`.
 
 use std::path::Path;
@@ -48,7 +48,7 @@ pub struct Field {
 /// The number fields of `obj` in common units. A bench's own statement of a target
 /// (`target_…`) is not a figure, nor is a rate (`…_per_s`): both are left out.
 pub fn fields(obj: &Map<String, Value>) -> Vec<Field> {
-    const UNITS: [(&str, &str, f64); 10] = [
+    const UNITS: [(&str, &str, f64); 11] = [
         ("_ms", "s", 1e-3),
         ("_s", "s", 1.0),
         ("_secs", "s", 1.0),
@@ -59,6 +59,7 @@ pub fn fields(obj: &Map<String, Value>) -> Vec<Field> {
         ("_mib", "MiB", 1.0),
         ("_percent", "%", 1.0),
         ("_pct", "%", 1.0),
+        ("_pages", "pages", 1.0),
     ];
     obj.iter()
         .filter_map(|(k, v)| {
@@ -123,6 +124,7 @@ fn unit_key(unit: &str) -> &'static str {
     match unit {
         "s" => "s",
         "MiB" => "mib",
+        "pages" => "pages",
         _ => "percent",
     }
 }
@@ -218,7 +220,7 @@ mod tests {
     fn fields_by_suffix_in_common_units() {
         let obj = last_json_object(
             "building…\n{\"wall_ms\": 1500, \"floor_s\": 1.4, \"peak_rss_bytes\": 20971520, \"name\": \"x\", \
-             \"target_rss_kb\": 15360, \"rate_limit_per_s\": 20}\ndone\n",
+             \"target_rss_kb\": 15360, \"rate_limit_per_s\": 20, \"touched_pages\": 285}\ndone\n",
         )
         .unwrap();
         let mut f = fields(&obj);
@@ -226,9 +228,10 @@ mod tests {
         let want = [
             ("floor", "s", 1.4),
             ("peak_rss", "MiB", 20.0),
+            ("touched", "pages", 285.0),
             ("wall", "s", 1.5),
         ];
-        assert_eq!(f.len(), 3);
+        assert_eq!(f.len(), 4);
         for (got, (stem, unit, value)) in f.iter().zip(want) {
             assert_eq!((got.stem.as_str(), got.unit), (stem, unit));
             assert!((got.value - value).abs() < 1e-9, "{got:?}");

@@ -41,6 +41,7 @@ fn fmt(v: f64, unit: &str) -> String {
         "s" => format!("{v:.3} s"),
         "MiB" => format!("{v:.1} MiB"),
         "%" => format!("{v:.3}%"),
+        "pages" => format!("{v:.0} pages"),
         _ => format!("{v:.3} {unit}"),
     }
 }
@@ -79,7 +80,7 @@ bound; API calls are counted from tcsim's request log.
 same request (POST DescribeHaVips, 202-byte body) and must produce the same header.
 - **Plugged-in benches.** `cargo bench --bench audit`, `cargo bench --bench watch_footprint` \
 and the root lab (`deploy/lab/e2e.sh`) run when present; each prints a JSON line whose numeric \
-fields (unit suffixes `_ms`, `_s`, `_bytes`, `_kb`, `_mb`, `_percent`) are shown as they \
+fields (unit suffixes `_ms`, `_s`, `_bytes`, `_kb`, `_mb`, `_percent`, `_pages`) are shown as they \
 come. What could not run is listed with the reason; no figure is ever filled in.
 ";
 
