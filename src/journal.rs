@@ -281,59 +281,43 @@ impl Journal {
     /// verdict (killed between a write and the end of the run), other than run `current`.
     /// Each write is given by its outcome when one was recorded, else by its intent. Call it
     /// while holding the VIP's run lock, so no other run of the VIP is in flight.
+    ///
+    /// When the journal has just been rotated (logrotate renames it to `<name>.1`; see
+    /// deploy/logrotate), the interrupted run may be all in the old file, or its run record in
+    /// the new one: the end of `<name>.1` is read first, within the same bound.
     pub(crate) fn interrupted_runs(
         &self,
         vip: &str,
         current: &str,
     ) -> io::Result<Vec<InterruptedRun>> {
-        let mut f = match std::fs::File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_at_path("cannot open", &self.path, e)),
-        };
-        let len = f.metadata()?.len();
-        let from = len.saturating_sub(INTERRUPTED_SCAN_BYTES);
-        f.seek(SeekFrom::Start(from))?;
-        // Only up to the length seen: a device (`/dev/full` reads as endless zeros) or a file
-        // growing behind us must not make this read unbounded.
-        let mut lines = BufReader::new(f.take(len - from)).split(b'\n');
-        if from > 0 {
-            // The first line is most likely cut by the seek.
-            lines.next();
-        }
         let mut runs: Vec<InterruptedRun> = Vec::new();
-        for line in lines {
-            let line = line?;
-            if let Ok(w) = serde_json::from_slice::<WriteRecord>(&line) {
-                if w.vip != vip || w.run == current {
-                    continue;
-                }
-                let i = match runs.iter().position(|r| r.run == w.run) {
-                    Some(i) => i,
-                    None => {
-                        runs.push(InterruptedRun {
-                            run: w.run.clone(),
-                            seq: w.seq,
-                            writes: Vec::new(),
-                        });
-                        runs.len() - 1
-                    }
-                };
-                let writes = &mut runs[i].writes;
-                match writes.iter_mut().find(|x| x.n == w.n) {
-                    Some(x) if w.write == WritePhase::Outcome => *x = w,
-                    Some(_) => {}
-                    None => writes.push(w),
-                }
-            } else if let Ok(r) = serde_json::from_slice::<JournalRecord>(&line) {
-                // A run record closes its run, including the record a later run writes for
-                // an interrupted one once it has reported it.
-                if let Some(run) = r.run.as_deref().filter(|_| r.vip == vip) {
-                    runs.retain(|x| x.run != run);
-                }
+        let len = match std::fs::metadata(&self.path) {
+            Ok(m) => m.len(),
+            // Rotated, and nothing written since.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_at_path("cannot read", &self.path, e)),
+        };
+        if len < INTERRUPTED_SCAN_BYTES {
+            let mut rotated = self.path.clone().into_os_string();
+            rotated.push(".1");
+            let rotated = PathBuf::from(rotated);
+            match scan_tail(
+                &rotated,
+                INTERRUPTED_SCAN_BYTES - len,
+                vip,
+                current,
+                &mut runs,
+            ) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_at_path("cannot read", &rotated, e)),
             }
         }
-        Ok(runs)
+        match scan_tail(&self.path, INTERRUPTED_SCAN_BYTES, vip, current, &mut runs) {
+            Ok(()) => Ok(runs),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(runs),
+            Err(e) => Err(io_at_path("cannot read", &self.path, e)),
+        }
     }
 
     /// The last `n` records (of `vip`, if given), oldest first, plus the number of damaged
@@ -376,6 +360,61 @@ impl Journal {
 
 /// Whether the file is empty or its last byte is a newline (read with `pread`, so the append
 /// position is untouched).
+/// Reads the last `budget` bytes of the journal file at `path` for
+/// [`Journal::interrupted_runs`]: a write record of `vip` (not of run `current`) opens or
+/// updates its run in `runs`, a run record closes it.
+fn scan_tail(
+    path: &Path,
+    budget: u64,
+    vip: &str,
+    current: &str,
+    runs: &mut Vec<InterruptedRun>,
+) -> io::Result<()> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let from = len.saturating_sub(budget);
+    f.seek(SeekFrom::Start(from))?;
+    // Only up to the length seen: a device (`/dev/full` reads as endless zeros) or a file
+    // growing behind us must not make this read unbounded.
+    let mut lines = BufReader::new(f.take(len - from)).split(b'\n');
+    if from > 0 {
+        // The first line is most likely cut by the seek.
+        lines.next();
+    }
+    for line in lines {
+        let line = line?;
+        if let Ok(w) = serde_json::from_slice::<WriteRecord>(&line) {
+            if w.vip != vip || w.run == current {
+                continue;
+            }
+            let i = match runs.iter().position(|r| r.run == w.run) {
+                Some(i) => i,
+                None => {
+                    runs.push(InterruptedRun {
+                        run: w.run.clone(),
+                        seq: w.seq,
+                        writes: Vec::new(),
+                    });
+                    runs.len() - 1
+                }
+            };
+            let writes = &mut runs[i].writes;
+            match writes.iter_mut().find(|x| x.n == w.n) {
+                Some(x) if w.write == WritePhase::Outcome => *x = w,
+                Some(_) => {}
+                None => writes.push(w),
+            }
+        } else if let Ok(r) = serde_json::from_slice::<JournalRecord>(&line) {
+            // A run record closes its run, including the record a later run writes for an
+            // interrupted one once it has reported it.
+            if let Some(run) = r.run.as_deref().filter(|_| r.vip == vip) {
+                runs.retain(|x| x.run != run);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn ends_with_newline(f: &std::fs::File) -> io::Result<bool> {
     use std::os::unix::fs::FileExt;
     let len = f.metadata()?.len();
@@ -574,6 +613,54 @@ mod tests {
         assert_eq!(phases, [WritePhase::Outcome, WritePhase::Intent]);
         let (recs, bad) = j.tail(None, 10).unwrap();
         assert_eq!((recs.len(), bad), (1, 0), "write records are not damage");
+    }
+
+    #[test]
+    fn an_interrupted_run_is_found_across_a_rotation() {
+        let d = tempfile::tempdir().unwrap();
+        let old = Journal::new(&d.path().join("j.jsonl.1"));
+        let j = Journal::new(&d.path().join("j.jsonl"));
+        let w = |run: &str, phase: WritePhase| WriteRecord {
+            time: Utc::now(),
+            write: phase,
+            vip: "iam".into(),
+            run: run.into(),
+            seq: Some(1),
+            n: 1,
+            action: "AssociateAddress".into(),
+            request_id: None,
+            outcome: None,
+            attempts: None,
+        };
+        // Killed before the rotation: all of run 2-2 is in the old file. Run 5-5 wrote before
+        // the rotation and recorded its verdict after it.
+        old.append_line(&w("2-2", WritePhase::Intent)).unwrap();
+        old.append_line(&w("5-5", WritePhase::Intent)).unwrap();
+        old.append_line(&w("5-5", WritePhase::Outcome)).unwrap();
+        let mut closed = rec("iam", 6);
+        closed.run = Some("5-5".into());
+        j.append(&closed).unwrap();
+        j.append_line(&w("3-3", WritePhase::Intent)).unwrap();
+        let open = j.interrupted_runs("iam", "3-3").unwrap();
+        assert_eq!(
+            open.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(),
+            ["2-2"]
+        );
+        // Once 2-2 is reported, its closing record (in the new file) closes it.
+        let mut reported = rec("iam", 7);
+        reported.run = Some("2-2".into());
+        j.append(&reported).unwrap();
+        assert!(j.interrupted_runs("iam", "3-3").unwrap().is_empty());
+        // Just rotated, nothing written since: the old file alone is read.
+        let d = tempfile::tempdir().unwrap();
+        let old = Journal::new(&d.path().join("j.jsonl.1"));
+        old.append_line(&w("8-8", WritePhase::Intent)).unwrap();
+        let j = Journal::new(&d.path().join("j.jsonl"));
+        let open = j.interrupted_runs("iam", "9-9").unwrap();
+        assert_eq!(
+            open.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(),
+            ["8-8"]
+        );
     }
 
     #[test]
