@@ -96,27 +96,27 @@ fn touched_per_look(pid: u32, bin: &Path, interval: Duration) -> Option<Touched>
     let bin = bin.canonicalize().ok()?;
     let bin = bin.to_str()?;
     let mut touched = Touched::default();
-    let mut current: Option<&str> = None;
+    // Where the current mapping's pages count: code, data or private, or nowhere (a library).
+    let mut current: Option<fn(&mut Touched) -> &mut u64> = None;
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
         let Some(first) = fields.next() else { continue };
         if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
             let perms = fields.next().unwrap_or("");
             let path = fields.nth(3).unwrap_or("");
-            current = if path == bin {
-                Some(if perms.contains('x') { "code" } else { "data" })
+            current = if path == bin && perms.contains('x') {
+                Some(|t| &mut t.code)
+            } else if path == bin {
+                Some(|t| &mut t.data)
             } else if path.is_empty() || path.starts_with("[heap]") || path.starts_with("[stack]") {
-                Some("private")
+                Some(|t| &mut t.private)
             } else {
                 None
             };
         } else if first == "Referenced:" {
             let kb: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            match current {
-                Some("code") => touched.code += kb / 4,
-                Some("data") => touched.data += kb / 4,
-                Some("private") => touched.private += kb / 4,
-                _ => {}
+            if let Some(count) = current {
+                *count(&mut touched) += kb / 4;
             }
         }
     }

@@ -60,15 +60,15 @@ fn read_capped_into(r: impl Read, cap: u64, mut buf: Vec<u8>) -> io::Result<Vec<
 /// message names the file once.
 pub(crate) fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let f = std::fs::File::open(path)?;
-    let mut expected = 0;
-    // A regular file that is already too big is refused without reading it.
-    if let Ok(meta) = f.metadata() {
-        if meta.is_file() && meta.len() > cap {
-            return Err(too_large(cap));
-        }
-        if meta.is_file() {
-            expected = meta.len();
-        }
+    // A regular file's length (other files say nothing useful): one already too big is refused
+    // without reading it.
+    let expected = f
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len());
+    if expected > cap {
+        return Err(too_large(cap));
     }
     // `expected <= cap` here, so the room asked for is bounded by the cap too.
     let room = usize::try_from(expected.saturating_add(1)).unwrap_or(0);

@@ -297,27 +297,27 @@ impl Journal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
             Err(e) => return Err(io_at_path("cannot read", &self.path, e)),
         };
-        if len < INTERRUPTED_SCAN_BYTES {
-            let mut rotated = self.path.clone().into_os_string();
-            rotated.push(".1");
-            let rotated = PathBuf::from(rotated);
-            match scan_tail(
-                &rotated,
-                INTERRUPTED_SCAN_BYTES - len,
-                vip,
-                current,
-                &mut runs,
-            ) {
+        let mut rotated = self.path.clone().into_os_string();
+        rotated.push(".1");
+        // Oldest first: a run record in the new file closes a run begun in the old one.
+        let sources = [
+            (
+                PathBuf::from(rotated),
+                INTERRUPTED_SCAN_BYTES.saturating_sub(len),
+            ),
+            (self.path.clone(), INTERRUPTED_SCAN_BYTES),
+        ];
+        for (path, budget) in sources {
+            if budget == 0 {
+                continue;
+            }
+            match scan_tail(&path, budget, vip, current, &mut runs) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_at_path("cannot read", &rotated, e)),
+                Err(e) => return Err(io_at_path("cannot read", &path, e)),
             }
         }
-        match scan_tail(&self.path, INTERRUPTED_SCAN_BYTES, vip, current, &mut runs) {
-            Ok(()) => Ok(runs),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(runs),
-            Err(e) => Err(io_at_path("cannot read", &self.path, e)),
-        }
+        Ok(runs)
     }
 
     /// The last `n` records (of `vip`, if given), oldest first, plus the number of damaged
@@ -358,8 +358,6 @@ impl Journal {
     }
 }
 
-/// Whether the file is empty or its last byte is a newline (read with `pread`, so the append
-/// position is untouched).
 /// Reads the last `budget` bytes of the journal file at `path` for
 /// [`Journal::interrupted_runs`]: a write record of `vip` (not of run `current`) opens or
 /// updates its run in `runs`, a run record closes it.
@@ -415,6 +413,8 @@ fn scan_tail(
     Ok(())
 }
 
+/// Whether the file is empty or its last byte is a newline (read with `pread`, so the append
+/// position is untouched).
 fn ends_with_newline(f: &std::fs::File) -> io::Result<bool> {
     use std::os::unix::fs::FileExt;
     let len = f.metadata()?.len();
